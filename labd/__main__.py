@@ -1,0 +1,5 @@
+"""Allow ``python -m labd``."""
+
+from labd.cli import main
+
+raise SystemExit(main())

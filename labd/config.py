@@ -1,0 +1,330 @@
+"""Configuration: TOML in, frozen and validated settings out.
+
+Every problem is a :class:`~labd.errors.ConfigError` naming the file, the key and what is
+wrong, so an administrator can fix it without reading code.  Parsing (:func:`load`) is pure;
+checks against the filesystem (:func:`check_paths`) are separate, so ``labd demo`` can
+rebase the paths before they are checked.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final, TypeVar, cast
+
+from labd.errors import ConfigError
+from labd.model import MM_PER_INCH, Fit, HotFolder, OutputFormat, Printer, Product
+
+# Files that technicians' tools and operating systems leave behind.  They are never taken.
+DEFAULT_IGNORE: Final = (
+    ".*",  # hidden files: .DS_Store, ._resource forks, .stfolder, editors' swap files
+    "Thumbs.db",
+    "desktop.ini",
+    "~$*",
+    "*.part",
+    "*.filepart",
+    "*.crdownload",
+    "*.tmp",
+    "@eaDir",
+)
+DEFAULT_STABILITY_SECONDS: Final = 5.0
+DEFAULT_RESCAN_SECONDS: Final = 60.0
+DEFAULT_FOLLOW_SECONDS: Final = 1.0
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[xX\u00d7]\s*(\d+(?:\.\d+)?)\s*(mm|cm|in)\s*$")
+_UNIT_MM: Final = {"mm": 1.0, "cm": 10.0, "in": MM_PER_INCH}
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything labd needs to run, validated."""
+
+    source: Path
+    state_dir: Path
+    spool_dir: Path
+    quarantine_dir: Path
+    rescan_seconds: float
+    follow_seconds: float
+    cups_server: str | None
+    products: Mapping[str, Product]
+    printers: Mapping[str, Printer]
+    hotfolders: Mapping[str, HotFolder]
+    _extra: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def journal_path(self) -> Path:
+        """The SQLite journal's file."""
+        return self.state_dir / "journal.sqlite"
+
+    def rebased(self, base: Path) -> Config:
+        """Return this configuration with every path moved under ``base`` (for ``labd demo``)."""
+        base = base.absolute()
+        hotfolders = {
+            name: replace(hf, path=base / "hot" / name) for name, hf in self.hotfolders.items()
+        }
+        return replace(
+            self,
+            state_dir=base / "state",
+            spool_dir=base / "spool",
+            quarantine_dir=base / "quarantine",
+            hotfolders=MappingProxyType(hotfolders),
+        )
+
+
+class _Table:
+    """One TOML table being read: typed getters that report the full key on error."""
+
+    _REQUIRED: Final = object()
+
+    def __init__(self, file: str, prefix: str, data: Mapping[str, Any]) -> None:
+        self.file = file
+        self.prefix = prefix
+        self.data = data
+        self.used: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    def error(self, name: str, problem: str) -> ConfigError:
+        return ConfigError(self.file, self.key(name), problem)
+
+    def _get(self, name: str, kind: type[T] | tuple[type, ...], kind_name: str,
+             default: object) -> Any:
+        self.used.add(name)
+        if name not in self.data:
+            if default is self._REQUIRED:
+                raise self.error(name, "missing; this setting is required")
+            return default
+        value = self.data[name]
+        # bool is an int in Python; a flag given where a number is expected is a mistake.
+        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+            raise self.error(name, f"expected {kind_name}, got {value!r}")
+        if not isinstance(value, kind):
+            raise self.error(name, f"expected {kind_name}, got {type(value).__name__} {value!r}")
+        return value
+
+    def string(self, name: str, default: object = _REQUIRED) -> Any:
+        value = self._get(name, str, "a string", default)
+        if isinstance(value, str) and not value.strip() and default is self._REQUIRED:
+            raise self.error(name, "must not be empty")
+        return value
+
+    def number(self, name: str, default: object = _REQUIRED, *, low: float, high: float) -> Any:
+        value = self._get(name, (int, float), "a number", default)
+        if value is not None and not low <= value <= high:
+            raise self.error(name, f"{value} is out of range; expected {low:g} to {high:g}")
+        return value
+
+    def integer(self, name: str, default: object = _REQUIRED, *, low: int, high: int) -> Any:
+        value = self._get(name, int, "a whole number", default)
+        if value is not None and not low <= value <= high:
+            raise self.error(name, f"{value} is out of range; expected {low} to {high}")
+        return value
+
+    def choice(self, name: str, choices: tuple[str, ...], default: object = _REQUIRED) -> Any:
+        value = self.string(name, default)
+        if value not in choices:
+            raise self.error(name, f"{value!r} is not one of: {', '.join(choices)}")
+        return value
+
+    def strings(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = self._get(name, list, "a list of strings", list(default))
+        if not all(isinstance(v, str) for v in value):
+            raise self.error(name, "expected a list of strings")
+        return tuple(value)
+
+    def table(self, name: str, *, required: bool = False) -> Mapping[str, Any]:
+        value = self._get(name, dict, "a table", self._REQUIRED if required else {})
+        return cast("Mapping[str, Any]", value)
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            expected = ", ".join(sorted(self.used)) or "nothing"
+            raise self.error(unknown[0], f"unknown setting; this table takes: {expected}")
+
+
+def _path(table: _Table, name: str, default: str | None = None) -> Path:
+    raw = table.string(name, default if default is not None else _Table._REQUIRED)
+    path = Path(raw).expanduser()
+    if not path.is_absolute():
+        # Relative paths are relative to the configuration file, never to the working
+        # directory, so the service and an administrator's shell agree.
+        path = Path(table.file).absolute().parent / path
+    return path
+
+
+def _size_mm(table: _Table) -> tuple[float, float]:
+    raw = table.string("size")
+    match = _SIZE.match(raw)
+    if match is None:
+        raise table.error("size", f"{raw!r} is not a print size like \"6x4 in\" or \"150x100 mm\"")
+    unit = _UNIT_MM[match.group(3)]
+    width, height = float(match.group(1)) * unit, float(match.group(2)) * unit
+    if width <= 0 or height <= 0:
+        raise table.error("size", f"{raw!r} has a zero side")
+    return width, height
+
+
+def _colour(table: _Table, name: str) -> tuple[int, int, int]:
+    raw = table.string(name, "#ffffff")
+    if not re.fullmatch(r"#[0-9a-fA-F]{6}", raw):
+        raise table.error(name, f"{raw!r} is not a colour like \"#ffffff\"")
+    return int(raw[1:3], 16), int(raw[3:5], 16), int(raw[5:7], 16)
+
+
+def _named_tables(top: _Table, section: str) -> dict[str, _Table]:
+    tables = {}
+    for name, data in top.table(section).items():
+        if not _NAME.match(name):
+            raise top.error(f"{section}.{name}",
+                            "names may use letters, digits, '.', '_' and '-' (at most 64)")
+        if not isinstance(data, dict):
+            raise top.error(f"{section}.{name}", "expected a table")
+        tables[name] = _Table(top.file, f"{section}.{name}", data)
+    return tables
+
+
+def _product(t: _Table, name: str) -> Product:
+    width, height = _size_mm(t)
+    product = Product(
+        name=name,
+        format=OutputFormat(t.choice("format", tuple(OutputFormat))),
+        width_mm=width,
+        height_mm=height,
+        dpi=t.integer("dpi", 300, low=72, high=2400),
+        fit=Fit(t.choice("fit", tuple(Fit), "fill")),
+        jpeg_quality=t.integer("jpeg_quality", 92, low=1, high=100),
+        border_colour=_colour(t, "border_colour"),
+        copies=t.integer("copies", 1, low=1, high=999),
+    )
+    t.finish()
+    return product
+
+
+def _printer(t: _Table, name: str) -> Printer:
+    options = t.table("options")
+    for key, value in options.items():
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            raise t.error(f"options.{key}", "CUPS options are strings or whole numbers")
+    printer = Printer(
+        name=name,
+        queue=t.string("queue"),
+        options=MappingProxyType({k: str(v) for k, v in options.items()}),
+    )
+    t.finish()
+    return printer
+
+
+def parse(data: Mapping[str, Any], file: str) -> Config:
+    """Validate parsed TOML ``data`` read from ``file`` into a :class:`Config`."""
+    top = _Table(file, "", data)
+    labd = _Table(file, "labd", top.table("labd", required=True))
+    state_dir = _path(labd, "state_dir")
+    spool_dir = _path(labd, "spool_dir")
+    quarantine_dir = _path(labd, "quarantine_dir")
+    hot_root = _path(labd, "hotfolder_root")
+    stability = labd.number("stability_seconds", DEFAULT_STABILITY_SECONDS, low=0, high=3600)
+    rescan = labd.number("rescan_seconds", DEFAULT_RESCAN_SECONDS, low=1, high=86400)
+    follow = labd.number("follow_seconds", DEFAULT_FOLLOW_SECONDS, low=0.05, high=60)
+    ignore = labd.strings("ignore", DEFAULT_IGNORE)
+    labd.finish()
+
+    cups = _Table(file, "cups", top.table("cups"))
+    server = cups.string("server", "") or None
+    cups.finish()
+
+    products = {n: _product(t, n) for n, t in _named_tables(top, "products").items()}
+    printers = {n: _printer(t, n) for n, t in _named_tables(top, "printers").items()}
+    hotfolders: dict[str, HotFolder] = {}
+    for name, t in _named_tables(top, "hotfolders").items():
+        product = t.string("product")
+        if product not in products:
+            raise t.error("product", f"no product {product!r}; defined: {_names(products)}")
+        printer = t.string("printer")
+        if printer not in printers:
+            raise t.error("printer", f"no printer {printer!r}; defined: {_names(printers)}")
+        hotfolders[name] = HotFolder(
+            name=name,
+            path=_path(t, "path", str(hot_root / name)),
+            product=product,
+            printer=printer,
+            stability_seconds=t.number("stability_seconds", stability, low=0, high=3600),
+            ignore=t.strings("ignore", ignore),
+        )
+        t.finish()
+    if not hotfolders:
+        raise top.error("hotfolders", "no hot folders are configured; labd would watch nothing")
+    top.finish()
+
+    paths = [hf.path for hf in hotfolders.values()]
+    if len(set(paths)) != len(paths):
+        raise top.error("hotfolders", "two hot folders share one path")
+    return Config(
+        source=Path(file),
+        state_dir=state_dir,
+        spool_dir=spool_dir,
+        quarantine_dir=quarantine_dir,
+        rescan_seconds=float(rescan),
+        follow_seconds=float(follow),
+        cups_server=server,
+        products=MappingProxyType(products),
+        printers=MappingProxyType(printers),
+        hotfolders=MappingProxyType(hotfolders),
+    )
+
+
+def _names(mapping: Mapping[str, object]) -> str:
+    return ", ".join(sorted(mapping)) or "none"
+
+
+def load(path: Path) -> Config:
+    """Read and validate the configuration file at ``path``."""
+    file = str(path)
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError as e:
+        raise ConfigError(file, "-", "the file does not exist") from e
+    except OSError as e:
+        raise ConfigError(file, "-", f"cannot read the file: {e.strerror}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(file, "-", f"not valid TOML: {e}") from e
+    return parse(data, file)
+
+
+def check_paths(config: Config) -> None:
+    """Check the configuration against the filesystem: hot folders exist, spool beside them.
+
+    The spool must be on the same filesystem as every hot folder, because claiming a job
+    is an atomic rename into the spool.
+    """
+    file = str(config.source)
+    for hf in config.hotfolders.values():
+        key = f"hotfolders.{hf.name}.path"
+        if not hf.path.is_dir():
+            what = "is not a folder" if hf.path.exists() else "does not exist"
+            raise ConfigError(file, key, f"{hf.path} {what}; create it or fix the path")
+        if not os.access(hf.path, os.R_OK | os.W_OK | os.X_OK):
+            raise ConfigError(file, key, f"labd may not read and write {hf.path}")
+    spool_parent = _existing_parent(config.spool_dir)
+    for hf in config.hotfolders.values():
+        if hf.path.stat().st_dev != spool_parent.stat().st_dev:
+            raise ConfigError(
+                file, "labd.spool_dir",
+                f"{config.spool_dir} is on another filesystem than hot folder {hf.name} "
+                f"({hf.path}); claiming a job is a rename, so both must be on one filesystem",
+            )
+
+
+def _existing_parent(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path

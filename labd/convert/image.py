@@ -1,0 +1,360 @@
+"""One photo to one print-ready JPEG: decode, orient, flatten, scale, colour-convert, encode.
+
+Pillow lives here (and in :mod:`labd.convert.colour`); its exceptions are translated to
+InputRejected at this boundary when the input is at fault, and left alone when it is not.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import structlog
+from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
+
+from labd.convert import colour
+from labd.errors import InputRejected
+from labd.fsutil import atomic_write
+from labd.model import Fit, OutputFormat, Product
+
+log = structlog.get_logger(__name__)
+
+# Only these decoders ever parse customer files: fewer parsers, fewer surprises.
+ALLOWED_FORMATS: Final = ("JPEG", "PNG", "TIFF", "WEBP")
+
+# The largest input accepted, in pixels.  Not Final: read at call time, so tests can lower it.
+MAX_PIXELS: int = 200_000_000
+
+# Pillow's own guard is process-wide: with this it warns above MAX_PIXELS and raises above
+# twice that.  Both are turned into rejections below, and _decode rejects anything above
+# MAX_PIXELS itself, so the warning is never all that happens.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+RULE_EMPTY: Final = "input.empty"
+RULE_NOT_AN_IMAGE: Final = "input.not_an_image"
+RULE_TRUNCATED: Final = "input.truncated"
+RULE_TOO_MANY_PIXELS: Final = "input.too_many_pixels"
+RULE_UNSUPPORTED: Final = "input.unsupported_mode"
+
+_ORIENTATION_TAG: Final = 0x0112
+# EXIF orientation -> the transpose that shows the photo upright (as ImageOps.exif_transpose).
+_UPRIGHT: Final = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_SWAPS_AXES: Final = frozenset({5, 6, 7, 8})
+
+# Modes with alpha -> the mode composited onto white; modes Pillow converts plainly.
+_WITH_ALPHA: Final = {"RGBA": "RGBA", "LA": "LA", "RGBa": "RGBA", "La": "LA", "PA": "RGBA"}
+_PLAIN: Final = {"P": "RGB", "RGBX": "RGB", "YCbCr": "RGB", "1": "L"}
+
+# What decoders raise on bad data.  Pillow's data errors are OSErrors without errno; an
+# OSError with errno is the disk or the network failing, and is not the customer's fault.
+_DATA_ERRORS: Final = (OSError, SyntaxError, ValueError, EOFError, struct.error)
+_BOMB_ERRORS: Final = (Image.DecompressionBombError, Image.DecompressionBombWarning)
+
+# Above this ratio Pillow first shrinks by an integer factor, then resamples: much faster on
+# big PNG and TIFF input and indistinguishable in print.  JPEG is shrunk by draft() instead.
+_REDUCING_GAP: Final = 3.0
+
+# Camera raw files: several are TIFF inside and would "open" as their small preview.
+_RAW_SUFFIXES: Final = frozenset(
+    {".arw", ".cr2", ".cr3", ".crw", ".dng", ".erf", ".kdc", ".mrw", ".nef", ".nrw", ".orf",
+     ".pef", ".raf", ".raw", ".rw2", ".sr2", ".srf", ".srw", ".x3f"}
+)
+# Signatures of the allowed formats: such a file that Pillow cannot open is damaged.
+_ALLOWED_SIGNATURES: Final = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"II*\x00", b"MM\x00*")
+# Files technicians drop by mistake, named so the reason says what to do.
+_OTHER_KINDS: Final = (
+    (b"%PDF-", "PDF document"),
+    (b"GIF87a", "GIF image"),
+    (b"GIF89a", "GIF image"),
+    (b"BM", "BMP image"),
+    (b"%!PS", "PostScript or EPS file"),
+    (b"\xc5\xd0\xd3\xc6", "EPS file"),
+    (b"8BPS", "Photoshop document"),
+    (b"PK\x03\x04", "ZIP archive or Office document"),
+)
+_HEIF_BRANDS: Final = frozenset({b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1",
+                                 b"avif", b"avis"})
+
+
+@dataclass(frozen=True)
+class ConvertedFile:
+    """One input and the print-ready file made from it."""
+
+    source: Path
+    output: Path
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    """A loaded photo, upright, in RGB, L or CMYK, with what is needed to finish it."""
+
+    image: Image.Image
+    transform: ImageCms.ImageCmsTransform | None  # embedded profile -> sRGB; None: untagged
+    target: tuple[int, int]  # print size in pixels, turned like the photo
+
+
+def convert_image(product: Product, src: Path, out: Path) -> ConvertedFile:
+    """Write ``src`` as a print-ready JPEG for ``product`` to ``out`` (atomically).
+
+    Raises InputRejected, its reason starting with the file's base name, if the file cannot
+    be printed.  I/O failures (a read error, a full disk) propagate as OSError.
+    """
+    if product.format != OutputFormat.JPEG:
+        raise ValueError(f"product {product.name!r}: cannot make {product.format} output")
+    started = time.perf_counter()
+    with _opened(src) as img:
+        source_size = img.size
+        printable = _render(product, _decode(product, src, img))
+    _write_jpeg(printable, product, out)
+    log.debug(
+        "convert.file_converted",
+        source_size=source_size,
+        width=printable.width,
+        height=printable.height,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    return ConvertedFile(source=src, output=out, width=printable.width, height=printable.height)
+
+
+def check_image(product: Product, src: Path) -> None:
+    """Decode ``src`` as convert_image would, but write nothing; raise InputRejected if bad.
+
+    Cheaper than a conversion: no scaling, colour conversion or encoding.
+    """
+    with _opened(src) as img:
+        _decode(product, src, img)
+
+
+@contextmanager
+def _opened(src: Path) -> Iterator[ImageFile.ImageFile]:
+    """Open ``src`` with the allowed decoders only; the file is closed when the block ends."""
+    if src.stat().st_size == 0:
+        raise InputRejected(f"{src.name}: empty file (0 bytes), copy it again", rule=RULE_EMPTY)
+    if src.suffix.lower() in _RAW_SUFFIXES:
+        raise _other_format(src, "camera raw file")
+    try:
+        img = Image.open(src, formats=ALLOWED_FORMATS)
+    except UnidentifiedImageError as e:
+        raise _unidentified(src) from e
+    except _BOMB_ERRORS as e:
+        raise _too_many_pixels(src, None) from e
+    except _DATA_ERRORS as e:
+        if not _is_bad_data(e):
+            raise
+        raise _damaged(src) from e
+    with img:
+        yield img
+
+
+def _decode(product: Product, src: Path, img: ImageFile.ImageFile) -> _Decoded:
+    """Check limits, load the pixels (scaled down in the JPEG decoder where possible)."""
+    width, height = img.size
+    if width * height > MAX_PIXELS:
+        raise _too_many_pixels(src, img.size)
+    try:
+        # JPEG, and MPO (its multi-picture form): extra frames are previews, not pages.
+        frames = 1 if img.format in ("JPEG", "MPO") else int(getattr(img, "n_frames", 1))
+        if frames > 1:
+            raise InputRejected(
+                f"{src.name}: has {frames} pages or frames, save each as its own file",
+                rule=RULE_UNSUPPORTED,
+            )
+        _draft(img, product)
+        img.load()
+    except _BOMB_ERRORS as e:
+        raise _too_many_pixels(src, img.size) from e
+    except _DATA_ERRORS as e:
+        if not _is_bad_data(e):
+            raise
+        raise _damaged(src) from e
+    icc = img.info.get("icc_profile")
+    # Read again after load(): Pillow's TIFF loader turns the pixels itself and then drops
+    # the tag, and turning them twice would be wrong.
+    orientation = _orientation(img)
+    upright: Image.Image = img.transpose(_UPRIGHT[orientation]) if orientation != 1 else img
+    flat = _flatten_mode(upright, src)
+    try:
+        transform = colour.transform_for(icc if isinstance(icc, bytes) else None, flat.mode)
+    except colour.UnusableProfile as e:
+        raise InputRejected(
+            f"{src.name}: {e}, re-export it with an sRGB profile", rule=RULE_UNSUPPORTED
+        ) from e
+    # The print is turned like the photo as the customer sees it.
+    target = product.pixel_size(landscape=flat.width >= flat.height)
+    return _Decoded(image=flat, transform=transform, target=target)
+
+
+def _draft(img: ImageFile.ImageFile, product: Product) -> None:
+    """Let the JPEG decoder scale down by 1/2, 1/4 or 1/8 while keeping what the print needs.
+
+    A no-op for other formats.  draft() works in the stored orientation.
+    """
+    swapped = _orientation(img) in _SWAPS_AXES
+    width, height = img.size
+    shown = (height, width) if swapped else (width, height)
+    target = product.pixel_size(landscape=shown[0] >= shown[1])
+    need = _cover_or_fit_size(shown, target, product.fit, at_least=True)
+    img.draft("RGB", (need[1], need[0]) if swapped else need)
+
+
+def _orientation(img: Image.Image) -> int:
+    """Return the EXIF orientation, 1 (as stored) when absent, unknown or unreadable."""
+    try:
+        value = img.getexif().get(_ORIENTATION_TAG, 1)
+    except _DATA_ERRORS as e:
+        if not _is_bad_data(e):
+            raise
+        # Damaged EXIF is common (phone apps, editors) and the pixels may be fine.
+        log.debug("convert.exif_unreadable", error=str(e))
+        return 1
+    return value if isinstance(value, int) and value in _UPRIGHT else 1
+
+
+def _flatten_mode(img: Image.Image, src: Path) -> Image.Image:
+    """Return ``img`` in RGB, L or CMYK, transparency flattened onto white."""
+    mode = img.mode
+    if "transparency" in img.info and mode in ("RGB", "L", "P"):
+        return _onto_white(img.convert("LA" if mode == "L" else "RGBA"))
+    if mode in ("RGB", "L", "CMYK"):
+        return img
+    if (with_alpha := _WITH_ALPHA.get(mode)) is not None:
+        return _onto_white(img if mode == with_alpha else img.convert(with_alpha))
+    if (plain := _PLAIN.get(mode)) is not None:
+        return img.convert(plain)
+    if mode == "I" or mode.startswith("I;16"):
+        # 16-bit grey (scans): Pillow's convert("L") would clip everything above 255 to white.
+        return img.point(lambda v: v / 256, "L")
+    raise InputRejected(
+        f"{src.name}: colour mode {mode} is not supported, save it as 8-bit RGB",
+        rule=RULE_UNSUPPORTED,
+    )
+
+
+def _onto_white(img: Image.Image) -> Image.Image:
+    """Composite an RGBA or LA image onto white; return RGB or L."""
+    base = Image.new(img.mode[:-1], img.size, "white")
+    base.paste(img, mask=img.getchannel("A"))
+    return base
+
+
+def _render(product: Product, photo: _Decoded) -> Image.Image:
+    """Scale to the print size (fill: cover and centre crop; fit: inside, padded); sRGB."""
+    img, target = photo.image, photo.target
+    if product.fit is Fit.FILL:
+        scaled = img.resize(
+            target,
+            Image.Resampling.LANCZOS,
+            box=_centre_crop_box(img.size, target),
+            reducing_gap=_REDUCING_GAP,
+        )
+        return colour.to_srgb(scaled, photo.transform)
+    size = _cover_or_fit_size(img.size, target, Fit.FIT, at_least=False)
+    scaled = img.resize(size, Image.Resampling.LANCZOS, reducing_gap=_REDUCING_GAP)
+    # Pad after the colour conversion: the border colour is sRGB.
+    canvas = Image.new("RGB", target, product.border_colour)
+    canvas.paste(
+        colour.to_srgb(scaled, photo.transform),
+        ((target[0] - size[0]) // 2, (target[1] - size[1]) // 2),
+    )
+    return canvas
+
+
+def _cover_or_fit_size(
+    size: tuple[int, int], target: tuple[int, int], fit: Fit, *, at_least: bool
+) -> tuple[int, int]:
+    """Size of ``size`` scaled to cover (FILL) or fit inside (FIT) ``target``.
+
+    ``at_least`` rounds up, for draft(); otherwise rounds to nearest, never beyond target.
+    """
+    (w, h), (tw, th) = size, target
+    scale = max(tw / w, th / h) if fit is Fit.FILL else min(tw / w, th / h)
+    if at_least:
+        # The epsilon keeps an exact 2x, 4x, 8x photo from losing a DCT scaling step.
+        return (max(1, math.ceil(w * scale - 1e-9)), max(1, math.ceil(h * scale - 1e-9)))
+    return (min(tw, max(1, round(w * scale))), min(th, max(1, round(h * scale))))
+
+
+def _centre_crop_box(
+    size: tuple[int, int], target: tuple[int, int]
+) -> tuple[float, float, float, float]:
+    """The centred region of ``size`` with the aspect ratio of ``target``."""
+    (w, h), (tw, th) = size, target
+    scale = max(tw / w, th / h)
+    crop_w, crop_h = tw / scale, th / scale
+    left, top = (w - crop_w) / 2, (h - crop_h) / 2
+    return (left, top, left + crop_w, top + crop_h)
+
+
+def _write_jpeg(img: Image.Image, product: Product, out: Path) -> None:
+    # Nothing of the customer's file may reach the print file: Pillow's JPEG writer would
+    # copy a COM comment from ``info``.  EXIF (GPS, orientation) is not passed, so none.
+    img.info = {}
+    with atomic_write(out) as f:
+        img.save(
+            f,
+            format="JPEG",
+            quality=product.jpeg_quality,
+            dpi=(product.dpi, product.dpi),
+            icc_profile=colour.SRGB_ICC,
+        )
+
+
+def _is_bad_data(e: BaseException) -> bool:
+    return not (isinstance(e, OSError) and e.errno is not None)
+
+
+def _head(src: Path) -> bytes:
+    with src.open("rb") as f:
+        return f.read(32)
+
+
+def _unidentified(src: Path) -> InputRejected:
+    """Say what a file Pillow could not identify is, as far as that helps the technician."""
+    head = _head(src)
+    if head.startswith(_ALLOWED_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+        return _damaged(src)
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+        return _other_format(src, "HEIC or AVIF photo")
+    for signature, kind in _OTHER_KINDS:
+        if head.startswith(signature):
+            return _other_format(src, kind)
+    return InputRejected(f"{src.name}: not an image file", rule=RULE_NOT_AN_IMAGE)
+
+
+def _other_format(src: Path, kind: str) -> InputRejected:
+    return InputRejected(
+        f"{src.name}: {kind}, not a photo format labd prints (save it as JPEG)",
+        rule=RULE_NOT_AN_IMAGE,
+    )
+
+
+def _damaged(src: Path) -> InputRejected:
+    return InputRejected(
+        f"{src.name}: truncated or damaged image data, copy the file again",
+        rule=RULE_TRUNCATED,
+    )
+
+
+def _too_many_pixels(src: Path, size: tuple[int, int] | None) -> InputRejected:
+    limit = f"the limit is {MAX_PIXELS / 1_000_000:g} megapixels"
+    found = f"{size[0]} x {size[1]} pixels, " if size else ""
+    return InputRejected(
+        f"{src.name}: too large to print ({found}{limit}), make it smaller",
+        rule=RULE_TOO_MANY_PIXELS,
+    )

@@ -1,0 +1,65 @@
+"""``labd demo``: labd's main job on an embedded default, for a newcomer's first look.
+
+Everything lives under one local folder: hot folders, spool, quarantine, journal, and a
+private CUPS whose queues (one per configured printer) all print to a virtual IPP printer
+that keeps every document it receives.  A real CUPS is used instead when the configuration
+names a server that has every queue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TextIO
+
+import structlog
+
+from labd.config import Config
+from labd.daemon import Daemon
+from labd.errors import PrintError
+from labd.printing import CupsClient, EmbeddedPrintServer
+
+log = structlog.get_logger(__name__)
+
+
+def _real_cups_ready(config: Config) -> bool:
+    if config.cups_server is None:
+        return False
+    client = CupsClient(config.cups_server)
+    try:
+        return all(client.queue_accepting(p.queue)[0] for p in config.printers.values())
+    except PrintError:
+        return False
+
+
+def run_demo(config: Config, base: Path, *, out: TextIO, config_path: Path) -> int:
+    """Set up everything under ``base`` and run the daemon in the foreground."""
+    config = config.rebased(base)
+    base.mkdir(parents=True, exist_ok=True)
+    for hf in config.hotfolders.values():
+        hf.path.mkdir(parents=True, exist_ok=True)
+    queues = sorted({p.queue for p in config.printers.values()})
+    server: EmbeddedPrintServer | None = None
+    if _real_cups_ready(config):
+        output = f"the printers of CUPS at {config.cups_server}"
+    else:
+        server = EmbeddedPrintServer(base / "printer").start(queues)
+        config = replace(config, cups_server=server.server)
+        output = str(server.output_dir)
+    me = f"labd --config {config_path} --base {base}"
+    out.write(
+        "\nlabd demo is running.\n"
+        f"  Drop photos (or a folder of photos) into:  {base / 'hot'}/<hot folder>/\n"
+        + "".join(f"      {hf.name:20} {hf.path}\n" for hf in config.hotfolders.values())
+        + f"  Printed output appears in:  {output}\n"
+        f"  Quarantined input:          {config.quarantine_dir}\n"
+        f"  Journal:                    {config.journal_path}\n"
+        f"  In another terminal:        {me} jobs   |   {me} journal\n"
+        "  Stop with Ctrl-C.\n\n"
+    )
+    out.flush()
+    try:
+        return Daemon(config).run()
+    finally:
+        if server is not None:
+            server.stop()

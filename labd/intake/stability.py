@@ -1,0 +1,121 @@
+"""When is an entry of a hot folder completely copied?  Signatures and a quiet period.
+
+An entry (a file, or an order folder and everything in it) is stable once its signature
+(inode, sizes and modification times of everything in it) has not changed, and no event
+has touched it, for the hot folder's stability period.  The clock is injected so tests make
+time pass without sleeping.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from labd.clock import Clock
+
+# A file by this name in an order folder says "the copy is complete, take it now".
+READY_MARKER: Final = "READY"
+
+Signature = tuple[object, ...]
+
+
+def is_ignored(name: str, patterns: Iterable[str]) -> str | None:
+    """The glob in ``patterns`` that ``name`` matches, or None.  Case-sensitive, like Samba."""
+    for pattern in patterns:
+        if fnmatch.fnmatchcase(name, pattern):
+            return pattern
+    return None
+
+
+def signature(path: Path, ignore: Iterable[str]) -> Signature | None:
+    """What must stay the same for ``path`` to be quiet; None when it is gone.
+
+    Links are never followed: a symlink's signature is that of the link itself.
+    """
+    patterns = tuple(ignore)
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return None
+    top: Signature = (st.st_ino, st.st_mode, st.st_size, st.st_mtime_ns)
+    if not stat.S_ISDIR(st.st_mode):
+        return top
+    parts: list[Signature] = [top]
+    for dirpath, dirnames, filenames in os.walk(path, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not is_ignored(d, patterns))
+        for name in sorted(filenames + [d for d in dirnames if Path(dirpath, d).is_symlink()]):
+            if is_ignored(name, patterns):
+                continue
+            inner = Path(dirpath, name)
+            try:
+                fst = inner.lstat()
+            except FileNotFoundError:
+                continue  # removed while we looked: the next look sees the new state
+            rel = str(inner.relative_to(path))
+            parts.append((rel, fst.st_ino, fst.st_mode, fst.st_size, fst.st_mtime_ns))
+    return tuple(parts)
+
+
+def has_ready_marker(path: Path) -> bool:
+    """True when an order folder carries the READY marker."""
+    return (path / READY_MARKER).is_file()
+
+
+@dataclass
+class _Watch:
+    signature: Signature
+    quiet_since: float
+
+
+@dataclass
+class StabilityTracker:
+    """Tracks the entries of one hot folder until each has been quiet long enough."""
+
+    root: Path
+    stability_seconds: float
+    ignore: tuple[str, ...]
+    clock: Clock
+    _entries: dict[str, _Watch] = field(default_factory=dict)
+
+    def touch(self, name: str) -> None:
+        """An event touched ``name``: its quiet period starts again."""
+        watch = self._entries.get(name)
+        if watch is not None:
+            watch.quiet_since = self.clock.monotonic()
+
+    def observe(self, name: str) -> bool:
+        """Look at ``name`` now; True when it is stable and may be claimed."""
+        path = self.root / name
+        sig = signature(path, self.ignore)
+        now = self.clock.monotonic()
+        if sig is None:
+            self._entries.pop(name, None)
+            return False
+        watch = self._entries.get(name)
+        if watch is None or watch.signature != sig:
+            self._entries[name] = _Watch(sig, now)
+            # A READY marker is an explicit "take it now", but only once we have a
+            # signature to compare against on claim (the order must not change under us).
+            return watch is not None and has_ready_marker(path)
+        return now - watch.quiet_since >= self.stability_seconds or has_ready_marker(path)
+
+    def forget(self, name: str) -> None:
+        """Stop tracking ``name`` (claimed, or gone)."""
+        self._entries.pop(name, None)
+
+    def pending(self) -> list[str]:
+        """Names being tracked, not yet stable."""
+        return list(self._entries)
+
+    def seconds_to_next(self) -> float | None:
+        """How long until the earliest tracked entry could become stable; None if none."""
+        if not self._entries:
+            return None
+        now = self.clock.monotonic()
+        earliest = min(w.quiet_since for w in self._entries.values())
+        return max(0.0, earliest + self.stability_seconds - now)

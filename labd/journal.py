@@ -1,0 +1,453 @@
+"""The journal: every job, its files and every state change, in SQLite.
+
+WAL with ``synchronous=FULL``: a state change returned from here is on disk, so it can be
+committed before the side effect that depends on it.  Events are an append-only log, each
+chained to the one before by SHA-256, so a quiet edit is detectable (:meth:`Journal.verify`).
+Personal data (file and folder names, reasons that name files) lives in separate columns and
+tables that the chain does not cover, so erasing it never breaks the chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Final
+
+import structlog
+
+from labd.clock import Clock, SystemClock, isoformat
+from labd.errors import IllegalTransition, JobNotFound, JournalError, JournalSchemaError
+from labd.model import TRANSITIONS, Event, Job, JobFile, JobKind, JobState
+
+log = structlog.get_logger(__name__)
+
+GENESIS: Final = "0" * 64
+
+# Each migration is a list of statements, applied in one transaction; the schema version
+# (PRAGMA user_version) is the number of migrations applied.  Never edit a released one:
+# append a new one.
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+    (
+        """CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            hotfolder TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            state TEXT NOT NULL,
+            technician TEXT NOT NULL,
+            spool TEXT NOT NULL,
+            source_inode INTEGER,
+            rule TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX jobs_state ON jobs(state)",
+        # Personal data, apart from the chained events so erasure leaves the chain intact.
+        """CREATE TABLE job_personal (
+            job_id INTEGER PRIMARY KEY REFERENCES jobs(id),
+            entry TEXT NOT NULL,
+            reason TEXT
+        )""",
+        """CREATE TABLE job_files (
+            job_id INTEGER NOT NULL REFERENCES jobs(id),
+            seq INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            output TEXT,
+            cups_queue TEXT,
+            submit_intent_at TEXT,
+            cups_job_id INTEGER,
+            cups_state TEXT,
+            PRIMARY KEY (job_id, seq)
+        )""",
+        """CREATE TABLE events (
+            seq INTEGER PRIMARY KEY,
+            ts TEXT NOT NULL,
+            job_id INTEGER,
+            kind TEXT NOT NULL,
+            data TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )""",
+        "CREATE INDEX events_job ON events(job_id)",
+        """CREATE TABLE event_details (
+            seq INTEGER PRIMARY KEY REFERENCES events(seq),
+            text TEXT NOT NULL
+        )""",
+        """CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+           BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END""",
+        """CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+           BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END""",
+    ),
+)
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+
+
+def _canonical(obj: object) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_hash(prev_hash: str, *, seq: int, ts: str, job_id: int | None, kind: str,
+               data: str) -> str:
+    """The chain link of one event: SHA-256 over the previous hash and this event."""
+    body = _canonical({"seq": seq, "ts": ts, "job": job_id, "kind": kind, "data": data})
+    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """The outcome of :meth:`Journal.verify`."""
+
+    events: int
+    head: str
+    first_bad: int | None  # seq of the first event that does not fit, None when all fit
+    problem: str | None
+
+
+_JOB_COLUMNS: Final = (
+    "j.id, j.hotfolder, j.kind, j.state, j.technician, p.entry, j.spool, j.created_at, "
+    "j.updated_at, j.rule, p.reason"
+)
+_JOB_FROM: Final = "jobs j LEFT JOIN job_personal p ON p.job_id = j.id"
+
+
+def _job(row: sqlite3.Row) -> Job:
+    return Job(
+        id=row[0], hotfolder=row[1], kind=JobKind(row[2]), state=JobState(row[3]),
+        technician=row[4], entry=row[5] or "", spool=row[6], created_at=row[7],
+        updated_at=row[8], rule=row[9], reason=row[10],
+    )
+
+
+class Journal:
+    """labd's SQLite journal.  Thread-safe: one connection, one lock."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, clock: Clock) -> None:
+        self._conn = conn
+        self._lock = threading.RLock()
+        self.path = path
+        self.clock = clock
+
+    # -- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path, clock: Clock | None = None, *, create: bool = True) -> Journal:
+        """Open (and create or migrate) the journal at ``path``."""
+        if create:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        elif not path.exists():
+            raise JournalError(str(path), "does not exist; has labd run with this configuration?")
+        try:
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                                   timeout=10.0)
+            conn.execute("PRAGMA busy_timeout = 10000")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as e:
+            raise JournalError(str(path), f"cannot open: {e}") from e
+        if mode != "wal":
+            conn.close()
+            # SQLite cannot use WAL on network filesystems; the journal must be on local disk.
+            raise JournalError(str(path), f"cannot use WAL mode (got {mode}); is it on local disk?")
+        if create:
+            for suffix in ("", "-wal", "-shm"):
+                f = Path(f"{path}{suffix}")
+                if f.exists():
+                    f.chmod(0o600)
+        journal = cls(conn, path, clock or SystemClock())
+        journal._migrate()
+        return journal
+
+    def _migrate(self) -> None:
+        with self._tx() as cur:
+            version = cur.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise JournalSchemaError(str(self.path), version, SCHEMA_VERSION)
+            for number in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[number]:
+                    cur.execute(statement)
+                log.info("journal.migrated", to_version=number + 1)
+            if version < SCHEMA_VERSION:
+                # PRAGMA takes no parameters; the value is our own integer.
+                cur.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+    def schema_version(self) -> int:
+        """The schema version of the open journal."""
+        with self._lock:
+            return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Cursor]:
+        with self._lock:
+            cur = self._conn.cursor()
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as e:
+                raise JournalError(str(self.path), f"cannot start a transaction: {e}") from e
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            try:
+                cur.execute("COMMIT")
+            except sqlite3.Error as e:
+                cur.execute("ROLLBACK")
+                raise JournalError(str(self.path), f"cannot commit: {e}") from e
+
+    def _now(self) -> str:
+        return isoformat(self.clock.now())
+
+    def _append(self, cur: sqlite3.Cursor, job_id: int | None, kind: str,
+                data: Mapping[str, object], detail: str | None = None) -> int:
+        last = cur.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        ts = self._now()
+        text = _canonical(dict(data))
+        digest = event_hash(prev, seq=seq, ts=ts, job_id=job_id, kind=kind, data=text)
+        cur.execute(
+            "INSERT INTO events (seq, ts, job_id, kind, data, prev_hash, hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (seq, ts, job_id, kind, text, prev, digest),
+        )
+        if detail is not None:
+            cur.execute("INSERT INTO event_details (seq, text) VALUES (?, ?)", (seq, detail))
+        return seq
+
+    def _state(self, cur: sqlite3.Cursor, job_id: int) -> JobState:
+        row = cur.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise JobNotFound(job_id)
+        return JobState(row[0])
+
+    def _move(self, cur: sqlite3.Cursor, job_id: int, to: JobState, *,
+              rule: str | None = None, reason: str | None = None,
+              data: Mapping[str, object] | None = None) -> None:
+        current = self._state(cur, job_id)
+        if to not in TRANSITIONS[current]:
+            raise IllegalTransition(job_id, current.value, to.value)
+        cur.execute("UPDATE jobs SET state = ?, rule = ?, updated_at = ? WHERE id = ?",
+                    (to.value, rule, self._now(), job_id))
+        cur.execute("UPDATE job_personal SET reason = ? WHERE job_id = ?", (reason, job_id))
+        payload: dict[str, object] = {"from": current.value, "to": to.value, **(data or {})}
+        if rule is not None:
+            payload["rule"] = rule
+        self._append(cur, job_id, "job.state_changed", payload, reason)
+
+    # -- the life cycle ----------------------------------------------------------------------
+
+    def discover(self, *, hotfolder: str, kind: JobKind, entry: str, technician: str,
+                 source_inode: int, spool_root: Path) -> Job:
+        """Record the intent to claim ``entry``; the job's spool folder is named by its id."""
+        now = self._now()
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT INTO jobs (hotfolder, kind, state, technician, spool, source_inode, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, '', ?, ?, ?)",
+                (hotfolder, kind.value, JobState.DISCOVERED.value, technician, source_inode,
+                 now, now),
+            )
+            job_id = cur.lastrowid
+            if job_id is None:  # cannot happen for a rowid table; keeps the type exact
+                raise JournalError(str(self.path), "the new job got no id")
+            spool = str(spool_root / str(job_id))
+            cur.execute("UPDATE jobs SET spool = ? WHERE id = ?", (spool, job_id))
+            cur.execute("INSERT INTO job_personal (job_id, entry) VALUES (?, ?)", (job_id, entry))
+            self._append(cur, job_id, "job.discovered",
+                         {"hotfolder": hotfolder, "kind": kind.value, "technician": technician})
+        return self.job(job_id)
+
+    def claimed(self, job_id: int, files: Sequence[tuple[str, int]]) -> None:
+        """The job's files are in its spool folder: ``files`` as (relative name, size)."""
+        with self._tx() as cur:
+            cur.executemany(
+                "INSERT INTO job_files (job_id, seq, name, size) VALUES (?, ?, ?, ?)",
+                [(job_id, seq, name, size) for seq, (name, size) in enumerate(files, 1)],
+            )
+            self._move(cur, job_id, JobState.CLAIMED,
+                       data={"files": len(files), "bytes": sum(s for _, s in files)})
+
+    def withdrawn(self, job_id: int) -> None:
+        """The files left the hot folder before labd could claim them."""
+        with self._tx() as cur:
+            self._move(cur, job_id, JobState.WITHDRAWN)
+
+    def converted(self, job_id: int, outputs: Sequence[tuple[int, str]], queue: str) -> None:
+        """Print-ready outputs written: (file seq, output path relative to the spool folder)."""
+        with self._tx() as cur:
+            cur.executemany(
+                "UPDATE job_files SET output = ?, cups_queue = ? WHERE job_id = ? AND seq = ?",
+                [(output, queue, job_id, seq) for seq, output in outputs],
+            )
+            self._move(cur, job_id, JobState.CONVERTED, data={"outputs": len(outputs)})
+
+    def quarantined(self, job_id: int, *, rule: str, reason: str) -> None:
+        """Bad input: the job's files were moved to quarantine; nothing is printed."""
+        with self._tx() as cur:
+            self._move(cur, job_id, JobState.QUARANTINED, rule=rule, reason=reason)
+
+    def held(self, job_id: int, *, rule: str, reason: str) -> None:
+        """Printer or CUPS trouble: the job waits for a retry or a technician."""
+        with self._tx() as cur:
+            self._move(cur, job_id, JobState.HELD, rule=rule, reason=reason)
+
+    def resume(self, job_id: int, to: JobState) -> None:
+        """Take a held job back into the life cycle at ``to``."""
+        with self._tx() as cur:
+            self._move(cur, job_id, to)
+
+    def submit_intent(self, job_id: int, seq: int) -> None:
+        """Committed before the IPP request: output ``seq`` is about to go to CUPS."""
+        with self._tx() as cur:
+            row = cur.execute("SELECT cups_queue FROM job_files WHERE job_id = ? AND seq = ?",
+                              (job_id, seq)).fetchone()
+            if row is None:
+                raise JournalError(str(self.path), f"job {job_id} has no file {seq}")
+            if self._state(cur, job_id) is not JobState.SUBMITTING:
+                self._move(cur, job_id, JobState.SUBMITTING)
+            cur.execute("UPDATE job_files SET submit_intent_at = ? WHERE job_id = ? AND seq = ?",
+                        (self._now(), job_id, seq))
+            self._append(cur, job_id, "print.submit_intent", {"seq": seq, "queue": row[0]})
+
+    def submitted(self, job_id: int, seq: int, cups_job_id: int) -> None:
+        """CUPS accepted output ``seq`` as ``cups_job_id``; all accepted → SUBMITTED."""
+        with self._tx() as cur:
+            cur.execute("UPDATE job_files SET cups_job_id = ? WHERE job_id = ? AND seq = ?",
+                        (cups_job_id, job_id, seq))
+            self._append(cur, job_id, "print.submitted", {"seq": seq, "cups_job_id": cups_job_id})
+            left = cur.execute(
+                "SELECT count(*) FROM job_files WHERE job_id = ? AND cups_job_id IS NULL",
+                (job_id,)).fetchone()[0]
+            if left == 0:
+                self._move(cur, job_id, JobState.SUBMITTED)
+
+    def cups_state(self, job_id: int, seq: int, state: str, **data: object) -> None:
+        """Record the CUPS job state of output ``seq`` when it changed."""
+        with self._tx() as cur:
+            row = cur.execute(
+                "SELECT cups_state, cups_job_id FROM job_files WHERE job_id = ? AND seq = ?",
+                (job_id, seq)).fetchone()
+            if row is None or row[0] == state:
+                return
+            cur.execute("UPDATE job_files SET cups_state = ? WHERE job_id = ? AND seq = ?",
+                        (state, job_id, seq))
+            self._append(cur, job_id, "print.cups_state",
+                         {"seq": seq, "cups_job_id": row[1], "state": state, **data})
+
+    def printed(self, job_id: int, **data: object) -> None:
+        """CUPS reports every output completed."""
+        with self._tx() as cur:
+            self._move(cur, job_id, JobState.PRINTED, data=data)
+
+    def done(self, job_id: int, **data: object) -> None:
+        """The job is finished; its retention period runs from now."""
+        with self._tx() as cur:
+            self._move(cur, job_id, JobState.DONE, data=data)
+
+    def record(self, kind: str, data: Mapping[str, object], *, job_id: int | None = None,
+               detail: str | None = None) -> int:
+        """Append an event that is not a state change (daemon start, a security refusal ...)."""
+        with self._tx() as cur:
+            return self._append(cur, job_id, kind, data, detail)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def job(self, job_id: int) -> Job:
+        """The job ``job_id`` as it stands."""
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT {_JOB_COLUMNS} FROM {_JOB_FROM} WHERE j.id = ?",  # noqa: S608  # constants only
+                (job_id,)).fetchone()
+        if row is None:
+            raise JobNotFound(job_id)
+        return _job(row)
+
+    def jobs(self, states: Iterable[JobState] | None = None, *,
+             hotfolder: str | None = None, limit: int | None = None) -> list[Job]:
+        """Jobs, newest first, optionally only those in ``states`` or from one hot folder."""
+        where, args = [], []
+        if states is not None:
+            wanted = [s.value for s in states]
+            where.append(f"j.state IN ({', '.join('?' * len(wanted))})")
+            args.extend(wanted)
+        if hotfolder is not None:
+            where.append("j.hotfolder = ?")
+            args.append(hotfolder)
+        sql = f"SELECT {_JOB_COLUMNS} FROM {_JOB_FROM}"  # noqa: S608  # constants; values bound
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY j.id DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self._lock:
+            return [_job(r) for r in self._conn.execute(sql, args)]
+
+    def files(self, job_id: int) -> list[JobFile]:
+        """The files of a job, in order."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT job_id, seq, name, size, output, cups_queue, submit_intent_at, "
+                "cups_job_id, cups_state FROM job_files WHERE job_id = ? ORDER BY seq",
+                (job_id,)).fetchall()
+        return [JobFile(*r) for r in rows]
+
+    def events(self, *, job_id: int | None = None, after: int = 0,
+               limit: int | None = None) -> list[Event]:
+        """Events in order, optionally of one job, after sequence number ``after``."""
+        sql = ("SELECT e.seq, e.ts, e.job_id, e.kind, e.data, e.hash, d.text FROM events e "
+               "LEFT JOIN event_details d ON d.seq = e.seq WHERE e.seq > ?")
+        args: list[object] = [after]
+        if job_id is not None:
+            sql += " AND e.job_id = ?"
+            args.append(job_id)
+        sql += " ORDER BY e.seq"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self._lock:
+            rows = self._conn.execute(sql, args).fetchall()
+        return [Event(seq=r[0], ts=r[1], job_id=r[2], kind=r[3],
+                      data=MappingProxyType(json.loads(r[4])), hash=r[5], detail=r[6])
+                for r in rows]
+
+    def counts(self) -> dict[JobState, int]:
+        """How many jobs are in each state."""
+        with self._lock:
+            rows = self._conn.execute("SELECT state, count(*) FROM jobs GROUP BY state")
+            return {JobState(s): n for s, n in rows}
+
+    def verify(self) -> ChainCheck:
+        """Walk the whole event chain; name the first event that does not fit."""
+        prev, count = GENESIS, 0
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, ts, job_id, kind, data, prev_hash, hash FROM events ORDER BY seq")
+            for seq, ts, job_id, kind, data, prev_hash, digest in rows:
+                count += 1
+                if seq != count:
+                    return ChainCheck(count - 1, prev, seq, f"expected event {count}, found {seq}")
+                if prev_hash != prev:
+                    return ChainCheck(count - 1, prev, seq, "does not link to the event before")
+                if event_hash(prev, seq=seq, ts=ts, job_id=job_id, kind=kind, data=data) != digest:
+                    return ChainCheck(count - 1, prev, seq, "its content does not match its hash")
+                prev = digest
+        return ChainCheck(count, prev, None, None)
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create ``path`` (mode 0700) if needed; labd's spool and state are private."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077 and os.geteuid() == path.stat().st_uid:
+        path.chmod(0o700)

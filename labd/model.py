@@ -1,0 +1,179 @@
+"""labd's domain types: jobs and their states, products, printers, hot folders.
+
+No I/O here: these are plain values shared by every part of labd.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Final
+
+MM_PER_INCH: Final = 25.4
+
+
+class JobState(enum.StrEnum):
+    """Where a job is in its life cycle (see docs in README, "Job life cycle")."""
+
+    DISCOVERED = "DISCOVERED"  # intent to claim committed, rename not yet confirmed
+    CLAIMED = "CLAIMED"  # files moved into the private spool
+    CONVERTED = "CONVERTED"  # print-ready outputs written
+    SUBMITTING = "SUBMITTING"  # intent to submit committed; CUPS may or may not have it
+    SUBMITTED = "SUBMITTED"  # every output has a CUPS job id
+    PRINTED = "PRINTED"  # CUPS reports every output completed
+    DONE = "DONE"  # finished; the retention period runs from here
+    QUARANTINED = "QUARANTINED"  # bad input: moved aside with a reason, nothing printed
+    HELD = "HELD"  # printer or CUPS trouble; waits for a retry or a technician
+    UNCERTAIN = "UNCERTAIN"  # after a crash CUPS cannot prove whether it printed
+    WITHDRAWN = "WITHDRAWN"  # the files left the hot folder before labd could claim them
+    PURGED = "PURGED"  # customer files deleted (retention or erasure)
+
+    @property
+    def terminal(self) -> bool:
+        """True for states a job never leaves by itself."""
+        return self in _TERMINAL
+
+
+_TERMINAL: Final = frozenset({JobState.QUARANTINED, JobState.WITHDRAWN, JobState.PURGED})
+
+# The allowed moves of the life cycle.  The journal refuses any other.
+TRANSITIONS: Final[MappingProxyType[JobState, frozenset[JobState]]] = MappingProxyType(
+    {
+        JobState.DISCOVERED: frozenset({JobState.CLAIMED, JobState.WITHDRAWN}),
+        JobState.CLAIMED: frozenset(
+            {JobState.CONVERTED, JobState.QUARANTINED, JobState.HELD}
+        ),
+        JobState.CONVERTED: frozenset({JobState.SUBMITTING, JobState.HELD}),
+        JobState.SUBMITTING: frozenset(
+            {JobState.SUBMITTED, JobState.HELD, JobState.UNCERTAIN}
+        ),
+        JobState.SUBMITTED: frozenset({JobState.PRINTED, JobState.HELD, JobState.UNCERTAIN}),
+        JobState.PRINTED: frozenset({JobState.DONE}),
+        JobState.DONE: frozenset({JobState.PURGED}),
+        JobState.HELD: frozenset(
+            {JobState.CLAIMED, JobState.CONVERTED, JobState.SUBMITTING, JobState.SUBMITTED,
+             JobState.QUARANTINED, JobState.PURGED}
+        ),
+        JobState.UNCERTAIN: frozenset({JobState.DONE, JobState.CONVERTED, JobState.PURGED}),
+        JobState.QUARANTINED: frozenset({JobState.PURGED}),
+        JobState.WITHDRAWN: frozenset(),
+        JobState.PURGED: frozenset(),
+    }
+)
+
+
+class JobKind(enum.StrEnum):
+    """What arrived in the hot folder."""
+
+    FILE = "file"  # a single file at the top of the hot folder
+    ORDER = "order"  # a folder: every file in it belongs to one job
+
+
+class OutputFormat(enum.StrEnum):
+    """The print-ready format a product makes."""
+
+    JPEG = "jpeg"
+
+
+class Fit(enum.StrEnum):
+    """How an image is placed on the print."""
+
+    FILL = "fill"  # scale to cover the print, centre crop
+    FIT = "fit"  # scale to fit inside the print, pad with the border colour
+
+
+@dataclass(frozen=True)
+class Product:
+    """What a hot folder makes: format, print size and resolution, fit, quality."""
+
+    name: str
+    format: OutputFormat
+    width_mm: float  # the long or short side as configured; orientation follows the image
+    height_mm: float
+    dpi: int
+    fit: Fit = Fit.FILL
+    jpeg_quality: int = 92
+    border_colour: tuple[int, int, int] = (255, 255, 255)
+    copies: int = 1
+
+    def pixel_size(self, *, landscape: bool) -> tuple[int, int]:
+        """Return (width, height) in pixels, turned to match the image's orientation."""
+        a = round(self.width_mm / MM_PER_INCH * self.dpi)
+        b = round(self.height_mm / MM_PER_INCH * self.dpi)
+        long_side, short_side = max(a, b), min(a, b)
+        return (long_side, short_side) if landscape else (short_side, long_side)
+
+
+@dataclass(frozen=True)
+class Printer:
+    """A CUPS queue and the options every job sent to it carries."""
+
+    name: str
+    queue: str
+    options: MappingProxyType[str, str] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+
+
+@dataclass(frozen=True)
+class HotFolder:
+    """A watched directory bound to one product and one printer."""
+
+    name: str
+    path: Path
+    product: str
+    printer: str
+    stability_seconds: float
+    ignore: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job as the journal holds it now."""
+
+    id: int
+    hotfolder: str
+    kind: JobKind
+    state: JobState
+    technician: str
+    entry: str  # the file or folder name as dropped: personal data, kept out of the event chain
+    spool: str
+    created_at: str
+    updated_at: str
+    rule: str | None = None  # machine-readable code of why the job is HELD or QUARANTINED
+    reason: str | None = None  # the same for a technician; may name files, so personal data
+
+
+@dataclass(frozen=True)
+class JobFile:
+    """One input file of a job and, once converted and printed, its output and CUPS job."""
+
+    job_id: int
+    seq: int
+    name: str  # relative path inside the job: personal data, kept out of the event chain
+    size: int
+    output: str | None = None  # the print-ready file, relative to the job's spool folder
+    cups_queue: str | None = None
+    submit_intent_at: str | None = None
+    cups_job_id: int | None = None
+    cups_state: str | None = None
+
+    @property
+    def cups_title(self) -> str:
+        """The CUPS job name of this output: labd's ids only, never a customer's file name."""
+        return f"labd-{self.job_id}-{self.seq}"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of the journal's append-only, hash-chained event log."""
+
+    seq: int
+    ts: str
+    job_id: int | None
+    kind: str
+    data: MappingProxyType[str, object]
+    hash: str
+    detail: str | None = None  # personal text (a reason naming files), stored outside the chain

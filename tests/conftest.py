@@ -1,0 +1,30 @@
+"""Fixtures shared by the test suites: real components, started once per session."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from labd.printing.embedded import EmbeddedPrintServer
+
+
+@pytest.fixture(scope="session")
+def print_server() -> Iterator[EmbeddedPrintServer]:
+    """A private CUPS whose queue ``labd-virtual`` prints to a virtual IPP Everywhere printer.
+
+    Its root is made under the system temp dir, not pytest's: CUPS runs filters and
+    backends as user lp, who cannot enter pytest's 0700 base directory.
+    """
+    missing = EmbeddedPrintServer.missing_tools()
+    if missing:
+        pytest.skip("; ".join(missing))
+    root = Path(tempfile.mkdtemp(prefix="labd-cups-"))
+    try:
+        with EmbeddedPrintServer(root).start(("labd-virtual",)) as server:
+            yield server
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

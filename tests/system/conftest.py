@@ -1,0 +1,221 @@
+"""End-to-end fixtures: labd as a real subprocess, a real sd_notify socket, a real CUPS."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from labd.printing import EmbeddedPrintServer
+
+REPO = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+
+def wait_until(predicate: Callable[[], T | None], *, timeout: float, what: str,
+               interval: float = 0.05) -> T:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)  # polling with a deadline, never a bare wait
+
+
+class NotifySocket:
+    """A real AF_UNIX datagram socket standing in for systemd's NOTIFY_SOCKET."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.messages: list[str] = []
+
+    def wait_for(self, line: str, timeout: float = 30.0) -> list[str]:
+        """Receive until a datagram carries ``line``; return every datagram seen so far."""
+        deadline = time.monotonic() + timeout
+        while not any(line in m.splitlines() for m in self.messages):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no {line!r} from labd within {timeout} s: {self.messages}")
+            self.sock.settimeout(left)
+            try:
+                self.messages.append(self.sock.recv(4096).decode())
+            except TimeoutError:
+                continue
+        return self.messages
+
+    def drain(self) -> list[str]:
+        """Take every datagram already queued (labd has exited: nothing more will come)."""
+        self.sock.setblocking(False)
+        try:
+            while True:
+                self.messages.append(self.sock.recv(4096).decode())
+        except BlockingIOError:
+            pass
+        finally:
+            self.sock.setblocking(True)
+        return self.messages
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@dataclass
+class Lab:
+    """A labd configuration in a temporary folder, and the labd process running it."""
+
+    root: Path
+    server: EmbeddedPrintServer
+    queue: str
+    stability: float = 0.5
+    proc: subprocess.Popen[bytes] | None = None
+    notify: NotifySocket | None = None
+    extra_hotfolders: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "labd.toml"
+
+    @property
+    def hot(self) -> Path:
+        return self.root / "hot" / "prints-10x15"
+
+    @property
+    def journal_path(self) -> Path:
+        return self.root / "state" / "journal.sqlite"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "labd.log"
+
+    def write_config(self) -> None:
+        self.config_path.write_text(textwrap.dedent(f"""\
+            [labd]
+            state_dir = "state"
+            spool_dir = "spool"
+            quarantine_dir = "quarantine"
+            hotfolder_root = "hot"
+            stability_seconds = {self.stability}
+            rescan_seconds = 30
+            follow_seconds = 0.2
+
+            [cups]
+            server = "{self.server.server}"
+
+            [printers.virtual]
+            queue = "{self.queue}"
+
+            [products.prints-10x15]
+            format = "jpeg"
+            size = "6x4 in"
+            dpi = 300
+            fit = "fill"
+            jpeg_quality = 90
+
+            [hotfolders.prints-10x15]
+            product = "prints-10x15"
+            printer = "virtual"
+            """))
+        self.hot.mkdir(parents=True, exist_ok=True)
+
+    def labd(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run a labd command against this lab's configuration."""
+        return subprocess.run(
+            [sys.executable, "-m", "labd", "--config", str(self.config_path), *args],
+            capture_output=True, text=True, check=check, timeout=60, cwd=REPO,
+        )
+
+    def start(self) -> None:
+        """Start ``labd run`` and wait for READY=1 on the notify socket."""
+        self.notify = NotifySocket(self.root / "notify.sock")
+        env = dict(os.environ, NOTIFY_SOCKET=str(self.notify.path), WATCHDOG_USEC="2000000",
+                   LABD_LOG_LEVEL="DEBUG")
+        env.pop("WATCHDOG_PID", None)
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "labd", "--config", str(self.config_path), "run"],
+                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO,
+            )
+        try:
+            self.notify.wait_for("READY=1")
+        except AssertionError:
+            self.stop()
+            raise AssertionError(f"labd did not become ready; log:\n{self.log()}") from None
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 30.0) -> int:
+        """Send ``sig`` and wait for the exit code."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+        if self.notify is not None:
+            self.notify.drain()
+            self.notify.close()
+        return code
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def query(self, sql: str, *args: object) -> list[tuple[object, ...]]:
+        """Read the journal as a supervisor's tool would: a separate read-only connection."""
+        conn = sqlite3.connect(f"file:{self.journal_path}?mode=ro", uri=True)
+        try:
+            return conn.execute(sql, args).fetchall()
+        finally:
+            conn.close()
+
+    def job_states(self) -> dict[int, str]:
+        return {int(str(i)): str(s) for i, s in self.query("SELECT id, state FROM jobs")}
+
+    def wait_for_state(self, job_id: int, states: set[str], timeout: float = 60.0) -> str:
+        def reached() -> str | None:
+            state = self.job_states().get(job_id)
+            return state if state in states else None
+        try:
+            return wait_until(reached, timeout=timeout, what=f"job {job_id} in {states}")
+        except AssertionError:
+            raise AssertionError(f"job {job_id} stuck in {self.job_states().get(job_id)}; "
+                                 f"log:\n{self.log()[-6000:]}") from None
+
+    def wait_for_jobs(self, count: int, timeout: float = 30.0) -> list[int]:
+        return sorted(wait_until(
+            lambda: list(self.job_states()) if len(self.job_states()) >= count else None,
+            timeout=timeout, what=f"{count} jobs in the journal"))
+
+
+@pytest.fixture
+def virtual_queue() -> str:
+    """The print_server queue that prints to the virtual IPP printer."""
+    return "labd-virtual"
+
+
+@pytest.fixture
+def lab(tmp_path_factory: pytest.TempPathFactory, print_server: EmbeddedPrintServer,
+        virtual_queue: str) -> Iterator[Lab]:
+    root = tmp_path_factory.mktemp("lab")
+    lab = Lab(root=root, server=print_server, queue=virtual_queue)
+    lab.write_config()
+    yield lab
+    if lab.proc is not None and lab.proc.poll() is None:
+        lab.proc.kill()
+        lab.proc.wait()

@@ -1,0 +1,169 @@
+"""labd end to end: a photo dropped in a hot folder comes out of a CUPS printer, journaled.
+
+Real everything: ``labd run`` as a subprocess, a private cupsd with a virtual IPP printer
+(ippeveprinter) that keeps what it receives, a real SQLite journal, real inotify, a real
+AF_UNIX datagram socket as NOTIFY_SOCKET, and real signals.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from labd.printing import CupsClient, CupsJobState
+from tests.imagegen import make_photo, marker_corner
+from tests.system.conftest import Lab, wait_until
+
+pytestmark = pytest.mark.cups
+
+
+def received_since(lab: Lab, before: set[Path], count: int) -> list[Path]:
+    """Wait until the virtual printer has ``count`` new documents; return them."""
+    def new() -> list[Path] | None:
+        docs = [p for p in lab.server.received() if p not in before]
+        return docs if len(docs) >= count else None
+    return wait_until(new, timeout=60, what=f"{count} documents at the virtual printer")
+
+
+def test_photo_is_printed_journaled_and_labd_stops_cleanly(lab: Lab, tmp_path: Path) -> None:
+    lab.start()
+    before = set(lab.server.received())
+    # A portrait photo stored sideways (EXIF orientation 6), as cameras write them, with a
+    # marker in the top-left corner of the picture as the customer sees it.
+    source = tmp_path / "IMG_4711.jpg"
+    make_photo(source, size=(3000, 2000), orientation=6, marker="top-left", exif_gps=True)
+    shutil.copy(source, lab.hot / "IMG_4711.jpg")
+
+    [job_id] = lab.wait_for_jobs(1)
+    assert lab.wait_for_state(job_id, {"DONE", "HELD", "QUARANTINED"}) == "DONE"
+    [doc] = received_since(lab, before, 1)
+
+    # What the printer received: a print-ready JPEG, 4x6 in portrait at 300 dpi, the marker
+    # where the customer saw it, no GPS.
+    with Image.open(io.BytesIO(doc.read_bytes())) as printed:
+        assert printed.format == "JPEG"
+        assert printed.size == (1200, 1800)
+        assert printed.info.get("dpi") == (300, 300)
+        assert printed.info.get("icc_profile")
+        assert 0x8825 not in printed.getexif()  # GPS IFD
+        assert marker_corner(printed.convert("RGB")) == "top-left"
+    assert not (lab.hot / "IMG_4711.jpg").exists()  # claimed by rename
+
+    # The journal: the job, its file, the CUPS queue and job id, the technician.
+    [(state, hotfolder, technician)] = lab.query(
+        "SELECT state, hotfolder, technician FROM jobs WHERE id = ?", job_id)
+    assert (state, hotfolder) == ("DONE", "prints-10x15")
+    assert technician == Path("/proc/self").owner()  # the file's owner dropped it
+    [(name, queue, cups_id, cups_state)] = lab.query(
+        "SELECT name, cups_queue, cups_job_id, cups_state FROM job_files WHERE job_id = ?",
+        job_id)
+    assert (name, queue, cups_state) == ("IMG_4711.jpg", lab.queue, "completed")
+    status = CupsClient(lab.server.server).status(int(str(cups_id)))
+    assert status.state is CupsJobState.COMPLETED
+    assert [s.job_id for s in CupsClient(lab.server.server).find_jobs(f"labd-{job_id}-1")] \
+        == [cups_id]
+
+    # `labd jobs` and `labd journal` show it to people.
+    [row] = [json.loads(line) for line in lab.labd("jobs", "--format", "json").stdout.splitlines()]
+    assert row["id"] == job_id
+    assert row["state"] == "DONE"
+    assert row["files"] == ["IMG_4711.jpg"]
+    assert row["cups_job_ids"] == [cups_id]
+    assert row["queue"] == lab.queue
+    assert row["technician"] == technician
+    table = lab.labd("jobs").stdout
+    assert "DONE" in table
+    assert "IMG_4711.jpg" in table
+    events = [json.loads(line) for line in
+              lab.labd("journal", "--job", str(job_id), "--format", "json").stdout.splitlines()]
+    changes = [(e["data"]["from"], e["data"]["to"]) for e in events
+               if e["kind"] == "job.state_changed"]
+    assert changes == [("DISCOVERED", "CLAIMED"), ("CLAIMED", "CONVERTED"),
+                       ("CONVERTED", "SUBMITTING"), ("SUBMITTING", "SUBMITTED"),
+                       ("SUBMITTED", "PRINTED"), ("PRINTED", "DONE")]
+    assert all(e["ts"].endswith("Z") for e in events)
+    assert "OK:" in lab.labd("journal", "verify").stdout
+
+    # SIGTERM: a clean exit, STOPPING=1 first, and the journal says so.
+    assert lab.stop(signal.SIGTERM) == 0
+    assert lab.notify is not None
+    messages = "\n".join(lab.notify.messages)
+    assert "STOPPING=1" in messages
+    assert "WATCHDOG=1" in messages
+    assert "STATUS=" in messages
+    assert lab.query("SELECT data FROM events WHERE kind = 'daemon.stopped'") == [
+        ('{"clean":true}',)]
+
+
+def test_order_folder_becomes_one_job_and_every_image_prints(lab: Lab, tmp_path: Path) -> None:
+    lab.start()
+    before = set(lab.server.received())
+    order = tmp_path / "Order 1042"
+    order.mkdir()
+    for n, (size, corner) in enumerate([((1600, 1200), "top-right"), ((1200, 1600), "bottom-left"),
+                                        ((2000, 1000), "bottom-right")], 1):
+        make_photo(order / f"img{n}.jpg", size=size, orientation=1, marker=corner)
+    shutil.copytree(order, lab.hot / order.name)
+
+    [job_id] = lab.wait_for_jobs(1)
+    assert lab.wait_for_state(job_id, {"DONE", "HELD", "QUARANTINED"}) == "DONE"
+    docs = received_since(lab, before, 3)
+    sizes = []
+    for doc in docs:
+        with Image.open(doc) as img:
+            sizes.append(img.size)
+    assert sorted(sizes) == sorted([(1800, 1200), (1200, 1800), (1800, 1200)])
+    files = lab.query("SELECT name, cups_job_id FROM job_files WHERE job_id = ? ORDER BY seq",
+                      job_id)
+    assert [f[0] for f in files] == ["Order 1042/img1.jpg", "Order 1042/img2.jpg",
+                                     "Order 1042/img3.jpg"]
+    assert len({f[1] for f in files}) == 3
+    assert lab.job_states() == {job_id: "DONE"}  # one job for the whole order
+    assert lab.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "rule"),
+    [
+        pytest.param("notes.txt", b"call the customer back", "input.not_an_image", id="text"),
+        pytest.param("IMG_0001.jpg", None, "input.truncated", id="truncated-jpeg"),
+    ],
+)
+def test_bad_file_is_quarantined_with_a_reason_and_labd_keeps_running(
+        lab: Lab, tmp_path: Path, name: str, content: bytes | None, rule: str) -> None:
+    lab.start()
+    before = set(lab.server.received())
+    if content is None:
+        whole = tmp_path / "whole.jpg"
+        make_photo(whole, size=(1200, 800))
+        data = whole.read_bytes()
+        content = data[: len(data) // 2]
+    (lab.hot / name).write_bytes(content)
+
+    [job_id] = lab.wait_for_jobs(1)
+    assert lab.wait_for_state(job_id, {"QUARANTINED", "DONE"}) == "QUARANTINED"
+    assert lab.query("SELECT rule FROM jobs WHERE id = ?", job_id) == [(rule,)]
+    # Nothing lost: the file, byte for byte, in quarantine with a reason beside it.
+    moved = lab.root / "quarantine" / "prints-10x15" / f"{job_id}-{name}"
+    assert moved.read_bytes() == content
+    reason = (moved.parent / f"{moved.name}.reason.txt").read_text()
+    assert rule in reason
+    assert name in reason
+    # The journal says why.
+    [(detail,)] = lab.query(
+        "SELECT d.text FROM events e JOIN event_details d ON d.seq = e.seq WHERE e.job_id = ?",
+        job_id)
+    assert name in str(detail)
+    # Nothing printed, and labd keeps running: the next good photo prints.
+    make_photo(lab.hot / "good.jpg", size=(1200, 800))
+    good = wait_until(lambda: [j for j in lab.job_states() if j != job_id], timeout=30,
+                      what="a second job")[0]
+    assert lab.wait_for_state(good, {"DONE", "HELD", "QUARANTINED"}) == "DONE"
+    assert len(received_since(lab, before, 1)) == 1
+    assert lab.stop() == 0

@@ -1,0 +1,150 @@
+"""Configuration: the shipped example loads; every mistake names file, key and problem."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from labd.config import DEFAULT_IGNORE, check_paths, load
+from labd.errors import ConfigError
+from labd.model import Fit, OutputFormat
+
+REPO = Path(__file__).resolve().parents[2]
+
+GOOD = """\
+[labd]
+state_dir = "state"
+spool_dir = "spool"
+quarantine_dir = "quarantine"
+hotfolder_root = "hot"
+stability_seconds = 2
+
+[printers.minilab]
+queue = "minilab"
+options = { media = "4x6", copies-default = 1 }
+
+[products.p10x15]
+format = "jpeg"
+size = "6x4 in"
+dpi = 300
+
+[hotfolders.prints]
+product = "p10x15"
+printer = "minilab"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "labd.toml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_shipped_example_loads() -> None:
+    config = load(REPO / "config" / "labd.toml")
+    assert set(config.hotfolders) == {"prints-10x15", "prints-13x18", "enlargements-20x30"}
+    product = config.products["prints-10x15"]
+    assert product.pixel_size(landscape=True) == (1800, 1200)
+    assert product.pixel_size(landscape=False) == (1200, 1800)
+    assert config.hotfolders["enlargements-20x30"].stability_seconds == 10
+    assert config.hotfolders["prints-10x15"].stability_seconds == 5
+
+
+def test_good_config_values(tmp_path: Path) -> None:
+    config = load(write(tmp_path, GOOD))
+    hf = config.hotfolders["prints"]
+    assert hf.path == tmp_path / "hot" / "prints"  # relative to the file, not the cwd
+    assert hf.stability_seconds == 2
+    assert hf.ignore == DEFAULT_IGNORE
+    assert config.state_dir == tmp_path / "state"
+    assert config.printers["minilab"].options == {"media": "4x6", "copies-default": "1"}
+    product = config.products["p10x15"]
+    assert (product.format, product.fit, product.dpi) == (OutputFormat.JPEG, Fit.FILL, 300)
+    assert config.cups_server is None
+
+
+def test_rebased_moves_every_path(tmp_path: Path) -> None:
+    config = load(write(tmp_path, GOOD)).rebased(tmp_path / "demo")
+    assert config.state_dir == tmp_path / "demo" / "state"
+    assert config.spool_dir == tmp_path / "demo" / "spool"
+    assert config.quarantine_dir == tmp_path / "demo" / "quarantine"
+    assert config.hotfolders["prints"].path == tmp_path / "demo" / "hot" / "prints"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "message"),
+    [
+        pytest.param('dpi = 300', 'dpi = 300\ndpii = 3', "products.p10x15.dpii",
+                     "unknown setting", id="unknown-key"),
+        pytest.param('dpi = 300', 'dpi = "300"', "products.p10x15.dpi",
+                     "expected a whole number, got str '300'", id="wrong-type"),
+        pytest.param('dpi = 300', 'dpi = 5', "products.p10x15.dpi",
+                     "5 is out of range; expected 72 to 2400", id="out-of-range"),
+        pytest.param('size = "6x4 in"', 'size = "6 by 4"', "products.p10x15.size",
+                     "is not a print size", id="bad-size"),
+        pytest.param('format = "jpeg"', 'format = "gif"', "products.p10x15.format",
+                     "'gif' is not one of: jpeg", id="bad-format"),
+        pytest.param('product = "p10x15"', 'product = "p13x18"', "hotfolders.prints.product",
+                     "no product 'p13x18'; defined: p10x15", id="unknown-product"),
+        pytest.param('printer = "minilab"', 'printer = "frontier"', "hotfolders.prints.printer",
+                     "no printer 'frontier'; defined: minilab", id="unknown-printer"),
+        pytest.param('queue = "minilab"\n', '', "printers.minilab.queue",
+                     "missing; this setting is required", id="missing-queue"),
+        pytest.param('stability_seconds = 2', 'stability_seconds = true',
+                     "labd.stability_seconds", "expected a number, got True", id="bool-for-number"),
+        pytest.param('[hotfolders.prints]', '[hotfolders."bad name/x"]',
+                     "hotfolders.bad name/x", "names may use letters", id="bad-name"),
+        pytest.param('quarantine_dir = "quarantine"\n', '', "labd.quarantine_dir",
+                     "missing", id="missing-path"),
+        pytest.param('options = { media = "4x6", copies-default = 1 }',
+                     'options = { media = ["a"] }', "printers.minilab.options.media",
+                     "CUPS options are strings or whole numbers", id="bad-option"),
+    ],
+)
+def test_config_errors_name_file_key_and_problem(tmp_path: Path, old: str, new: str, key: str,
+                                                 message: str) -> None:
+    assert old in GOOD
+    path = write(tmp_path, GOOD.replace(old, new, 1))
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    error = info.value
+    assert error.file == str(path)
+    assert error.key == key
+    assert message in error.problem
+    assert str(error) == f"{path}: {key}: {error.problem}"
+
+
+def test_no_hotfolders(tmp_path: Path) -> None:
+    text = GOOD[: GOOD.index("[hotfolders.prints]")]
+    with pytest.raises(ConfigError, match="no hot folders are configured"):
+        load(write(tmp_path, text))
+
+
+def test_toml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"not valid TOML: .*line 3"):
+        load(write(tmp_path, GOOD.replace('spool_dir = "spool"', 'spool_dir = "spool')))
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="the file does not exist"):
+        load(tmp_path / "nope.toml")
+
+
+def test_missing_hotfolder_folder_stops_start(tmp_path: Path) -> None:
+    config = load(write(tmp_path, GOOD))
+    with pytest.raises(ConfigError) as info:
+        check_paths(config)
+    assert info.value.key == "hotfolders.prints.path"
+    assert "does not exist; create it or fix the path" in info.value.problem
+    (tmp_path / "hot" / "prints").mkdir(parents=True)
+    check_paths(config)  # now it passes
+
+
+def test_hotfolder_that_is_a_file(tmp_path: Path) -> None:
+    config = load(write(tmp_path, GOOD))
+    (tmp_path / "hot").mkdir()
+    (tmp_path / "hot" / "prints").write_text("not a folder")
+    with pytest.raises(ConfigError, match="is not a folder"):
+        check_paths(config)

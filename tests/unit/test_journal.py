@@ -1,0 +1,174 @@
+"""The journal: schema, life cycle, append-only hash chain, durability settings."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from labd.clock import ManualClock
+from labd.errors import IllegalTransition, JobNotFound, JournalError, JournalSchemaError
+from labd.journal import SCHEMA_VERSION, Journal
+from labd.model import JobKind, JobState
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def journal(tmp_path: Path, clock: ManualClock):
+    j = Journal.open(tmp_path / "state" / "journal.sqlite", clock)
+    yield j
+    j.close()
+
+
+def new_job(journal: Journal, tmp_path: Path, entry: str = "Hansen wedding"):
+    return journal.discover(hotfolder="prints", kind=JobKind.ORDER, entry=entry,
+                            technician="anna", source_inode=42, spool_root=tmp_path / "spool")
+
+
+def test_open_sets_wal_full_and_private_modes(tmp_path: Path, journal: Journal) -> None:
+    conn = sqlite3.connect(journal.path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+    with journal._lock:  # the journal's own connection carries synchronous=FULL (2)
+        assert journal._conn.execute("PRAGMA synchronous").fetchone()[0] == 2
+    assert journal.schema_version() == SCHEMA_VERSION
+    assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700
+    assert journal.path.stat().st_mode & 0o777 == 0o600
+
+
+def test_reopen_keeps_data_and_does_not_migrate_again(tmp_path: Path, clock) -> None:
+    path = tmp_path / "j.sqlite"
+    first = Journal.open(path, clock)
+    job = new_job(first, tmp_path)
+    first.close()
+    second = Journal.open(path, clock)
+    assert second.job(job.id).entry == "Hansen wedding"
+    assert second.schema_version() == SCHEMA_VERSION
+    second.close()
+
+
+def test_newer_schema_is_refused(tmp_path: Path, clock) -> None:
+    path = tmp_path / "j.sqlite"
+    Journal.open(path, clock).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(JournalSchemaError, match="newer than this labd understands"):
+        Journal.open(path, clock)
+
+
+def test_open_without_create_on_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(JournalError, match="does not exist"):
+        Journal.open(tmp_path / "none.sqlite", create=False)
+    assert not (tmp_path / "none.sqlite").exists()
+
+
+def test_full_life_cycle(tmp_path: Path, journal: Journal, clock: ManualClock) -> None:
+    job = new_job(journal, tmp_path)
+    assert job.state is JobState.DISCOVERED
+    assert job.spool == str(tmp_path / "spool" / str(job.id))
+    journal.claimed(job.id, [("order/a.jpg", 10), ("order/b.jpg", 20)])
+    clock.advance(1)
+    journal.converted(job.id, [(1, "out/0001.jpg"), (2, "out/0002.jpg")], "minilab")
+    journal.submit_intent(job.id, 1)
+    assert journal.job(job.id).state is JobState.SUBMITTING
+    journal.submitted(job.id, 1, 101)
+    assert journal.job(job.id).state is JobState.SUBMITTING  # one output still to go
+    journal.submit_intent(job.id, 2)
+    journal.submitted(job.id, 2, 102)
+    assert journal.job(job.id).state is JobState.SUBMITTED
+    journal.cups_state(job.id, 1, "completed")
+    journal.cups_state(job.id, 1, "completed")  # unchanged: no second event
+    journal.cups_state(job.id, 2, "completed")
+    journal.printed(job.id)
+    journal.done(job.id)
+    done = journal.job(job.id)
+    assert done.state is JobState.DONE
+    assert done.updated_at > done.created_at
+    files = journal.files(job.id)
+    assert [(f.name, f.cups_job_id, f.cups_state) for f in files] == [
+        ("order/a.jpg", 101, "completed"), ("order/b.jpg", 102, "completed")]
+    assert [f.cups_title for f in files] == [f"labd-{job.id}-1", f"labd-{job.id}-2"]
+    kinds = [e.kind for e in journal.events(job_id=job.id)]
+    assert kinds.count("print.cups_state") == 2
+    transitions = [(e.data["from"], e.data["to"]) for e in journal.events(job_id=job.id)
+                   if e.kind == "job.state_changed"]
+    assert transitions == [
+        ("DISCOVERED", "CLAIMED"), ("CLAIMED", "CONVERTED"), ("CONVERTED", "SUBMITTING"),
+        ("SUBMITTING", "SUBMITTED"), ("SUBMITTED", "PRINTED"), ("PRINTED", "DONE")]
+    assert journal.counts() == {JobState.DONE: 1}
+
+
+def test_illegal_transition_is_refused_and_changes_nothing(tmp_path: Path,
+                                                           journal: Journal) -> None:
+    job = new_job(journal, tmp_path)
+    before = len(journal.events())
+    with pytest.raises(IllegalTransition, match="cannot go from DISCOVERED to DONE"):
+        journal.done(job.id)
+    assert journal.job(job.id).state is JobState.DISCOVERED
+    assert len(journal.events()) == before
+
+
+def test_unknown_job(journal: Journal) -> None:
+    with pytest.raises(JobNotFound, match="No job 999"):
+        journal.job(999)
+    with pytest.raises(JobNotFound):
+        journal.withdrawn(999)
+
+
+def test_personal_data_stays_out_of_the_chained_events(tmp_path: Path,
+                                                       journal: Journal) -> None:
+    job = new_job(journal, tmp_path, entry="Hansen wedding")
+    journal.claimed(job.id, [("Hansen wedding/IMG_0001.jpg", 10)])
+    journal.quarantined(job.id, rule="input.truncated",
+                        reason="IMG_0001.jpg: truncated image data")
+    conn = sqlite3.connect(journal.path)
+    chained = " ".join(r[0] for r in conn.execute("SELECT data FROM events"))
+    conn.close()
+    assert "Hansen" not in chained
+    assert "IMG_0001" not in chained
+    quarantined = journal.job(job.id)
+    assert quarantined.reason == "IMG_0001.jpg: truncated image data"
+    assert quarantined.rule == "input.truncated"
+    last = journal.events(job_id=job.id)[-1]
+    assert last.detail == "IMG_0001.jpg: truncated image data"
+    assert last.data["rule"] == "input.truncated"
+
+
+def test_event_log_is_append_only(tmp_path: Path, journal: Journal) -> None:
+    new_job(journal, tmp_path)
+    conn = sqlite3.connect(journal.path)
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        conn.execute("UPDATE events SET kind = 'x'")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        conn.execute("DELETE FROM events")
+    conn.close()
+
+
+def test_verify_accepts_an_intact_chain(tmp_path: Path, journal: Journal) -> None:
+    job = new_job(journal, tmp_path)
+    journal.claimed(job.id, [("a.jpg", 1)])
+    check = journal.verify()
+    assert check.first_bad is None
+    assert check.events == len(journal.events())
+    assert check.head == journal.events()[-1].hash
+
+
+def test_verify_names_the_first_tampered_event(tmp_path: Path, journal: Journal) -> None:
+    for n in range(3):
+        job = new_job(journal, tmp_path, entry=f"e{n}")
+        journal.claimed(job.id, [("a.jpg", 1)])
+    victim = journal.events()[3]
+    conn = sqlite3.connect(journal.path)
+    conn.execute("DROP TRIGGER events_append_only_update")  # what a tamperer would do
+    conn.execute("UPDATE events SET data = replace(data, '1', '2') WHERE seq = ?", (victim.seq,))
+    conn.commit()
+    conn.close()
+    check = journal.verify()
+    assert check.first_bad == victim.seq
+    assert check.problem == "its content does not match its hash"
