@@ -45,8 +45,10 @@ def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
     """Validate the configuration file and the paths it names."""
     config = _config(args)
     check_paths(config)
-    out.write(f"{config.source}: OK ({len(config.hotfolders)} hot folders, "
-              f"{len(config.products)} products, {len(config.printers)} printers)\n")
+    out.write(
+        f"{config.source}: OK ({len(config.hotfolders)} hot folders, "
+        f"{len(config.products)} products, {len(config.printers)} printers)\n"
+    )
     for hf in config.hotfolders.values():
         queue = config.printers[hf.printer].queue
         out.write(f"  {hf.name}: {hf.path} -> product {hf.product} -> queue {queue}\n")
@@ -93,8 +95,10 @@ def cmd_jobs(args: argparse.Namespace, out: TextIO) -> int:
         if args.job is not None:
             return _show_job(journal, args.job, args.format, out)
         states = [JobState(s.upper()) for s in args.state] if args.state else None
-        rows = [_job_row(j, journal) for j in journal.jobs(states, hotfolder=args.hotfolder,
-                                                           limit=args.limit)]
+        rows = [
+            _job_row(j, journal)
+            for j in journal.jobs(states, hotfolder=args.hotfolder, limit=args.limit)
+        ]
     finally:
         journal.close()
     if args.format == "json":
@@ -102,13 +106,24 @@ def cmd_jobs(args: argparse.Namespace, out: TextIO) -> int:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
         return 0
     table = [
-        [str(r["id"]), str(r["state"]), str(r["hotfolder"]), _files_cell(r["files"]),
-         str(r["queue"] or "-"), ",".join(map(str, r["cups_job_ids"])) or "-",  # type: ignore[call-overload]
-         str(r["technician"]), str(r["created_at"]), str(r["updated_at"])]
+        [
+            str(r["id"]),
+            str(r["state"]),
+            str(r["hotfolder"]),
+            _files_cell(r["files"]),
+            str(r["queue"] or "-"),
+            ",".join(map(str, r["cups_job_ids"])) or "-",  # type: ignore[call-overload]
+            str(r["technician"]),
+            str(r["created_at"]),
+            str(r["updated_at"]),
+        ]
         for r in rows
     ]
-    _table(out, ["ID", "STATE", "HOTFOLDER", "FILES", "QUEUE", "CUPS", "TECHNICIAN", "CREATED",
-                 "UPDATED"], table)
+    _table(
+        out,
+        ["ID", "STATE", "HOTFOLDER", "FILES", "QUEUE", "CUPS", "TECHNICIAN", "CREATED", "UPDATED"],
+        table,
+    )
     return 0
 
 
@@ -128,14 +143,26 @@ def _show_job(journal: Journal, job_id: int, fmt: str, out: TextIO) -> int:
         row["events"] = [_event_row(e) for e in events]
         out.write(json.dumps(row, ensure_ascii=False, indent=2) + "\n")
         return 0
-    for key in ("id", "state", "hotfolder", "kind", "entry", "technician", "created_at",
-                "updated_at", "rule", "reason"):
+    for key in (
+        "id",
+        "state",
+        "hotfolder",
+        "kind",
+        "entry",
+        "technician",
+        "created_at",
+        "updated_at",
+        "rule",
+        "reason",
+    ):
         if row[key] is not None:
             out.write(f"{key:11} {row[key]}\n")
     out.write("files:\n")
     for f in journal.files(job_id):
-        out.write(f"  {f.seq:>3}  {f.name}  {f.size} bytes  -> {f.output or '-'}  "
-                  f"cups {f.cups_queue or '-'}#{f.cups_job_id or '-'} {f.cups_state or ''}\n")
+        out.write(
+            f"  {f.seq:>3}  {f.name}  {f.size} bytes  -> {f.output or '-'}  "
+            f"cups {f.cups_queue or '-'}#{f.cups_job_id or '-'} {f.cups_state or ''}\n"
+        )
     out.write("events:\n")
     for e in events:
         out.write(f"  {e.seq:>5}  {e.ts}  {e.kind:18} {_event_summary(e)}\n")
@@ -143,8 +170,15 @@ def _show_job(journal: Journal, job_id: int, fmt: str, out: TextIO) -> int:
 
 
 def _event_row(e: Event) -> dict[str, object]:
-    return {"seq": e.seq, "ts": e.ts, "job_id": e.job_id, "kind": e.kind, "data": dict(e.data),
-            "detail": e.detail, "hash": e.hash}
+    return {
+        "seq": e.seq,
+        "ts": e.ts,
+        "job_id": e.job_id,
+        "kind": e.kind,
+        "data": dict(e.data),
+        "detail": e.detail,
+        "hash": e.hash,
+    }
 
 
 def _event_summary(e: Event) -> str:
@@ -167,8 +201,10 @@ def cmd_journal(args: argparse.Namespace, out: TextIO) -> int:
             if check.first_bad is None:
                 out.write(f"OK: {check.events} events, head {check.head}\n")
                 return 0
-            out.write(f"BROKEN at event {check.first_bad}: {check.problem}\n"
-                      f"{check.events} events verified before it, last good head {check.head}\n")
+            out.write(
+                f"BROKEN at event {check.first_bad}: {check.problem}\n"
+                f"{check.events} events verified before it, last good head {check.head}\n"
+            )
             return 10
         events = journal.events(job_id=args.job, after=args.after, limit=args.limit)
     finally:
@@ -180,12 +216,22 @@ def cmd_journal(args: argparse.Namespace, out: TextIO) -> int:
         writer = csv.writer(out)
         writer.writerow(["seq", "ts", "job_id", "kind", "data", "detail"])
         for e in events:
-            writer.writerow([e.seq, e.ts, e.job_id or "", e.kind,
-                             json.dumps(dict(e.data), sort_keys=True), e.detail or ""])
+            writer.writerow(
+                [
+                    e.seq,
+                    e.ts,
+                    e.job_id or "",
+                    e.kind,
+                    json.dumps(dict(e.data), sort_keys=True),
+                    e.detail or "",
+                ]
+            )
     else:
-        _table(out, ["SEQ", "TIME", "JOB", "EVENT", "DETAILS"],
-               [[str(e.seq), e.ts, str(e.job_id or "-"), e.kind, _event_summary(e)]
-                for e in events])
+        _table(
+            out,
+            ["SEQ", "TIME", "JOB", "EVENT", "DETAILS"],
+            [[str(e.seq), e.ts, str(e.job_id or "-"), e.kind, _event_summary(e)] for e in events],
+        )
     return 0
 
 
@@ -201,16 +247,18 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     out.write(f"journal {config.journal_path}\n")
     for hf in config.hotfolders.values():
         out.write(f"hot folder {hf.name}: {hf.path}\n")
-    out.write("jobs: " + (", ".join(f"{s.value} {n}" for s, n in sorted(counts.items()))
-                          or "none") + "\n")
+    out.write(
+        "jobs: " + (", ".join(f"{s.value} {n}" for s, n in sorted(counts.items())) or "none") + "\n"
+    )
     for job in attention:
         out.write(f"needs attention: job {job.id} {job.state.value} {job.rule}: {job.reason}\n")
     return 0
 
 
 def _table(out: TextIO, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-              for i, h in enumerate(header)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
+    ]
     for row in [header, *rows]:
         out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
     if not rows:
@@ -223,30 +271,52 @@ def _table(out: TextIO, header: Sequence[str], rows: Sequence[Sequence[str]]) ->
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every labd command."""
     parser = argparse.ArgumentParser(
-        prog="labd", description="Print-production daemon of a photo lab.")
+        prog="labd", description="Print-production daemon of a photo lab."
+    )
     parser.add_argument("--version", action="version", version=f"labd {__version__}")
-    parser.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG,
-                        help="configuration file (default: $LABD_CONFIG or %(default)s)")
-    parser.add_argument("--base", type=Path, default=None,
-                        help="move every path of the configuration under this folder "
-                             "(a local trial; `labd demo --dir` uses the same layout)")
-    parser.add_argument("--log-level", default=os.environ.get("LABD_LOG_LEVEL", "INFO"),
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        default=DEFAULT_CONFIG,
+        help="configuration file (default: $LABD_CONFIG or %(default)s)",
+    )
+    parser.add_argument(
+        "--base",
+        type=Path,
+        default=None,
+        help="move every path of the configuration under this folder "
+        "(a local trial; `labd demo --dir` uses the same layout)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("LABD_LOG_LEVEL", "INFO"),
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("run", help="run the daemon in the foreground").set_defaults(func=cmd_run)
     sub.add_parser("check-config", help="validate the configuration and exit").set_defaults(
-        func=cmd_check_config)
+        func=cmd_check_config
+    )
 
     demo = sub.add_parser("demo", help="run on an embedded CUPS with a virtual printer")
-    demo.add_argument("--dir", type=Path, default=Path("demo"),
-                      help="where hot folders, spool, journal and printer output go")
+    demo.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("demo"),
+        help="where hot folders, spool, journal and printer output go",
+    )
     demo.set_defaults(func=cmd_demo)
 
     jobs = sub.add_parser("jobs", help="list jobs, or show one")
     jobs.add_argument("job", nargs="?", type=int, help="show this job in full")
-    jobs.add_argument("--state", action="append", choices=[s.value.lower() for s in JobState],
-                      help="only jobs in this state (repeatable)")
+    jobs.add_argument(
+        "--state",
+        action="append",
+        choices=[s.value.lower() for s in JobState],
+        help="only jobs in this state (repeatable)",
+    )
     jobs.add_argument("--hotfolder", help="only jobs from this hot folder")
     jobs.add_argument("--limit", type=int, default=50)
     jobs.add_argument("--format", choices=["table", "json"], default="table")
@@ -261,7 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     journal.set_defaults(func=cmd_journal)
 
     sub.add_parser("status", help="jobs per state, jobs needing attention").set_defaults(
-        func=cmd_status)
+        func=cmd_status
+    )
     return parser
 
 

@@ -95,8 +95,9 @@ class _Table:
     def error(self, name: str, problem: str) -> ConfigError:
         return ConfigError(self.file, self.key(name), problem)
 
-    def _get(self, name: str, kind: type[T] | tuple[type, ...], kind_name: str,
-             default: object) -> Any:
+    def _get(
+        self, name: str, kind: type[T] | tuple[type, ...], kind_name: str, default: object
+    ) -> Any:
         self.used.add(name)
         if name not in self.data:
             if default is self._REQUIRED:
@@ -165,7 +166,7 @@ def _size_mm(table: _Table) -> tuple[float, float]:
     raw = table.string("size")
     match = _SIZE.match(raw)
     if match is None:
-        raise table.error("size", f"{raw!r} is not a print size like \"6x4 in\" or \"150x100 mm\"")
+        raise table.error("size", f'{raw!r} is not a print size like "6x4 in" or "150x100 mm"')
     unit = _UNIT_MM[match.group(3)]
     width, height = float(match.group(1)) * unit, float(match.group(2)) * unit
     if width <= 0 or height <= 0:
@@ -176,7 +177,7 @@ def _size_mm(table: _Table) -> tuple[float, float]:
 def _colour(table: _Table, name: str) -> tuple[int, int, int]:
     raw = table.string(name, "#ffffff")
     if not re.fullmatch(r"#[0-9a-fA-F]{6}", raw):
-        raise table.error(name, f"{raw!r} is not a colour like \"#ffffff\"")
+        raise table.error(name, f'{raw!r} is not a colour like "#ffffff"')
     return int(raw[1:3], 16), int(raw[3:5], 16), int(raw[5:7], 16)
 
 
@@ -184,8 +185,9 @@ def _named_tables(top: _Table, section: str) -> dict[str, _Table]:
     tables = {}
     for name, data in top.table(section).items():
         if not _NAME.match(name):
-            raise top.error(f"{section}.{name}",
-                            "names may use letters, digits, '.', '_' and '-' (at most 64)")
+            raise top.error(
+                f"{section}.{name}", "names may use letters, digits, '.', '_' and '-' (at most 64)"
+            )
         if not isinstance(data, dict):
             raise top.error(f"{section}.{name}", "expected a table")
         tables[name] = _Table(top.file, f"{section}.{name}", data)
@@ -318,7 +320,8 @@ def check_paths(config: Config) -> None:
     for hf in config.hotfolders.values():
         if hf.path.stat().st_dev != spool_parent.stat().st_dev:
             raise ConfigError(
-                file, "labd.spool_dir",
+                file,
+                "labd.spool_dir",
                 f"{config.spool_dir} is on another filesystem than hot folder {hf.name} "
                 f"({hf.path}); claiming a job is a rename, so both must be on one filesystem",
             )

@@ -38,8 +38,9 @@ LOOP_WAKE_SECONDS: Final = 1.0
 class Daemon:
     """labd running: call :meth:`run` from the main thread; it returns the exit code."""
 
-    def __init__(self, config: Config, *, clock: Clock | None = None,
-                 notifier: Notifier | None = None) -> None:
+    def __init__(
+        self, config: Config, *, clock: Clock | None = None, notifier: Notifier | None = None
+    ) -> None:
         self.config = config
         self.clock = clock or SystemClock()
         self.notifier = notifier or Notifier()
@@ -55,6 +56,7 @@ class Daemon:
     def _beat(self, loop: str) -> Callable[[], None]:
         def beat() -> None:
             self._heartbeats[loop] = self.clock.monotonic()
+
         return beat
 
     def enqueue(self, job_id: int) -> None:
@@ -67,8 +69,9 @@ class Daemon:
 
     def _signal(self, signum: int, _frame: FrameType | None) -> None:
         if signum == signal.SIGHUP:
-            log.warning("daemon.reload_unsupported",
-                        hint="restart labd to apply configuration changes")
+            log.warning(
+                "daemon.reload_unsupported", hint="restart labd to apply configuration changes"
+            )
             return
         log.info("daemon.stopping", signal=signal.Signals(signum).name)
         self.stop.set()
@@ -83,6 +86,7 @@ class Daemon:
                 log.exception("daemon.loop_crashed", loop=name)
                 self._errors.append(e)
                 self.stop.set()
+
         thread = threading.Thread(target=run, name=f"labd-{name}", daemon=True)
         self._heartbeats[name] = self.clock.monotonic()
         thread.start()
@@ -128,8 +132,10 @@ class Daemon:
     def status_line(self, journal: Journal) -> str:
         """One line for systemd's STATUS= and ``labd status``."""
         counts = journal.counts()
-        active = sum(counts.get(s, 0) for s in (
-            JobState.CLAIMED, JobState.CONVERTED, JobState.SUBMITTING, JobState.SUBMITTED))
+        active = sum(
+            counts.get(s, 0)
+            for s in (JobState.CLAIMED, JobState.CONVERTED, JobState.SUBMITTING, JobState.SUBMITTED)
+        )
         parts = [f"{len(self.config.hotfolders)} hot folders", f"{active} jobs in progress"]
         for state in (JobState.HELD, JobState.UNCERTAIN, JobState.QUARANTINED):
             if counts.get(state):
@@ -160,13 +166,23 @@ class Daemon:
     def _run(self, journal: Journal) -> int:
         config = self.config
         journal.record("daemon.started", {"hotfolders": sorted(config.hotfolders)})
-        pipeline = Pipeline(config=config, journal=journal, cups=CupsClient(config.cups_server),
-                            clock=self.clock, stop=self.stop)
+        pipeline = Pipeline(
+            config=config,
+            journal=journal,
+            cups=CupsClient(config.cups_server),
+            clock=self.clock,
+            stop=self.stop,
+        )
         sink = EventSink()
-        intake = Intake(config.hotfolders, journal, spool_dir=config.spool_dir,
-                        quarantine_dir=config.quarantine_dir,
-                        rescan_seconds=config.rescan_seconds, clock=self.clock,
-                        on_claimed=lambda job: self.enqueue(job.id))
+        intake = Intake(
+            config.hotfolders,
+            journal,
+            spool_dir=config.spool_dir,
+            quarantine_dir=config.quarantine_dir,
+            rescan_seconds=config.rescan_seconds,
+            clock=self.clock,
+            on_claimed=lambda job: self.enqueue(job.id),
+        )
         intake.recover()
         for job_id in pipeline.recover():
             self.enqueue(job_id)
@@ -180,8 +196,12 @@ class Daemon:
         pipeline.progress = self._beat("work")
         status = self.status_line(journal)
         self.notifier.ready(status)
-        log.info("daemon.ready", status=status, journal=str(config.journal_path),
-                 hotfolders={n: str(h.path) for n, h in config.hotfolders.items()})
+        log.info(
+            "daemon.ready",
+            status=status,
+            journal=str(config.journal_path),
+            hotfolders={n: str(h.path) for n, h in config.hotfolders.items()},
+        )
 
         ping = watchdog_interval()
         while not self.stop.wait(min(ping or 2.0, 2.0)):

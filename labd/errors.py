@@ -80,6 +80,13 @@ class InputRejected(LabdError):
         self.rule = rule
 
 
+class Interrupted(LabdError):
+    """Stopped before {} finished; it runs again at the next start."""
+
+    exit_code = 0
+    code = "daemon.interrupted"
+
+
 class IntakeError(LabdError):
     """Hot folder {}: {}"""
 

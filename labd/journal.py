@@ -94,8 +94,9 @@ def _canonical(obj: object) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def event_hash(prev_hash: str, *, seq: int, ts: str, job_id: int | None, kind: str,
-               data: str) -> str:
+def event_hash(
+    prev_hash: str, *, seq: int, ts: str, job_id: int | None, kind: str, data: str
+) -> str:
     """The chain link of one event: SHA-256 over the previous hash and this event."""
     body = _canonical({"seq": seq, "ts": ts, "job": job_id, "kind": kind, "data": data})
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
@@ -120,9 +121,17 @@ _JOB_FROM: Final = "jobs j LEFT JOIN job_personal p ON p.job_id = j.id"
 
 def _job(row: sqlite3.Row) -> Job:
     return Job(
-        id=row[0], hotfolder=row[1], kind=JobKind(row[2]), state=JobState(row[3]),
-        technician=row[4], entry=row[5] or "", spool=row[6], created_at=row[7],
-        updated_at=row[8], rule=row[9], reason=row[10],
+        id=row[0],
+        hotfolder=row[1],
+        kind=JobKind(row[2]),
+        state=JobState(row[3]),
+        technician=row[4],
+        entry=row[5] or "",
+        spool=row[6],
+        created_at=row[7],
+        updated_at=row[8],
+        rule=row[9],
+        reason=row[10],
     )
 
 
@@ -145,8 +154,9 @@ class Journal:
         elif not path.exists():
             raise JournalError(str(path), "does not exist; has labd run with this configuration?")
         try:
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                                   timeout=10.0)
+            conn = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=10.0
+            )
             conn.execute("PRAGMA busy_timeout = 10000")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             conn.execute("PRAGMA synchronous = FULL")
@@ -211,8 +221,14 @@ class Journal:
     def _now(self) -> str:
         return isoformat(self.clock.now())
 
-    def _append(self, cur: sqlite3.Cursor, job_id: int | None, kind: str,
-                data: Mapping[str, object], detail: str | None = None) -> int:
+    def _append(
+        self,
+        cur: sqlite3.Cursor,
+        job_id: int | None,
+        kind: str,
+        data: Mapping[str, object],
+        detail: str | None = None,
+    ) -> int:
         last = cur.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
         ts = self._now()
@@ -233,14 +249,23 @@ class Journal:
             raise JobNotFound(job_id)
         return JobState(row[0])
 
-    def _move(self, cur: sqlite3.Cursor, job_id: int, to: JobState, *,
-              rule: str | None = None, reason: str | None = None,
-              data: Mapping[str, object] | None = None) -> None:
+    def _move(
+        self,
+        cur: sqlite3.Cursor,
+        job_id: int,
+        to: JobState,
+        *,
+        rule: str | None = None,
+        reason: str | None = None,
+        data: Mapping[str, object] | None = None,
+    ) -> None:
         current = self._state(cur, job_id)
         if to not in TRANSITIONS[current]:
             raise IllegalTransition(job_id, current.value, to.value)
-        cur.execute("UPDATE jobs SET state = ?, rule = ?, updated_at = ? WHERE id = ?",
-                    (to.value, rule, self._now(), job_id))
+        cur.execute(
+            "UPDATE jobs SET state = ?, rule = ?, updated_at = ? WHERE id = ?",
+            (to.value, rule, self._now(), job_id),
+        )
         cur.execute("UPDATE job_personal SET reason = ? WHERE job_id = ?", (reason, job_id))
         payload: dict[str, object] = {"from": current.value, "to": to.value, **(data or {})}
         if rule is not None:
@@ -249,16 +274,31 @@ class Journal:
 
     # -- the life cycle ----------------------------------------------------------------------
 
-    def discover(self, *, hotfolder: str, kind: JobKind, entry: str, technician: str,
-                 source_inode: int, spool_root: Path) -> Job:
+    def discover(
+        self,
+        *,
+        hotfolder: str,
+        kind: JobKind,
+        entry: str,
+        technician: str,
+        source_inode: int,
+        spool_root: Path,
+    ) -> Job:
         """Record the intent to claim ``entry``; the job's spool folder is named by its id."""
         now = self._now()
         with self._tx() as cur:
             cur.execute(
                 "INSERT INTO jobs (hotfolder, kind, state, technician, spool, source_inode, "
                 "created_at, updated_at) VALUES (?, ?, ?, ?, '', ?, ?, ?)",
-                (hotfolder, kind.value, JobState.DISCOVERED.value, technician, source_inode,
-                 now, now),
+                (
+                    hotfolder,
+                    kind.value,
+                    JobState.DISCOVERED.value,
+                    technician,
+                    source_inode,
+                    now,
+                    now,
+                ),
             )
             job_id = cur.lastrowid
             if job_id is None:  # cannot happen for a rowid table; keeps the type exact
@@ -266,8 +306,12 @@ class Journal:
             spool = str(spool_root / str(job_id))
             cur.execute("UPDATE jobs SET spool = ? WHERE id = ?", (spool, job_id))
             cur.execute("INSERT INTO job_personal (job_id, entry) VALUES (?, ?)", (job_id, entry))
-            self._append(cur, job_id, "job.discovered",
-                         {"hotfolder": hotfolder, "kind": kind.value, "technician": technician})
+            self._append(
+                cur,
+                job_id,
+                "job.discovered",
+                {"hotfolder": hotfolder, "kind": kind.value, "technician": technician},
+            )
         return self.job(job_id)
 
     def claimed(self, job_id: int, files: Sequence[tuple[str, int]]) -> None:
@@ -277,8 +321,12 @@ class Journal:
                 "INSERT INTO job_files (job_id, seq, name, size) VALUES (?, ?, ?, ?)",
                 [(job_id, seq, name, size) for seq, (name, size) in enumerate(files, 1)],
             )
-            self._move(cur, job_id, JobState.CLAIMED,
-                       data={"files": len(files), "bytes": sum(s for _, s in files)})
+            self._move(
+                cur,
+                job_id,
+                JobState.CLAIMED,
+                data={"files": len(files), "bytes": sum(s for _, s in files)},
+            )
 
     def withdrawn(self, job_id: int) -> None:
         """The files left the hot folder before labd could claim them."""
@@ -312,25 +360,30 @@ class Journal:
     def submit_intent(self, job_id: int, seq: int) -> None:
         """Committed before the IPP request: output ``seq`` is about to go to CUPS."""
         with self._tx() as cur:
-            row = cur.execute("SELECT cups_queue FROM job_files WHERE job_id = ? AND seq = ?",
-                              (job_id, seq)).fetchone()
+            row = cur.execute(
+                "SELECT cups_queue FROM job_files WHERE job_id = ? AND seq = ?", (job_id, seq)
+            ).fetchone()
             if row is None:
                 raise JournalError(str(self.path), f"job {job_id} has no file {seq}")
             if self._state(cur, job_id) is not JobState.SUBMITTING:
                 self._move(cur, job_id, JobState.SUBMITTING)
-            cur.execute("UPDATE job_files SET submit_intent_at = ? WHERE job_id = ? AND seq = ?",
-                        (self._now(), job_id, seq))
+            cur.execute(
+                "UPDATE job_files SET submit_intent_at = ? WHERE job_id = ? AND seq = ?",
+                (self._now(), job_id, seq),
+            )
             self._append(cur, job_id, "print.submit_intent", {"seq": seq, "queue": row[0]})
 
     def submitted(self, job_id: int, seq: int, cups_job_id: int) -> None:
         """CUPS accepted output ``seq`` as ``cups_job_id``; all accepted → SUBMITTED."""
         with self._tx() as cur:
-            cur.execute("UPDATE job_files SET cups_job_id = ? WHERE job_id = ? AND seq = ?",
-                        (cups_job_id, job_id, seq))
+            cur.execute(
+                "UPDATE job_files SET cups_job_id = ? WHERE job_id = ? AND seq = ?",
+                (cups_job_id, job_id, seq),
+            )
             self._append(cur, job_id, "print.submitted", {"seq": seq, "cups_job_id": cups_job_id})
             left = cur.execute(
-                "SELECT count(*) FROM job_files WHERE job_id = ? AND cups_job_id IS NULL",
-                (job_id,)).fetchone()[0]
+                "SELECT count(*) FROM job_files WHERE job_id = ? AND cups_job_id IS NULL", (job_id,)
+            ).fetchone()[0]
             if left == 0:
                 self._move(cur, job_id, JobState.SUBMITTED)
 
@@ -339,13 +392,20 @@ class Journal:
         with self._tx() as cur:
             row = cur.execute(
                 "SELECT cups_state, cups_job_id FROM job_files WHERE job_id = ? AND seq = ?",
-                (job_id, seq)).fetchone()
+                (job_id, seq),
+            ).fetchone()
             if row is None or row[0] == state:
                 return
-            cur.execute("UPDATE job_files SET cups_state = ? WHERE job_id = ? AND seq = ?",
-                        (state, job_id, seq))
-            self._append(cur, job_id, "print.cups_state",
-                         {"seq": seq, "cups_job_id": row[1], "state": state, **data})
+            cur.execute(
+                "UPDATE job_files SET cups_state = ? WHERE job_id = ? AND seq = ?",
+                (state, job_id, seq),
+            )
+            self._append(
+                cur,
+                job_id,
+                "print.cups_state",
+                {"seq": seq, "cups_job_id": row[1], "state": state, **data},
+            )
 
     def printed(self, job_id: int, **data: object) -> None:
         """CUPS reports every output completed."""
@@ -357,8 +417,14 @@ class Journal:
         with self._tx() as cur:
             self._move(cur, job_id, JobState.DONE, data=data)
 
-    def record(self, kind: str, data: Mapping[str, object], *, job_id: int | None = None,
-               detail: str | None = None) -> int:
+    def record(
+        self,
+        kind: str,
+        data: Mapping[str, object],
+        *,
+        job_id: int | None = None,
+        detail: str | None = None,
+    ) -> int:
         """Append an event that is not a state change (daemon start, a security refusal ...)."""
         with self._tx() as cur:
             return self._append(cur, job_id, kind, data, detail)
@@ -370,13 +436,19 @@ class Journal:
         with self._lock:
             row = self._conn.execute(
                 f"SELECT {_JOB_COLUMNS} FROM {_JOB_FROM} WHERE j.id = ?",  # noqa: S608  # constants only
-                (job_id,)).fetchone()
+                (job_id,),
+            ).fetchone()
         if row is None:
             raise JobNotFound(job_id)
         return _job(row)
 
-    def jobs(self, states: Iterable[JobState] | None = None, *,
-             hotfolder: str | None = None, limit: int | None = None) -> list[Job]:
+    def jobs(
+        self,
+        states: Iterable[JobState] | None = None,
+        *,
+        hotfolder: str | None = None,
+        limit: int | None = None,
+    ) -> list[Job]:
         """Jobs, newest first, optionally only those in ``states`` or from one hot folder."""
         where, args = [], []
         if states is not None:
@@ -401,14 +473,18 @@ class Journal:
             rows = self._conn.execute(
                 "SELECT job_id, seq, name, size, output, cups_queue, submit_intent_at, "
                 "cups_job_id, cups_state FROM job_files WHERE job_id = ? ORDER BY seq",
-                (job_id,)).fetchall()
+                (job_id,),
+            ).fetchall()
         return [JobFile(*r) for r in rows]
 
-    def events(self, *, job_id: int | None = None, after: int = 0,
-               limit: int | None = None) -> list[Event]:
+    def events(
+        self, *, job_id: int | None = None, after: int = 0, limit: int | None = None
+    ) -> list[Event]:
         """Events in order, optionally of one job, after sequence number ``after``."""
-        sql = ("SELECT e.seq, e.ts, e.job_id, e.kind, e.data, e.hash, d.text FROM events e "
-               "LEFT JOIN event_details d ON d.seq = e.seq WHERE e.seq > ?")
+        sql = (
+            "SELECT e.seq, e.ts, e.job_id, e.kind, e.data, e.hash, d.text FROM events e "
+            "LEFT JOIN event_details d ON d.seq = e.seq WHERE e.seq > ?"
+        )
         args: list[object] = [after]
         if job_id is not None:
             sql += " AND e.job_id = ?"
@@ -418,9 +494,18 @@ class Journal:
             sql += f" LIMIT {int(limit)}"
         with self._lock:
             rows = self._conn.execute(sql, args).fetchall()
-        return [Event(seq=r[0], ts=r[1], job_id=r[2], kind=r[3],
-                      data=MappingProxyType(json.loads(r[4])), hash=r[5], detail=r[6])
-                for r in rows]
+        return [
+            Event(
+                seq=r[0],
+                ts=r[1],
+                job_id=r[2],
+                kind=r[3],
+                data=MappingProxyType(json.loads(r[4])),
+                hash=r[5],
+                detail=r[6],
+            )
+            for r in rows
+        ]
 
     def counts(self) -> dict[JobState, int]:
         """How many jobs are in each state."""
@@ -433,7 +518,8 @@ class Journal:
         prev, count = GENESIS, 0
         with self._lock:
             rows = self._conn.execute(
-                "SELECT seq, ts, job_id, kind, data, prev_hash, hash FROM events ORDER BY seq")
+                "SELECT seq, ts, job_id, kind, data, prev_hash, hash FROM events ORDER BY seq"
+            )
             for seq, ts, job_id, kind, data, prev_hash, digest in rows:
                 count += 1
                 if seq != count:

@@ -42,19 +42,21 @@ _TERMINAL: Final = frozenset({JobState.QUARANTINED, JobState.WITHDRAWN, JobState
 TRANSITIONS: Final[MappingProxyType[JobState, frozenset[JobState]]] = MappingProxyType(
     {
         JobState.DISCOVERED: frozenset({JobState.CLAIMED, JobState.WITHDRAWN}),
-        JobState.CLAIMED: frozenset(
-            {JobState.CONVERTED, JobState.QUARANTINED, JobState.HELD}
-        ),
+        JobState.CLAIMED: frozenset({JobState.CONVERTED, JobState.QUARANTINED, JobState.HELD}),
         JobState.CONVERTED: frozenset({JobState.SUBMITTING, JobState.HELD}),
-        JobState.SUBMITTING: frozenset(
-            {JobState.SUBMITTED, JobState.HELD, JobState.UNCERTAIN}
-        ),
+        JobState.SUBMITTING: frozenset({JobState.SUBMITTED, JobState.HELD, JobState.UNCERTAIN}),
         JobState.SUBMITTED: frozenset({JobState.PRINTED, JobState.HELD, JobState.UNCERTAIN}),
         JobState.PRINTED: frozenset({JobState.DONE}),
         JobState.DONE: frozenset({JobState.PURGED}),
         JobState.HELD: frozenset(
-            {JobState.CLAIMED, JobState.CONVERTED, JobState.SUBMITTING, JobState.SUBMITTED,
-             JobState.QUARANTINED, JobState.PURGED}
+            {
+                JobState.CLAIMED,
+                JobState.CONVERTED,
+                JobState.SUBMITTING,
+                JobState.SUBMITTED,
+                JobState.QUARANTINED,
+                JobState.PURGED,
+            }
         ),
         JobState.UNCERTAIN: frozenset({JobState.DONE, JobState.CONVERTED, JobState.PURGED}),
         JobState.QUARANTINED: frozenset({JobState.PURGED}),
@@ -112,9 +114,7 @@ class Printer:
 
     name: str
     queue: str
-    options: MappingProxyType[str, str] = field(
-        default_factory=lambda: MappingProxyType({})
-    )
+    options: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,44 @@ log = structlog.get_logger(__name__)
 
 
 class Notifier:
-    """A thin, typed face on :mod:`sdnotify`; silent when not run by systemd."""
+    """A thin, typed face on :mod:`sdnotify`; silent when not run by systemd.
+
+    The socket is non-blocking: a notification systemd cannot take right now is dropped
+    and logged, never allowed to stall labd (a full datagram queue blocks a plain send).
+    """
 
     def __init__(self) -> None:
-        self.enabled = bool(os.environ.get("NOTIFY_SOCKET"))
-        self._notifier = sdnotify.SystemdNotifier()
+        self._notifier: sdnotify.SystemdNotifier | None = None
+        self._dropped = 0
+        if not os.environ.get("NOTIFY_SOCKET"):
+            return
+        try:
+            # debug=True: sdnotify raises instead of swallowing errors, so labd can log them.
+            notifier = sdnotify.SystemdNotifier(debug=True)
+            notifier.socket.settimeout(0.0)  # non-blocking
+        except OSError as e:
+            log.warning("notify.unavailable", error=str(e))
+            return
+        self._notifier = notifier
+
+    @property
+    def enabled(self) -> bool:
+        """True when labd talks to systemd."""
+        return self._notifier is not None
 
     def _send(self, message: str) -> None:
-        if self.enabled:
+        if self._notifier is None:
+            return
+        try:
             self._notifier.notify(message)
+        except OSError as e:
+            self._dropped += 1
+            log.warning(
+                "notify.dropped",
+                message=message.split("=", 1)[0],
+                error=str(e),
+                dropped=self._dropped,
+            )
 
     def ready(self, status: str) -> None:
         """READY=1: the journal is open and every hot folder is watched."""
@@ -32,10 +61,6 @@ class Notifier:
     def watchdog(self) -> None:
         """WATCHDOG=1: every loop made progress since the last ping."""
         self._send("WATCHDOG=1")
-
-    def reloading(self) -> None:
-        """RELOADING=1: rereading the configuration."""
-        self._send("RELOADING=1")
 
     def stopping(self) -> None:
         """STOPPING=1: shutting down cleanly."""

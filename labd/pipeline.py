@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Final
 
@@ -20,7 +21,7 @@ import structlog
 from labd.clock import Clock
 from labd.config import Config
 from labd.convert import convert_job
-from labd.errors import InputRejected, PrintError
+from labd.errors import InputRejected, Interrupted, PrintError
 from labd.intake.claim import INBOX
 from labd.journal import Journal
 from labd.model import Job, JobFile, JobState
@@ -35,6 +36,8 @@ RETRY_MAX_SECONDS: Final = 300.0
 # Held for these reasons, a job is retried by itself: CUPS never took it, so trying again
 # cannot print it twice.  Anything else waits for a technician.
 RETRYABLE: Final = frozenset({"print.unavailable"})
+# How far CUPS' clock may be behind labd's when matching CUPS' history to a job.
+CLOCK_SKEW_SECONDS: Final = 300.0
 
 
 @dataclass
@@ -73,8 +76,11 @@ class Pipeline:
         """CLAIMED → CONVERTED, or QUARANTINED with a reason.  True when it may go on."""
         hf = self.config.hotfolders.get(job.hotfolder)
         if hf is None:
-            self.journal.held(job.id, rule="config.hotfolder_gone",
-                              reason=f"hot folder {job.hotfolder} is no longer configured")
+            self.journal.held(
+                job.id,
+                rule="config.hotfolder_gone",
+                reason=f"hot folder {job.hotfolder} is no longer configured",
+            )
             return False
         product = self.config.products[hf.product]
         spool = Path(job.spool)
@@ -83,22 +89,57 @@ class Pipeline:
         out_dir.mkdir(mode=0o700, exist_ok=True)
         started = self.clock.monotonic()
         try:
-            converted = convert_job(product, [spool / INBOX / f.name for f in files], out_dir)
+            converted = convert_job(
+                product,
+                [spool / INBOX / f.name for f in files],
+                out_dir,
+                after_each=self._between_files,
+            )
+        except Interrupted:
+            log.info("convert.interrupted", job_id=job.id)
+            return False  # stays CLAIMED: converted again at the next start
         except InputRejected as e:
             shutil.rmtree(out_dir, ignore_errors=True)
-            quarantine(spool / INBOX / job.entry, self.config.quarantine_dir,
-                       hotfolder=job.hotfolder, job_id=job.id, rule=e.rule, reason=e.reason)
+            quarantine(
+                spool / INBOX / job.entry,
+                self.config.quarantine_dir,
+                hotfolder=job.hotfolder,
+                job_id=job.id,
+                rule=e.rule,
+                reason=e.reason,
+            )
             self.journal.quarantined(job.id, rule=e.rule, reason=e.reason)
-            log.warning("job.finished", job_id=job.id, outcome="quarantined", rule=e.rule)
+            log.warning(
+                "job.finished",
+                job_id=job.id,
+                outcome="quarantined",
+                rule=e.rule,
+                seconds=self._age(job),
+            )
             return False
         self.progress()
         queue = self.config.printers[hf.printer].queue
-        outputs = [(f.seq, str(c.output.relative_to(spool))) for f, c in zip(files, converted,
-                                                                              strict=True)]
+        outputs = [
+            (f.seq, str(c.output.relative_to(spool))) for f, c in zip(files, converted, strict=True)
+        ]
         self.journal.converted(job.id, outputs, queue)
-        log.info("convert.job_converted", job_id=job.id, product=product.name,
-                 outputs=len(outputs), seconds=round(self.clock.monotonic() - started, 3))
+        log.info(
+            "convert.job_converted",
+            job_id=job.id,
+            product=product.name,
+            outputs=len(outputs),
+            seconds=round(self.clock.monotonic() - started, 3),
+        )
         return True
+
+    def _between_files(self) -> None:
+        self.progress()
+        if self.stop.is_set():
+            raise Interrupted("the conversion")
+
+    def _age(self, job: Job) -> float:
+        """Seconds since the job was claimed, for the one summary line per finished job."""
+        return round(self.clock.now().timestamp() - _epoch(job.created_at), 3)
 
     def submit(self, job: Job) -> None:
         """CONVERTED/SUBMITTING → SUBMITTED: hand every output to CUPS exactly once."""
@@ -115,11 +156,12 @@ class Pipeline:
                 return  # the job stays SUBMITTING; the next start carries on
             queue = f.cups_queue or printer.queue
             try:
-                cups_id = self._already_in_cups(f) if f.submit_intent_at else None
+                cups_id = self._already_in_cups(job, f) if f.submit_intent_at else None
                 if cups_id is None:
                     self.journal.submit_intent(job.id, f.seq)
-                    cups_id = self.cups.submit(queue, Path(job.spool) / str(f.output),
-                                               title=f.cups_title, options=options)
+                    cups_id = self.cups.submit(
+                        queue, Path(job.spool) / str(f.output), title=f.cups_title, options=options
+                    )
             except PrintError as e:
                 self._hold(job.id, e)
                 return
@@ -127,15 +169,29 @@ class Pipeline:
             self.progress()
         self._backoff.pop(job.id, None)
 
-    def _already_in_cups(self, f: JobFile) -> int | None:
-        """After a crash between the submit intent and its result: did CUPS take it?"""
-        found = self.cups.find_jobs(f.cups_title)
+    def _already_in_cups(self, job: Job, f: JobFile) -> int | None:
+        """After a crash between the submit intent and its result: did CUPS take it?
+
+        Only a CUPS job of this output's name, on its queue, created after the labd job was
+        claimed counts: CUPS keeps its history when a journal is replaced, and job ids of a
+        new journal start again at 1.
+        """
+        claimed = _epoch(job.created_at) - CLOCK_SKEW_SECONDS
+        found = [
+            s
+            for s in self.cups.find_jobs(f.cups_title)
+            if s.queue in ("", f.cups_queue) and (s.created is None or s.created >= claimed)
+        ]
         if not found:
             return None
         cups_id = min(s.job_id for s in found)
         if len(found) > 1:
-            log.warning("print.duplicate_in_cups", job_id=f.job_id, seq=f.seq,
-                        cups_job_ids=[s.job_id for s in found])
+            log.warning(
+                "print.duplicate_in_cups",
+                job_id=f.job_id,
+                seq=f.seq,
+                cups_job_ids=[s.job_id for s in found],
+            )
         log.info("print.reconciled", job_id=f.job_id, seq=f.seq, cups_job_id=cups_id)
         return cups_id
 
@@ -146,8 +202,13 @@ class Pipeline:
         delay = min(RETRY_FIRST_SECONDS * 2 ** (backoff.attempts - 1), RETRY_MAX_SECONDS)
         backoff.next_try = self.clock.monotonic() + delay
         self.journal.held(job_id, rule=rule, reason=error.get_message())
-        log.warning("print.held", job_id=job_id, rule=rule, problem=error.problem,
-                    retry_in=delay if rule in RETRYABLE else None)
+        log.warning(
+            "print.held",
+            job_id=job_id,
+            rule=rule,
+            problem=error.problem,
+            retry_in=delay if rule in RETRYABLE else None,
+        )
 
     def due_retries(self) -> list[int]:
         """Held jobs whose back-off has passed, moved back into the life cycle."""
@@ -160,8 +221,11 @@ class Pipeline:
             if now < backoff.next_try:
                 continue
             files = self.journal.files(job.id)
-            to = (JobState.SUBMITTING if any(f.submit_intent_at for f in files)
-                  else JobState.CONVERTED)
+            to = (
+                JobState.SUBMITTING
+                if any(f.submit_intent_at for f in files)
+                else JobState.CONVERTED
+            )
             self.journal.resume(job.id, to)
             log.info("print.retrying", job_id=job.id, attempt=backoff.attempts + 1)
             due.append(job.id)
@@ -185,21 +249,32 @@ class Pipeline:
             if f.cups_job_id is None:
                 continue
             status = self.cups.status(f.cups_job_id)
-            self.journal.cups_state(job.id, f.seq, status.state.value,
-                                    impressions=status.impressions)
+            self.journal.cups_state(
+                job.id, f.seq, status.state.value, impressions=status.impressions
+            )
             states.append(status.state)
             if status.state in (CupsJobState.ABORTED, CupsJobState.CANCELED):
                 rule = f"print.{status.state.value}"
-                reason = (f"CUPS job {f.cups_job_id} on {f.cups_queue} was "
-                          f"{status.state.value}: {status.message or 'no message from CUPS'}")
+                reason = (
+                    f"CUPS job {f.cups_job_id} on {f.cups_queue} was "
+                    f"{status.state.value}: {status.message or 'no message from CUPS'}"
+                )
                 self.journal.held(job.id, rule=rule, reason=reason)
-                log.warning("job.finished", job_id=job.id, outcome="held", rule=rule)
+                log.warning(
+                    "job.finished", job_id=job.id, outcome="held", rule=rule, seconds=self._age(job)
+                )
                 return
         if states and all(s is CupsJobState.COMPLETED for s in states):
             self.journal.printed(job.id, outputs=len(states))
             self.journal.done(job.id)
-            log.info("job.finished", job_id=job.id, outcome="done", outputs=len(states),
-                     hotfolder=job.hotfolder)
+            log.info(
+                "job.finished",
+                job_id=job.id,
+                outcome="done",
+                outputs=len(states),
+                hotfolder=job.hotfolder,
+                seconds=self._age(job),
+            )
 
     # -- after a restart ---------------------------------------------------------------------
 
@@ -211,6 +286,6 @@ class Pipeline:
         return sorted(j.id for j in pending)
 
 
-def printer_queues(config: Config) -> Mapping[str, str]:
-    """Printer name → CUPS queue, for checks and the demo."""
-    return {name: p.queue for name, p in config.printers.items()}
+def _epoch(timestamp: str) -> float:
+    """Seconds since the epoch of a journal timestamp."""
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()

@@ -14,8 +14,9 @@ log = structlog.get_logger(__name__)
 REASON_SUFFIX = ".reason.txt"
 
 
-def quarantine(source: Path, quarantine_dir: Path, *, hotfolder: str, job_id: int,
-               rule: str, reason: str) -> Path:
+def quarantine(
+    source: Path, quarantine_dir: Path, *, hotfolder: str, job_id: int, rule: str, reason: str
+) -> Path:
     """Move ``source`` (a file or an order folder) to quarantine and write its reason file.
 
     The target is ``<quarantine_dir>/<hotfolder>/<job id>-<name>``, with
@@ -39,5 +40,5 @@ def quarantine(source: Path, quarantine_dir: Path, *, hotfolder: str, job_id: in
         # rename when on one filesystem; copy and delete otherwise.  Symlinks are moved as
         # links, never followed.
         shutil.move(str(source), str(target))
-    log.info("intake.quarantined", job_id=job_id, hotfolder=hotfolder, rule=rule)
+    log.info("job.quarantined", job_id=job_id, hotfolder=hotfolder, rule=rule)
     return target

@@ -116,9 +116,7 @@ def make_photo(
     return path
 
 
-def marker_corner(
-    img: Image.Image, colour: MarkerColour = "red", *, border: RGB = WHITE
-) -> Corner:
+def marker_corner(img: Image.Image, colour: MarkerColour = "red", *, border: RGB = WHITE) -> Corner:
     """Return the corner of the picture in ``img`` that holds the ``colour`` marker.
 
     The picture is what differs from ``border``, so padding (fit) and printer margins do
@@ -128,8 +126,11 @@ def marker_corner(
     box = _content_box(rgb, border)
     means = {corner: _corner_mean(rgb, box, corner) for corner in CORNERS}
     wanted = _MARKERS[colour]
-    found = [c for c, mean in means.items() if max(abs(m - w) for m, w in zip(mean, wanted,
-                                                                                strict=True)) < 60]
+    found = [
+        c
+        for c, mean in means.items()
+        if max(abs(m - w) for m, w in zip(mean, wanted, strict=True)) < 60
+    ]
     if len(found) != 1:
         seen = ", ".join(f"{c}={tuple(round(v) for v in m)}" for c, m in means.items())
         raise ValueError(f"{colour} marker found in {found or 'no corner'}; corners: {seen}")
@@ -159,10 +160,12 @@ def _corner_mean(
     w, h = right - left, bottom - top
     x0, x1 = round(w * 0.02), max(round(w * 0.06), round(w * 0.02) + 1)
     y0, y1 = round(h * 0.02), max(round(h * 0.06), round(h * 0.02) + 1)
-    xs = (left + x0, left + x1) if corner in ("top-left", "bottom-left") else (
-        right - x1, right - x0)
-    ys = (top + y0, top + y1) if corner in ("top-left", "top-right") else (
-        bottom - y1, bottom - y0)
+    xs = (
+        (left + x0, left + x1)
+        if corner in ("top-left", "bottom-left")
+        else (right - x1, right - x0)
+    )
+    ys = (top + y0, top + y1) if corner in ("top-left", "top-right") else (bottom - y1, bottom - y0)
     patch = img.crop((xs[0], ys[0], xs[1], ys[1]))
     return tuple(ImageStat.Stat(patch).mean)
 
@@ -242,7 +245,9 @@ def rgb_matrix_profile(
         + bytes(12)  # date
         + b"acsp"
         + bytes(4 + 4 + 4 + 4 + 8 + 4)  # platform, flags, maker, model, attributes, intent
-        + s15(_D50[0]) + s15(_D50[1]) + s15(_D50[2])
+        + s15(_D50[0])
+        + s15(_D50[1])
+        + s15(_D50[2])
         + bytes(4 + 16 + 28)  # creator, profile id, reserved
     )
     return header + body

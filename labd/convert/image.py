@@ -70,8 +70,27 @@ _REDUCING_GAP: Final = 3.0
 
 # Camera raw files: several are TIFF inside and would "open" as their small preview.
 _RAW_SUFFIXES: Final = frozenset(
-    {".arw", ".cr2", ".cr3", ".crw", ".dng", ".erf", ".kdc", ".mrw", ".nef", ".nrw", ".orf",
-     ".pef", ".raf", ".raw", ".rw2", ".sr2", ".srf", ".srw", ".x3f"}
+    {
+        ".arw",
+        ".cr2",
+        ".cr3",
+        ".crw",
+        ".dng",
+        ".erf",
+        ".kdc",
+        ".mrw",
+        ".nef",
+        ".nrw",
+        ".orf",
+        ".pef",
+        ".raf",
+        ".raw",
+        ".rw2",
+        ".sr2",
+        ".srf",
+        ".srw",
+        ".x3f",
+    }
 )
 # Signatures of the allowed formats: such a file that Pillow cannot open is damaged.
 _ALLOWED_SIGNATURES: Final = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"II*\x00", b"MM\x00*")
@@ -86,8 +105,9 @@ _OTHER_KINDS: Final = (
     (b"8BPS", "Photoshop document"),
     (b"PK\x03\x04", "ZIP archive or Office document"),
 )
-_HEIF_BRANDS: Final = frozenset({b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1",
-                                 b"avif", b"avis"})
+_HEIF_BRANDS: Final = frozenset(
+    {b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
+)
 
 
 @dataclass(frozen=True)

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-
-import structlog
 
 from labd.convert.image import RULE_EMPTY, ConvertedFile, check_image, convert_image
 from labd.errors import InputRejected
 from labd.fsutil import fsync_dir
 from labd.model import Product
-
-log = structlog.get_logger(__name__)
 
 
 def output_name(seq: int) -> str:
@@ -22,16 +17,22 @@ def output_name(seq: int) -> str:
     return f"{seq:04d}.jpg"
 
 
-def convert_job(product: Product, inputs: Sequence[Path], out_dir: Path) -> list[ConvertedFile]:
+def convert_job(
+    product: Product,
+    inputs: Sequence[Path],
+    out_dir: Path,
+    *,
+    after_each: Callable[[], None] | None = None,
+) -> list[ConvertedFile]:
     """Convert every input to ``out_dir``/0001.jpg, 0002.jpg ... in input order.
 
     If any input cannot be printed, no output remains and InputRejected names every bad
     file and why; its rule is the first bad file's.  Other errors (OSError) propagate, also
-    with no output left.
+    with no output left.  ``after_each`` runs after every file: the daemon reports progress
+    there, and may raise to abandon the job (on SIGTERM), which also leaves no output.
     """
     if not inputs:
         raise InputRejected("the job holds no files to print", rule=RULE_EMPTY)
-    started = time.perf_counter()
     out_dir.mkdir(mode=0o700, exist_ok=True)
     outputs = [out_dir / output_name(seq) for seq in range(1, len(inputs) + 1)]
     converted: list[ConvertedFile] = []
@@ -46,6 +47,8 @@ def convert_job(product: Product, inputs: Sequence[Path], out_dir: Path) -> list
                     converted.append(convert_image(product, src, out))
             except InputRejected as e:
                 rejected.append(e)
+            if after_each is not None:
+                after_each()
     except BaseException:
         # Best effort: the error that stopped the job matters more than a failed clean-up.
         with contextlib.suppress(OSError):
@@ -56,11 +59,6 @@ def convert_job(product: Product, inputs: Sequence[Path], out_dir: Path) -> list
         raise InputRejected(_summary(len(inputs), rejected), rule=rejected[0].rule) from (
             rejected[0]
         )
-    log.debug(
-        "convert.job_converted",
-        files=len(converted),
-        seconds=round(time.perf_counter() - started, 3),
-    )
     return converted
 
 

@@ -28,9 +28,17 @@ log = structlog.get_logger(__name__)
 class Intake:
     """Finds complete entries in the hot folders and claims them as jobs."""
 
-    def __init__(self, hotfolders: Mapping[str, HotFolder], journal: Journal, *,
-                 spool_dir: Path, quarantine_dir: Path, rescan_seconds: float,
-                 clock: Clock, on_claimed: Callable[[Job], None]) -> None:
+    def __init__(
+        self,
+        hotfolders: Mapping[str, HotFolder],
+        journal: Journal,
+        *,
+        spool_dir: Path,
+        quarantine_dir: Path,
+        rescan_seconds: float,
+        clock: Clock,
+        on_claimed: Callable[[Job], None],
+    ) -> None:
         self.hotfolders = dict(hotfolders)
         self.journal = journal
         self.spool_dir = spool_dir
@@ -101,15 +109,27 @@ class Intake:
         entry = Path(job.spool) / INBOX / job.entry
         refusal = inspect(entry, hf.ignore)
         if refusal is not None:
-            quarantine(entry, self.quarantine_dir, hotfolder=hf.name, job_id=job.id,
-                       rule=refusal.rule, reason=refusal.reason)
+            quarantine(
+                entry,
+                self.quarantine_dir,
+                hotfolder=hf.name,
+                job_id=job.id,
+                rule=refusal.rule,
+                reason=refusal.reason,
+            )
             self.journal.quarantined(job.id, rule=refusal.rule, reason=refusal.reason)
             self.journal.record("security.refused", {"rule": refusal.rule}, job_id=job.id)
             return
         if not self.journal.files(job.id):
             reason = f"{job.entry} holds no files labd could print"
-            quarantine(entry, self.quarantine_dir, hotfolder=hf.name, job_id=job.id,
-                       rule="intake.empty", reason=reason)
+            quarantine(
+                entry,
+                self.quarantine_dir,
+                hotfolder=hf.name,
+                job_id=job.id,
+                rule="intake.empty",
+                reason=reason,
+            )
             self.journal.quarantined(job.id, rule="intake.empty", reason=reason)
             return
         self.on_claimed(job)

@@ -120,9 +120,14 @@ def claim(journal: Journal, hotfolder: HotFolder, name: str, spool_root: Path) -
     except FileNotFoundError:
         return None
     kind = JobKind.ORDER if stat.S_ISDIR(st.st_mode) else JobKind.FILE
-    job = journal.discover(hotfolder=hotfolder.name, kind=kind, entry=name,
-                           technician=technician_of(st.st_uid), source_inode=st.st_ino,
-                           spool_root=spool_root)
+    job = journal.discover(
+        hotfolder=hotfolder.name,
+        kind=kind,
+        entry=name,
+        technician=technician_of(st.st_uid),
+        source_inode=st.st_ino,
+        spool_root=spool_root,
+    )
     return _finish_claim(journal, job, hotfolder)
 
 
@@ -140,8 +145,14 @@ def _finish_claim(journal: Journal, job: Job, hotfolder: HotFolder) -> Job | Non
             return None
     files = [] if target.is_symlink() else job_files(inbox, hotfolder.ignore)
     journal.claimed(job.id, files)
-    log.info("intake.claimed", job_id=job.id, hotfolder=hotfolder.name, kind=job.kind.value,
-             files=len(files), technician=job.technician)
+    log.info(
+        "intake.claimed",
+        job_id=job.id,
+        hotfolder=hotfolder.name,
+        kind=job.kind.value,
+        files=len(files),
+        technician=job.technician,
+    )
     return journal.job(job.id)
 
 

@@ -99,9 +99,10 @@ class StabilityTracker:
         watch = self._entries.get(name)
         if watch is None or watch.signature != sig:
             self._entries[name] = _Watch(sig, now)
-            # A READY marker is an explicit "take it now", but only once we have a
-            # signature to compare against on claim (the order must not change under us).
-            return watch is not None and has_ready_marker(path)
+            return False
+        # A READY marker says "take it now", but only once two looks in a row saw the same
+        # folder: a copy tool that copies the marker early must not get its order taken
+        # half-copied.
         return now - watch.quiet_since >= self.stability_seconds or has_ready_marker(path)
 
     def forget(self, name: str) -> None:

@@ -41,6 +41,7 @@ _JOB_ATTRIBUTES: Final = [
     "job-printer-state-message",
     "job-impressions-completed",
     "job-printer-uri",
+    "time-at-creation",
     "document-name-supplied",
 ]
 _QUEUE_ATTRIBUTES: Final = [
@@ -95,6 +96,7 @@ class CupsJobStatus:
     impressions: int | None
     queue: str = ""
     document_name: str = ""
+    created: int | None = None  # time-at-creation, seconds since the epoch (CUPS' clock)
 
 
 class CupsClient:
@@ -154,13 +156,16 @@ class CupsClient:
         CUPS hides job names from users other than the submitter unless its policy says
         otherwise: call this as the user that submitted.
         """
-        jobs: dict[int, dict[str, Any]] = self._call(
-            "CUPS",
-            lambda c: c.getJobs(
-                which_jobs="all", my_jobs=False, requested_attributes=_JOB_ATTRIBUTES
-            ),
-            not_found="CUPS has no job list",
-        )
+        try:
+            jobs: dict[int, dict[str, Any]] = self._call(
+                "CUPS",
+                lambda c: c.getJobs(
+                    which_jobs="all", my_jobs=False, requested_attributes=_JOB_ATTRIBUTES
+                ),
+                not_found=None,
+            )
+        except _NotFound:
+            return []  # an empty history, as some CUPS versions answer it
         return [
             _job_status(job_id, attributes)
             for job_id, attributes in sorted(jobs.items())
@@ -297,6 +302,7 @@ def _strings(value: Any) -> tuple[str, ...]:
 
 def _job_status(job_id: int, attributes: Mapping[str, Any]) -> CupsJobStatus:
     impressions = attributes.get("job-impressions-completed")
+    created = attributes.get("time-at-creation")
     printer_uri = str(attributes.get("job-printer-uri") or "")
     return CupsJobStatus(
         job_id=job_id,
@@ -308,4 +314,5 @@ def _job_status(job_id: int, attributes: Mapping[str, Any]) -> CupsJobStatus:
         impressions=impressions if isinstance(impressions, int) else None,
         queue=printer_uri.rpartition("/")[2],
         document_name=str(attributes.get("document-name-supplied") or ""),
+        created=created if isinstance(created, int) else None,
     )

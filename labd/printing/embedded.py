@@ -1,10 +1,14 @@
 """A private print server for the demo and the tests: dbus-daemon, ippeveprinter and cupsd.
 
 Everything lives under one root directory: a private D-Bus bus (ippeveprinter's DNS-SD
-client needs a reachable bus even with advertising off), an IPP Everywhere printer
-emulated by ippeveprinter that keeps every document it receives, and a cupsd with its own
-configuration, spool, state and socket, whose queues print to that virtual printer.
-Nothing here touches the machine's own CUPS.
+client needs a reachable bus even with advertising off), a cupsd with its own
+configuration, spool, state and socket, and per queue an IPP Everywhere printer emulated
+by ippeveprinter that keeps every document it receives.  Nothing here touches the
+machine's own CUPS.
+
+Each queue gets a printer of its own because ippeveprinter prints one job at a time and
+answers "busy" to a second; CUPS' ipp backend then waits about ten seconds before trying
+again, so two queues sharing one virtual printer would stall each other.
 """
 
 from __future__ import annotations
@@ -62,7 +66,7 @@ _SAVE_COMMAND: Final = """\
 # ippeveprinter print command: keep the document and its IPP attributes in $LABD_IPP_OUT.
 set -eu
 name="$(date -u +%Y%m%dT%H%M%S.%N)-$(basename "$1")"
-{ env | grep -E '^(IPP_|CONTENT_TYPE=)' | sort; } > "$LABD_IPP_OUT/.$name.env" || true
+{ env | grep -E '^(IPP_|CONTENT_TYPE=|LABD_QUEUE=)' | sort; } > "$LABD_IPP_OUT/.$name.env" || true
 cp "$1" "$LABD_IPP_OUT/.$name"
 mv "$LABD_IPP_OUT/.$name.env" "$LABD_IPP_OUT/$name.env"
 mv "$LABD_IPP_OUT/.$name" "$LABD_IPP_OUT/$name"
@@ -81,10 +85,10 @@ class _Child:
 
 
 class EmbeddedPrintServer:
-    """A private CUPS whose queues print to a virtual IPP Everywhere printer.
+    """A private CUPS whose queues print to virtual IPP Everywhere printers.
 
     ``server`` is the cupsd socket to give to :class:`~labd.printing.cups.CupsClient`;
-    ``output_dir`` holds every document the virtual printer received, each with a
+    ``output_dir`` holds every document the virtual printers received, each with a
     ``.env`` sidecar listing its IPP job attributes.
     """
 
@@ -93,11 +97,12 @@ class EmbeddedPrintServer:
         self._cups = self.root / "cups"
         self.server = str(self._cups / "run" / "cups.sock")
         self.output_dir = self.root / "ipp" / "out"
-        self.printer_uri = ""  # set by start(): ipp://localhost:PORT/ipp/print
+        self.printer_uris: dict[str, str] = {}  # queue -> URI of its virtual printer
         self.queues: list[str] = []
         self.startup_seconds: float | None = None
         self._children: list[_Child] = []
         self._tools: dict[str, str] = {}
+        self._bus = ""
 
     @staticmethod
     def missing_tools() -> list[str]:
@@ -110,11 +115,11 @@ class EmbeddedPrintServer:
 
     @property
     def running(self) -> bool:
-        """True between a successful start() and stop()."""
+        """True from start() until stop()."""
         return bool(self._children)
 
     def start(self, queues: Sequence[str] = ("labd-virtual",)) -> EmbeddedPrintServer:
-        """Start the bus, the virtual printer and cupsd, and add one queue per name."""
+        """Start the bus and cupsd, and per name a virtual printer and a queue to it."""
         if self._children:
             raise EmbeddedPrintServerError(f"already running under {self.root}")
         missing = self.missing_tools()
@@ -124,8 +129,7 @@ class EmbeddedPrintServer:
         started = time.monotonic()
         try:
             self._prepare_root()
-            bus = self._start_bus()
-            self._start_printer(bus)
+            self._start_bus()
             self._start_cupsd()
             for name in queues:
                 self._add_printer_queue(name)
@@ -138,11 +142,14 @@ class EmbeddedPrintServer:
             "embedded_cups.started",
             root=str(self.root),
             server=self.server,
-            printer_uri=self.printer_uri,
             queues=list(self.queues),
             seconds=round(self.startup_seconds, 3),
         )
         return self
+
+    def add_printer_queue(self, name: str) -> None:
+        """Add a queue printing to a virtual IPP Everywhere printer of its own."""
+        self._add_printer_queue(name)
 
     def add_raw_queue(self, name: str) -> None:
         """Add a queue that sends every job, unfiltered, to /dev/null."""
@@ -162,7 +169,8 @@ class EmbeddedPrintServer:
         """Return what the virtual printer knew of a received document's job.
 
         Keys are ippeveprinter's environment names: ``IPP_JOB_NAME``, ``CONTENT_TYPE``
-        (the format it received), ``IPP_COPIES``, ``IPP_MEDIA`` and so on.
+        (the format it received), ``IPP_COPIES``, ``IPP_MEDIA`` and so on, and
+        ``LABD_QUEUE``, the queue whose printer received it.
         """
         sidecar = document.with_name(document.name + _SIDECAR_SUFFIX)
         pairs = (line.partition("=") for line in sidecar.read_text().splitlines())
@@ -175,6 +183,7 @@ class EmbeddedPrintServer:
         while self._children:
             _terminate(self._children.pop())
         self.queues.clear()
+        self.printer_uris.clear()
         log.info("embedded_cups.stopped", root=str(self.root))
 
     def __enter__(self) -> Self:
@@ -207,7 +216,6 @@ class EmbeddedPrintServer:
             cups / "run",
             cups / "log",
             self.root / "ipp",
-            self.root / "ipp" / "spool",
             self.output_dir,
             self.root / "dbus",
             self.root / "logs",
@@ -216,6 +224,9 @@ class EmbeddedPrintServer:
             # Filters and backends run as user lp: every directory on the way is 0755.
             d.chmod(0o755)
         _check_traversable(self.root)
+        command = self.root / "ipp" / "save-document"
+        command.write_text(_SAVE_COMMAND)
+        command.chmod(0o755)
         as_root = os.geteuid() == 0
         spool, cache = cups / "spool", cups / "cache"
         for d, mode in ((spool, 0o710), (spool / "tmp", 0o1770), (cache, 0o775)):
@@ -268,9 +279,9 @@ class EmbeddedPrintServer:
             "</Policy>\n"
         )
 
-    def _start_bus(self) -> str:
+    def _start_bus(self) -> None:
         bus_socket = self.root / "dbus" / "bus.sock"
-        address = f"unix:path={bus_socket}"
+        self._bus = f"unix:path={bus_socket}"
         child = self._spawn(
             "dbus-daemon",
             [
@@ -278,25 +289,25 @@ class EmbeddedPrintServer:
                 "--session",
                 "--nofork",
                 "--nopidfile",
-                f"--address={address}",
+                f"--address={self._bus}",
             ],
         )
         self._wait_until(child, lambda: _unix_socket_answers(bus_socket))
-        return address
 
-    def _start_printer(self, bus: str) -> None:
-        command = self.root / "ipp" / "save-document"
-        command.write_text(_SAVE_COMMAND)
-        command.chmod(0o755)
+    def _start_printer(self, queue: str) -> str:
+        """Start the virtual printer of one queue; return its URI."""
+        spool = self.root / "ipp" / "spool" / queue
+        spool.mkdir(parents=True, exist_ok=True)
         port = _free_port()
         env = dict(
             os.environ,
-            DBUS_SYSTEM_BUS_ADDRESS=bus,
-            DBUS_SESSION_BUS_ADDRESS=bus,
+            DBUS_SYSTEM_BUS_ADDRESS=self._bus,
+            DBUS_SESSION_BUS_ADDRESS=self._bus,
             LABD_IPP_OUT=str(self.output_dir),
+            LABD_QUEUE=queue,
         )
         child = self._spawn(
-            "ippeveprinter",
+            f"ippeveprinter-{queue}",
             [
                 self._tools["ippeveprinter"],
                 "-r",
@@ -306,9 +317,9 @@ class EmbeddedPrintServer:
                 "-p",
                 str(port),
                 "-d",
-                str(self.root / "ipp" / "spool"),
+                str(spool),
                 "-c",
-                str(command),
+                str(self.root / "ipp" / "save-document"),
                 "-f",
                 _PRINTER_FORMATS,
                 "-s",
@@ -317,12 +328,12 @@ class EmbeddedPrintServer:
                 "labd",
                 "-m",
                 "Virtual Photo Printer",
-                "labd-virtual-printer",
+                queue,
             ],
             env=env,
         )
         self._wait_until(child, lambda: _tcp_port_answers(port))
-        self.printer_uri = f"ipp://localhost:{port}/ipp/print"
+        return f"ipp://localhost:{port}/ipp/print"
 
     def _start_cupsd(self) -> None:
         etc = self._cups / "etc"
@@ -336,7 +347,6 @@ class EmbeddedPrintServer:
                 "-s",
                 str(etc / "cups-files.conf"),
             ],
-            extra_log=self._cups / "log" / "error_log",
         )
         self._wait_until(
             child,
@@ -345,25 +355,26 @@ class EmbeddedPrintServer:
         )
 
     def _add_printer_queue(self, name: str) -> None:
+        self._check_new_queue(name)
+        uri = self._start_printer(name)
         if (self._cups / "etc" / "ppd" / f"{name}.ppd").exists():
             # Kept from an earlier start under this root, with the PPD of this same virtual
             # printer: only its port changes.  Regenerating the PPD of a live queue leaves
             # it without a filter chain for a moment, and a job sent then is aborted.
-            self._add_queue(name, ["-v", self.printer_uri, "-E"])
+            self._add_queue(name, ["-v", uri, "-E"])
         else:
             # cupsd makes the driverless PPD in a thread after lpadmin returns.  Without
             # -E the queue stays stopped and rejecting until cupsd has the PPD in place,
             # then enables itself: that is the moment _add_queue waits for.
-            self._add_queue(name, ["-v", self.printer_uri, "-m", "everywhere"])
+            self._add_queue(name, ["-v", uri, "-m", "everywhere"])
+        self.printer_uris[name] = uri
 
     def _add_queue(self, name: str, options: list[str]) -> None:
         """Run lpadmin for one queue, then wait until the queue accepts jobs.
 
         lpadmin is retried briefly: cupsd may answer connections before it admits.
         """
-        if not self._children:
-            raise EmbeddedPrintServerError("not running: call start() first")
-        _check_queue_name(name)
+        self._check_new_queue(name)
         args = [self._tools["lpadmin"], "-h", self.server, "-p", name, *options]
         deadline = time.monotonic() + _LPADMIN_TIMEOUT
         attempts = 0
@@ -384,6 +395,22 @@ class EmbeddedPrintServer:
         self._wait_until_ready(name)
         self.queues.append(name)
         log.debug("embedded_cups.queue_added", queue=name, device=options[1], attempts=attempts)
+
+    def _check_new_queue(self, name: str) -> None:
+        """Refuse what lpadmin refuses, rather than retrying it until the deadline."""
+        if not self._children:
+            raise EmbeddedPrintServerError("not running: call start() first")
+        if name in self.queues:
+            raise EmbeddedPrintServerError(f"there is a queue named {name!r} already")
+        if (
+            not name
+            or len(name.encode()) > _QUEUE_NAME_MAX
+            or any(ch <= " " or ch == "\x7f" or ch in _QUEUE_NAME_FORBIDDEN for ch in name)
+        ):
+            raise EmbeddedPrintServerError(
+                f"bad name for a CUPS queue: {name!r} (1 to {_QUEUE_NAME_MAX} printable "
+                f"characters, no spaces or any of {_QUEUE_NAME_FORBIDDEN})"
+            )
 
     def _wait_until_ready(self, name: str) -> None:
         client = CupsClient(self.server)
@@ -410,7 +437,6 @@ class EmbeddedPrintServer:
         args: list[str],
         *,
         env: dict[str, str] | None = None,
-        extra_log: Path | None = None,
     ) -> _Child:
         log_path = self.root / "logs" / f"{name}.log"
         log_file = log_path.open("ab")
@@ -501,19 +527,6 @@ def _check_traversable(root: Path) -> None:
                 f"user lp cannot traverse {d} (mode {st.st_mode & 0o7777:o}); CUPS filters "
                 f"run as lp: put the root elsewhere (e.g. under /tmp) or chmod o+x {d}"
             )
-
-
-def _check_queue_name(name: str) -> None:
-    """Refuse what lpadmin refuses, rather than retrying it until the deadline."""
-    if (
-        not name
-        or len(name.encode()) > _QUEUE_NAME_MAX
-        or any(ch <= " " or ch == "\x7f" or ch in _QUEUE_NAME_FORBIDDEN for ch in name)
-    ):
-        raise EmbeddedPrintServerError(
-            f"bad name for a CUPS queue: {name!r} (1 to {_QUEUE_NAME_MAX} printable "
-            f"characters, no spaces or any of {_QUEUE_NAME_FORBIDDEN})"
-        )
 
 
 def _free_port() -> int:

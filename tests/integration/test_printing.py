@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import itertools
+import shutil
 import subprocess
 import tempfile
 import time
@@ -108,11 +110,11 @@ def test_jpeg_job_completes(printed):
 def test_printer_receives_the_jpeg_untouched(print_server, printed, photo):
     # CUPS passes JPEG through to a printer that takes it: no re-rendering to PDF or raster.
     assert printed.document.read_bytes() == photo.read_bytes()
-    with Image.open(printed.document) as image:
+    with Image.open(printed.document) as image, Image.open(photo) as original:
         assert image.format == "JPEG"
         assert image.size == (1800, 1200)
         assert image.info["dpi"] == (300, 300)
-        assert image.info["icc_profile"] == Image.open(photo).info["icc_profile"]
+        assert image.info["icc_profile"] == original.info["icc_profile"]
     assert print_server.job_attributes(printed.document)["CONTENT_TYPE"] == "image/jpeg"
 
 
@@ -198,14 +200,45 @@ def test_clients_in_threads_use_their_own_connections(printed, client):
     assert states == [CupsJobState.COMPLETED] * 16
 
 
+def test_queues_have_printers_of_their_own(print_server, client, photo):
+    # Two jobs at once on two queues: neither waits for the other's printer.
+    print_server.add_printer_queue("labd-second")
+    titles = {QUEUE: new_title(), "labd-second": new_title()}
+    jobs = {queue: client.submit(queue, photo, title=title) for queue, title in titles.items()}
+    for queue, job_id in jobs.items():
+        assert wait_finished(client, job_id).state is CupsJobState.COMPLETED
+        document = poll("document", functools.partial(received_for, print_server, titles[queue]))
+        assert print_server.job_attributes(document)["LABD_QUEUE"] == queue
+
+
+def test_restart_under_the_same_root_keeps_queues_and_history(photo):
+    root = Path(tempfile.mkdtemp(prefix="labd-cups-"))
+    try:
+        titles = [new_title(), new_title()]
+        job_ids = []
+        for title in titles:
+            with EmbeddedPrintServer(root).start((QUEUE,)) as server:
+                client = CupsClient(server.server)
+                job_ids.append(client.submit(QUEUE, photo, title=title))
+                assert wait_finished(client, job_ids[-1]).state is CupsJobState.COMPLETED
+                # CUPS' job history outlives cupsd: what crash reconciliation relies on.
+                assert [j.job_id for j in client.find_jobs(titles[0])] == job_ids[:1]
+        assert [server.job_attributes(d)["IPP_JOB_NAME"] for d in server.received()] == titles
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def test_failed_start_leaves_no_process():
     root = Path(tempfile.mkdtemp(prefix="labd-cups-"))
-    server = EmbeddedPrintServer(root)
-    # A queue name lpadmin refuses makes start() fail after every child is up.
-    with pytest.raises(EmbeddedPrintServerError, match="bad name"):
-        server.start(("labd-virtual", "bad name"))
-    assert not server.running
-    assert not _processes_under(root)
+    try:
+        server = EmbeddedPrintServer(root)
+        # The bad name fails start() once the bus, cupsd and the first queue are up.
+        with pytest.raises(EmbeddedPrintServerError, match="bad name"):
+            server.start((QUEUE, "bad name"))
+        assert not server.running
+        assert _processes_under(root) == []
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _processes_under(root: Path) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -9,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,8 +25,9 @@ REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
 
-def wait_until(predicate: Callable[[], T | None], *, timeout: float, what: str,
-               interval: float = 0.05) -> T:
+def wait_until(
+    predicate: Callable[[], T | None], *, timeout: float, what: str, interval: float = 0.05
+) -> T:
     """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -37,41 +40,47 @@ def wait_until(predicate: Callable[[], T | None], *, timeout: float, what: str,
 
 
 class NotifySocket:
-    """A real AF_UNIX datagram socket standing in for systemd's NOTIFY_SOCKET."""
+    """A real AF_UNIX datagram socket standing in for systemd's NOTIFY_SOCKET.
+
+    Like systemd, it reads all the time (a thread), so labd never finds the queue full.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        path.unlink(missing_ok=True)  # left by the labd run before a restart
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(str(path))
+        self.sock.settimeout(0.1)
         self.messages: list[str] = []
+        self._changed = threading.Condition()
+        self._closed = threading.Event()
+        self._reader = threading.Thread(target=self._read, name="notify-reader", daemon=True)
+        self._reader.start()
 
-    def wait_for(self, line: str, timeout: float = 30.0) -> list[str]:
-        """Receive until a datagram carries ``line``; return every datagram seen so far."""
-        deadline = time.monotonic() + timeout
-        while not any(line in m.splitlines() for m in self.messages):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"no {line!r} from labd within {timeout} s: {self.messages}")
-            self.sock.settimeout(left)
+    def _read(self) -> None:
+        while not self._closed.is_set():
             try:
-                self.messages.append(self.sock.recv(4096).decode())
+                data = self.sock.recv(4096)
             except TimeoutError:
                 continue
-        return self.messages
+            except OSError:
+                return
+            with self._changed:
+                self.messages.append(data.decode())
+                self._changed.notify_all()
 
-    def drain(self) -> list[str]:
-        """Take every datagram already queued (labd has exited: nothing more will come)."""
-        self.sock.setblocking(False)
-        try:
-            while True:
-                self.messages.append(self.sock.recv(4096).decode())
-        except BlockingIOError:
-            pass
-        finally:
-            self.sock.setblocking(True)
-        return self.messages
+    def wait_for(self, line: str, timeout: float = 30.0) -> list[str]:
+        """Wait until a datagram carries ``line``; return every datagram seen so far."""
+        with self._changed:
+            if not self._changed.wait_for(
+                lambda: any(line in m.splitlines() for m in self.messages), timeout
+            ):
+                raise AssertionError(f"no {line!r} from labd within {timeout} s: {self.messages}")
+            return list(self.messages)
 
     def close(self) -> None:
+        self._closed.set()
+        self._reader.join(5)
         self.sock.close()
 
 
@@ -104,7 +113,8 @@ class Lab:
         return self.root / "labd.log"
 
     def write_config(self) -> None:
-        self.config_path.write_text(textwrap.dedent(f"""\
+        self.config_path.write_text(
+            textwrap.dedent(f"""\
             [labd]
             state_dir = "state"
             spool_dir = "spool"
@@ -130,26 +140,38 @@ class Lab:
             [hotfolders.prints-10x15]
             product = "prints-10x15"
             printer = "virtual"
-            """))
+            """)
+        )
         self.hot.mkdir(parents=True, exist_ok=True)
 
     def labd(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run a labd command against this lab's configuration."""
         return subprocess.run(
             [sys.executable, "-m", "labd", "--config", str(self.config_path), *args],
-            capture_output=True, text=True, check=check, timeout=60, cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=60,
+            cwd=REPO,
         )
 
     def start(self) -> None:
         """Start ``labd run`` and wait for READY=1 on the notify socket."""
         self.notify = NotifySocket(self.root / "notify.sock")
-        env = dict(os.environ, NOTIFY_SOCKET=str(self.notify.path), WATCHDOG_USEC="2000000",
-                   LABD_LOG_LEVEL="DEBUG")
+        env = dict(
+            os.environ,
+            NOTIFY_SOCKET=str(self.notify.path),
+            WATCHDOG_USEC="2000000",
+            LABD_LOG_LEVEL="DEBUG",
+        )
         env.pop("WATCHDOG_PID", None)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "labd", "--config", str(self.config_path), "run"],
-                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=REPO,
             )
         try:
             self.notify.wait_for("READY=1")
@@ -169,7 +191,6 @@ class Lab:
             self.proc.wait()
             raise
         if self.notify is not None:
-            self.notify.drain()
             self.notify.close()
         return code
 
@@ -191,27 +212,43 @@ class Lab:
         def reached() -> str | None:
             state = self.job_states().get(job_id)
             return state if state in states else None
+
         try:
             return wait_until(reached, timeout=timeout, what=f"job {job_id} in {states}")
         except AssertionError:
-            raise AssertionError(f"job {job_id} stuck in {self.job_states().get(job_id)}; "
-                                 f"log:\n{self.log()[-6000:]}") from None
+            raise AssertionError(
+                f"job {job_id} stuck in {self.job_states().get(job_id)}; log:\n{self.log()[-6000:]}"
+            ) from None
 
     def wait_for_jobs(self, count: int, timeout: float = 30.0) -> list[int]:
-        return sorted(wait_until(
-            lambda: list(self.job_states()) if len(self.job_states()) >= count else None,
-            timeout=timeout, what=f"{count} jobs in the journal"))
+        return sorted(
+            wait_until(
+                lambda: list(self.job_states()) if len(self.job_states()) >= count else None,
+                timeout=timeout,
+                what=f"{count} jobs in the journal",
+            )
+        )
+
+
+_queues = itertools.count(1)
 
 
 @pytest.fixture
-def virtual_queue() -> str:
-    """The print_server queue that prints to the virtual IPP printer."""
-    return "labd-virtual"
+def virtual_queue(print_server: EmbeddedPrintServer) -> str:
+    """A queue of this test's own, printing to a virtual IPP printer.
+
+    Every test's journal numbers its jobs from 1, so CUPS job names (labd-<job>-<n>) repeat
+    across tests: a queue per test keeps each test's CUPS history its own.
+    """
+    name = f"lab-{next(_queues)}"
+    print_server.add_printer_queue(name)
+    return name
 
 
 @pytest.fixture
-def lab(tmp_path_factory: pytest.TempPathFactory, print_server: EmbeddedPrintServer,
-        virtual_queue: str) -> Iterator[Lab]:
+def lab(
+    tmp_path_factory: pytest.TempPathFactory, print_server: EmbeddedPrintServer, virtual_queue: str
+) -> Iterator[Lab]:
     root = tmp_path_factory.mktemp("lab")
     lab = Lab(root=root, server=print_server, queue=virtual_queue)
     lab.write_config()

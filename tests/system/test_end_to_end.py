@@ -25,9 +25,11 @@ pytestmark = pytest.mark.cups
 
 def received_since(lab: Lab, before: set[Path], count: int) -> list[Path]:
     """Wait until the virtual printer has ``count`` new documents; return them."""
+
     def new() -> list[Path] | None:
         docs = [p for p in lab.server.received() if p not in before]
         return docs if len(docs) >= count else None
+
     return wait_until(new, timeout=60, what=f"{count} documents at the virtual printer")
 
 
@@ -57,17 +59,18 @@ def test_photo_is_printed_journaled_and_labd_stops_cleanly(lab: Lab, tmp_path: P
 
     # The journal: the job, its file, the CUPS queue and job id, the technician.
     [(state, hotfolder, technician)] = lab.query(
-        "SELECT state, hotfolder, technician FROM jobs WHERE id = ?", job_id)
+        "SELECT state, hotfolder, technician FROM jobs WHERE id = ?", job_id
+    )
     assert (state, hotfolder) == ("DONE", "prints-10x15")
     assert technician == Path("/proc/self").owner()  # the file's owner dropped it
     [(name, queue, cups_id, cups_state)] = lab.query(
-        "SELECT name, cups_queue, cups_job_id, cups_state FROM job_files WHERE job_id = ?",
-        job_id)
+        "SELECT name, cups_queue, cups_job_id, cups_state FROM job_files WHERE job_id = ?", job_id
+    )
     assert (name, queue, cups_state) == ("IMG_4711.jpg", lab.queue, "completed")
     status = CupsClient(lab.server.server).status(int(str(cups_id)))
     assert status.state is CupsJobState.COMPLETED
-    assert [s.job_id for s in CupsClient(lab.server.server).find_jobs(f"labd-{job_id}-1")] \
-        == [cups_id]
+    same_name = CupsClient(lab.server.server).find_jobs(f"labd-{job_id}-1")
+    assert [s.job_id for s in same_name if s.queue == lab.queue] == [cups_id]
 
     # `labd jobs` and `labd journal` show it to people.
     [row] = [json.loads(line) for line in lab.labd("jobs", "--format", "json").stdout.splitlines()]
@@ -80,13 +83,23 @@ def test_photo_is_printed_journaled_and_labd_stops_cleanly(lab: Lab, tmp_path: P
     table = lab.labd("jobs").stdout
     assert "DONE" in table
     assert "IMG_4711.jpg" in table
-    events = [json.loads(line) for line in
-              lab.labd("journal", "--job", str(job_id), "--format", "json").stdout.splitlines()]
-    changes = [(e["data"]["from"], e["data"]["to"]) for e in events
-               if e["kind"] == "job.state_changed"]
-    assert changes == [("DISCOVERED", "CLAIMED"), ("CLAIMED", "CONVERTED"),
-                       ("CONVERTED", "SUBMITTING"), ("SUBMITTING", "SUBMITTED"),
-                       ("SUBMITTED", "PRINTED"), ("PRINTED", "DONE")]
+    events = [
+        json.loads(line)
+        for line in lab.labd(
+            "journal", "--job", str(job_id), "--format", "json"
+        ).stdout.splitlines()
+    ]
+    changes = [
+        (e["data"]["from"], e["data"]["to"]) for e in events if e["kind"] == "job.state_changed"
+    ]
+    assert changes == [
+        ("DISCOVERED", "CLAIMED"),
+        ("CLAIMED", "CONVERTED"),
+        ("CONVERTED", "SUBMITTING"),
+        ("SUBMITTING", "SUBMITTED"),
+        ("SUBMITTED", "PRINTED"),
+        ("PRINTED", "DONE"),
+    ]
     assert all(e["ts"].endswith("Z") for e in events)
     assert "OK:" in lab.labd("journal", "verify").stdout
 
@@ -98,7 +111,8 @@ def test_photo_is_printed_journaled_and_labd_stops_cleanly(lab: Lab, tmp_path: P
     assert "WATCHDOG=1" in messages
     assert "STATUS=" in messages
     assert lab.query("SELECT data FROM events WHERE kind = 'daemon.stopped'") == [
-        ('{"clean":true}',)]
+        ('{"clean":true}',)
+    ]
 
 
 def test_order_folder_becomes_one_job_and_every_image_prints(lab: Lab, tmp_path: Path) -> None:
@@ -106,8 +120,14 @@ def test_order_folder_becomes_one_job_and_every_image_prints(lab: Lab, tmp_path:
     before = set(lab.server.received())
     order = tmp_path / "Order 1042"
     order.mkdir()
-    for n, (size, corner) in enumerate([((1600, 1200), "top-right"), ((1200, 1600), "bottom-left"),
-                                        ((2000, 1000), "bottom-right")], 1):
+    for n, (size, corner) in enumerate(
+        [
+            ((1600, 1200), "top-right"),
+            ((1200, 1600), "bottom-left"),
+            ((2000, 1000), "bottom-right"),
+        ],
+        1,
+    ):
         make_photo(order / f"img{n}.jpg", size=size, orientation=1, marker=corner)
     shutil.copytree(order, lab.hot / order.name)
 
@@ -119,10 +139,14 @@ def test_order_folder_becomes_one_job_and_every_image_prints(lab: Lab, tmp_path:
         with Image.open(doc) as img:
             sizes.append(img.size)
     assert sorted(sizes) == sorted([(1800, 1200), (1200, 1800), (1800, 1200)])
-    files = lab.query("SELECT name, cups_job_id FROM job_files WHERE job_id = ? ORDER BY seq",
-                      job_id)
-    assert [f[0] for f in files] == ["Order 1042/img1.jpg", "Order 1042/img2.jpg",
-                                     "Order 1042/img3.jpg"]
+    files = lab.query(
+        "SELECT name, cups_job_id FROM job_files WHERE job_id = ? ORDER BY seq", job_id
+    )
+    assert [f[0] for f in files] == [
+        "Order 1042/img1.jpg",
+        "Order 1042/img2.jpg",
+        "Order 1042/img3.jpg",
+    ]
     assert len({f[1] for f in files}) == 3
     assert lab.job_states() == {job_id: "DONE"}  # one job for the whole order
     assert lab.stop() == 0
@@ -136,7 +160,8 @@ def test_order_folder_becomes_one_job_and_every_image_prints(lab: Lab, tmp_path:
     ],
 )
 def test_bad_file_is_quarantined_with_a_reason_and_labd_keeps_running(
-        lab: Lab, tmp_path: Path, name: str, content: bytes | None, rule: str) -> None:
+    lab: Lab, tmp_path: Path, name: str, content: bytes | None, rule: str
+) -> None:
     lab.start()
     before = set(lab.server.received())
     if content is None:
@@ -158,12 +183,57 @@ def test_bad_file_is_quarantined_with_a_reason_and_labd_keeps_running(
     # The journal says why.
     [(detail,)] = lab.query(
         "SELECT d.text FROM events e JOIN event_details d ON d.seq = e.seq WHERE e.job_id = ?",
-        job_id)
+        job_id,
+    )
     assert name in str(detail)
     # Nothing printed, and labd keeps running: the next good photo prints.
     make_photo(lab.hot / "good.jpg", size=(1200, 800))
-    good = wait_until(lambda: [j for j in lab.job_states() if j != job_id], timeout=30,
-                      what="a second job")[0]
+    good = wait_until(
+        lambda: [j for j in lab.job_states() if j != job_id], timeout=30, what="a second job"
+    )[0]
     assert lab.wait_for_state(good, {"DONE", "HELD", "QUARANTINED"}) == "DONE"
     assert len(received_since(lab, before, 1)) == 1
+    assert lab.stop() == 0
+
+
+def titles_received(lab: Lab, job_id: int, before: set[Path]) -> list[str]:
+    """The CUPS job names (labd-<job>-<output>) of documents the printer received since
+    ``before`` (other tests' labs share the printer, and their job ids also start at 1)."""
+    marker = f"-labd-{job_id}-"
+    return sorted(
+        "labd-" + p.name.split("-labd-", 1)[1].rsplit(".", 1)[0]
+        for p in lab.server.received()
+        if marker in p.name and p not in before
+    )
+
+
+def test_sigterm_mid_order_then_restart_prints_every_image_once(lab: Lab, tmp_path: Path) -> None:
+    lab.start()
+    before = set(lab.server.received())
+    order = tmp_path / "Order 77"
+    order.mkdir()
+    count = 12
+    for n in range(1, count + 1):
+        make_photo(order / f"IMG_{n:04d}.jpg", size=(3000, 2000))
+    shutil.copytree(order, lab.hot / order.name)
+    (lab.hot / order.name / "READY").write_bytes(b"")  # copy complete: take it at once
+    [job_id] = lab.wait_for_jobs(1)
+    lab.wait_for_state(job_id, {"CLAIMED", "CONVERTED", "SUBMITTING", "SUBMITTED", "DONE"})
+
+    assert lab.stop(signal.SIGTERM) == 0  # mid-conversion or mid-submission: a clean stop
+    stopped_in = lab.job_states()[job_id]
+    assert stopped_in in {"CLAIMED", "CONVERTED", "SUBMITTING", "SUBMITTED", "DONE"}
+    assert lab.query("SELECT data FROM events WHERE kind = 'daemon.stopped'") == [
+        ('{"clean":true}',)
+    ]
+
+    lab.start()  # the next start carries on
+    assert lab.wait_for_state(job_id, {"DONE", "HELD", "QUARANTINED"}) == "DONE"
+    expected = [f"labd-{job_id}-{n}" for n in range(1, count + 1)]
+    wait_until(
+        lambda: len(titles_received(lab, job_id, before)) >= count,
+        timeout=30,
+        what="every output at the printer",
+    )
+    assert titles_received(lab, job_id, before) == sorted(expected), f"stopped in {stopped_in}"
     assert lab.stop() == 0

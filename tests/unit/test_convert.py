@@ -77,8 +77,9 @@ def out_dir(tmp_path: Path) -> Path:
         pytest.param((900, 600), (1800, 1200), id="small-upscaled"),
     ],
 )
-def test_print_size_and_dpi(tmp_path: Path, out_dir: Path, size: tuple[int, int],
-                            expected: tuple[int, int]) -> None:
+def test_print_size_and_dpi(
+    tmp_path: Path, out_dir: Path, size: tuple[int, int], expected: tuple[int, int]
+) -> None:
     src = make_photo(tmp_path / "in.jpg", size, noise=0)
     out = out_dir / "0001.jpg"
     result = convert_image(PRINT_6X4, src, out)
@@ -110,9 +111,13 @@ def test_print_size_and_dpi(tmp_path: Path, out_dir: Path, size: tuple[int, int]
         pytest.param((400, 600), (1200, 1800), id="portrait"),
     ],
 )
-def test_exif_orientation_is_applied(tmp_path: Path, out_dir: Path, orientation: int,
-                                     shown: tuple[int, int],
-                                     expected_size: tuple[int, int]) -> None:
+def test_exif_orientation_is_applied(
+    tmp_path: Path,
+    out_dir: Path,
+    orientation: int,
+    shown: tuple[int, int],
+    expected_size: tuple[int, int],
+) -> None:
     # The pixels are stored turned; only the EXIF tag says how to show them.
     stored = (shown[1], shown[0]) if orientation >= 5 else shown
     src = make_photo(tmp_path / "in.jpg", stored, orientation=orientation, marker="top-left")
@@ -146,11 +151,8 @@ def test_marker_stays_in_its_corner(tmp_path: Path, out_dir: Path, corner: Corne
         assert marker_corner(img) == corner
 
 
-@pytest.mark.parametrize(
-    "suffix", [pytest.param(s, id=s) for s in (".png", ".tif", ".webp")]
-)
-def test_other_allowed_formats_with_orientation(tmp_path: Path, out_dir: Path,
-                                                suffix: str) -> None:
+@pytest.mark.parametrize("suffix", [pytest.param(s, id=s) for s in (".png", ".tif", ".webp")])
+def test_other_allowed_formats_with_orientation(tmp_path: Path, out_dir: Path, suffix: str) -> None:
     src = make_photo(tmp_path / f"in{suffix}", (600, 400), orientation=6)  # shown portrait
     result = convert_image(PRINT_6X4, src, out_dir / "0001.jpg")
     assert (result.width, result.height) == (1200, 1800)
@@ -166,8 +168,13 @@ def test_multi_picture_jpeg_prints_its_first_picture(tmp_path: Path, out_dir: Pa
     second = displayed_image((600, 400), "bottom-right")
     exif = Image.Exif()
     exif[0x0112] = 3
-    first.save(tmp_path / "in.jpg", format="MPO", save_all=True, append_images=[second],
-               exif=exif.tobytes())
+    first.save(
+        tmp_path / "in.jpg",
+        format="MPO",
+        save_all=True,
+        append_images=[second],
+        exif=exif.tobytes(),
+    )
     with Image.open(tmp_path / "in.jpg") as img:
         assert (img.format, getattr(img, "n_frames", 1)) == ("MPO", 2)
     convert_image(PRINT_6X4, tmp_path / "in.jpg", out_dir / "0001.jpg")
@@ -187,9 +194,9 @@ def test_multi_picture_jpeg_prints_its_first_picture(tmp_path: Path, out_dir: Pa
         pytest.param(6, FIT_6X4, (1800, 1200), id="turned-fit"),
     ],
 )
-def test_large_jpeg_is_scaled_in_the_decoder(tmp_path: Path, out_dir: Path, orientation: int,
-                                             product: Product,
-                                             drafted: tuple[int, int]) -> None:
+def test_large_jpeg_is_scaled_in_the_decoder(
+    tmp_path: Path, out_dir: Path, orientation: int, product: Product, drafted: tuple[int, int]
+) -> None:
     src = make_photo(tmp_path / "in.jpg", (3600, 2400), orientation=orientation, noise=0)
     with Image.open(src) as img:
         assert img.size == (3600, 2400)  # stored
@@ -253,8 +260,15 @@ def test_fit_pads_with_white(tmp_path: Path, out_dir: Path) -> None:
 
 
 def test_fit_pads_with_the_border_colour(tmp_path: Path, out_dir: Path) -> None:
-    product = Product(name="p", format=OutputFormat.JPEG, width_mm=152.4, height_mm=101.6,
-                      dpi=300, fit=Fit.FIT, border_colour=(0, 0, 0))
+    product = Product(
+        name="p",
+        format=OutputFormat.JPEG,
+        width_mm=152.4,
+        height_mm=101.6,
+        dpi=300,
+        fit=Fit.FIT,
+        border_colour=(0, 0, 0),
+    )
     result = convert_image(product, two_to_one(tmp_path / "in.jpg"), out_dir / "0001.jpg")
     with Image.open(result.output) as img:
         assert near(pixel(img, (900, 50)), (0, 0, 0), 3)
@@ -295,8 +309,11 @@ def test_embedded_profile_is_converted_to_srgb(tmp_path: Path, out_dir: Path) ->
 
 def test_wide_gamut_profile_changes_colours(tmp_path: Path, out_dir: Path) -> None:
     adobe_like = rgb_matrix_profile(
-        "Adobe RGB like", (0.6097, 0.3111, 0.0195), (0.2053, 0.6257, 0.0609),
-        (0.1492, 0.0632, 0.7446), gamma=563 / 256,
+        "Adobe RGB like",
+        (0.6097, 0.3111, 0.0195),
+        (0.2053, 0.6257, 0.0609),
+        (0.1492, 0.0632, 0.7446),
+        gamma=563 / 256,
     )
     src = flat(tmp_path / "in.jpg", (100, 150, 200), adobe_like)
     convert_image(PRINT_6X4, src, out_dir / "0001.jpg")
@@ -318,8 +335,9 @@ def test_transforms_are_built_once_per_profile_and_mode(tmp_path: Path, out_dir:
     colour.clear_cache()
     icc = swapped_red_green_profile()
     for n in range(1, 4):
-        convert_image(PRINT_6X4, flat(tmp_path / f"{n}.jpg", (200, 30, 30), icc),
-                      out_dir / f"{n:04d}.jpg")
+        convert_image(
+            PRINT_6X4, flat(tmp_path / f"{n}.jpg", (200, 30, 30), icc), out_dir / f"{n:04d}.jpg"
+        )
     assert colour.cache_size() == 1
 
 
@@ -329,9 +347,11 @@ def test_threads_share_transforms(tmp_path: Path, out_dir: Path) -> None:
     icc = swapped_red_green_profile()
     inputs = [flat(tmp_path / f"{n}.jpg", (200, 30, 30), icc) for n in range(8)]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(
-            lambda n: convert_image(PRINT_6X4, inputs[n], out_dir / f"{n:04d}.jpg"), range(8)
-        ))
+        results = list(
+            pool.map(
+                lambda n: convert_image(PRINT_6X4, inputs[n], out_dir / f"{n:04d}.jpg"), range(8)
+            )
+        )
     assert colour.cache_size() == 1
     for result in results:
         with Image.open(result.output) as img:
@@ -366,9 +386,7 @@ def test_16_bit_grey_keeps_its_tones(tmp_path: Path, out_dir: Path) -> None:
         assert near(pixel(img, (900, 600)), (128, 128, 128), 3)
 
 
-@pytest.mark.parametrize(
-    "mode", [pytest.param(m, id=m) for m in ("RGBA", "LA", "P")]
-)
+@pytest.mark.parametrize("mode", [pytest.param(m, id=m) for m in ("RGBA", "LA", "P")])
 def test_transparency_is_flattened_onto_white(tmp_path: Path, out_dir: Path, mode: str) -> None:
     # Left half transparent, right half opaque dark.
     img = Image.new("RGBA", (300, 200), (0, 0, 0, 0))
@@ -393,8 +411,13 @@ def test_transparency_is_flattened_onto_white(tmp_path: Path, out_dir: Path, mod
 
 
 def test_output_has_no_exif_gps_comment_or_xmp(tmp_path: Path, out_dir: Path) -> None:
-    src = make_photo(tmp_path / "in.jpg", (600, 400), orientation=6, exif_gps=True,
-                     comment=b"Customer: Erika Mustermann")
+    src = make_photo(
+        tmp_path / "in.jpg",
+        (600, 400),
+        orientation=6,
+        exif_gps=True,
+        comment=b"Customer: Erika Mustermann",
+    )
     with Image.open(src) as original:  # the input really carries them
         assert original.getexif().get_ifd(0x8825)
         assert original.info.get("comment")
@@ -459,39 +482,86 @@ def grey_with_rgb_profile(path: Path) -> Path:
     ("name", "make", "rule", "says"),
     [
         pytest.param("empty.jpg", lambda p: write(p, b""), RULE_EMPTY, "empty", id="empty"),
-        pytest.param("notes.jpg", lambda p: write(p, b"Please print 2 copies.\n"),
-                     RULE_NOT_AN_IMAGE, "not an image file", id="text-named-jpg"),
-        pytest.param("img3.jpg", make_truncated_jpeg, RULE_TRUNCATED, "truncated",
-                     id="truncated-jpeg"),
-        pytest.param("head.png", lambda p: write(p, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"),
-                     RULE_TRUNCATED, "damaged", id="png-cut-in-header"),
-        pytest.param("order.jpg", lambda p: write(p, b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n"),
-                     RULE_NOT_AN_IMAGE, "PDF document", id="pdf-named-jpg"),
+        pytest.param(
+            "notes.jpg",
+            lambda p: write(p, b"Please print 2 copies.\n"),
+            RULE_NOT_AN_IMAGE,
+            "not an image file",
+            id="text-named-jpg",
+        ),
+        pytest.param(
+            "img3.jpg", make_truncated_jpeg, RULE_TRUNCATED, "truncated", id="truncated-jpeg"
+        ),
+        pytest.param(
+            "head.png",
+            lambda p: write(p, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"),
+            RULE_TRUNCATED,
+            "damaged",
+            id="png-cut-in-header",
+        ),
+        pytest.param(
+            "order.jpg",
+            lambda p: write(p, b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n"),
+            RULE_NOT_AN_IMAGE,
+            "PDF document",
+            id="pdf-named-jpg",
+        ),
         pytest.param("anim.gif", gif, RULE_NOT_AN_IMAGE, "GIF image", id="gif"),
         pytest.param("scan.bmp", bmp, RULE_NOT_AN_IMAGE, "BMP image", id="bmp"),
-        pytest.param("logo.eps", lambda p: write(p, b"%!PS-Adobe-3.0 EPSF-3.0\n"),
-                     RULE_NOT_AN_IMAGE, "EPS", id="eps"),
-        pytest.param("IMG_0001.HEIC", lambda p: write(p, b"\0\0\0\x18ftypheic\0\0\0\0mif1heic"),
-                     RULE_NOT_AN_IMAGE, "HEIC", id="heic"),
-        pytest.param("DSC_0001.NEF", lambda p: make_photo(p, image_format="TIFF"),
-                     RULE_NOT_AN_IMAGE, "camera raw", id="raw-that-is-a-tiff"),
-        pytest.param("huge.png", lambda p: make_png_header(p, (30000, 20000)),
-                     RULE_TOO_MANY_PIXELS, "too large", id="decompression-bomb"),
-        pytest.param("big.png", lambda p: make_png_header(p, (15000, 15000)),
-                     RULE_TOO_MANY_PIXELS, "15000 x 15000 pixels", id="over-limit"),
-        pytest.param("pages.tif", multipage_tiff, RULE_UNSUPPORTED, "2 pages",
-                     id="multi-page-tiff"),
-        pytest.param("float.tif", float_tiff, RULE_UNSUPPORTED, "colour mode F",
-                     id="float-tiff"),
-        pytest.param("bad-icc.jpg", damaged_profile, RULE_UNSUPPORTED, "colour profile",
-                     id="damaged-profile"),
-        pytest.param("grey.jpg", grey_with_rgb_profile, RULE_UNSUPPORTED,
-                     "profile does not match", id="profile-for-other-mode"),
+        pytest.param(
+            "logo.eps",
+            lambda p: write(p, b"%!PS-Adobe-3.0 EPSF-3.0\n"),
+            RULE_NOT_AN_IMAGE,
+            "EPS",
+            id="eps",
+        ),
+        pytest.param(
+            "IMG_0001.HEIC",
+            lambda p: write(p, b"\0\0\0\x18ftypheic\0\0\0\0mif1heic"),
+            RULE_NOT_AN_IMAGE,
+            "HEIC",
+            id="heic",
+        ),
+        pytest.param(
+            "DSC_0001.NEF",
+            lambda p: make_photo(p, image_format="TIFF"),
+            RULE_NOT_AN_IMAGE,
+            "camera raw",
+            id="raw-that-is-a-tiff",
+        ),
+        pytest.param(
+            "huge.png",
+            lambda p: make_png_header(p, (30000, 20000)),
+            RULE_TOO_MANY_PIXELS,
+            "too large",
+            id="decompression-bomb",
+        ),
+        pytest.param(
+            "big.png",
+            lambda p: make_png_header(p, (15000, 15000)),
+            RULE_TOO_MANY_PIXELS,
+            "15000 x 15000 pixels",
+            id="over-limit",
+        ),
+        pytest.param(
+            "pages.tif", multipage_tiff, RULE_UNSUPPORTED, "2 pages", id="multi-page-tiff"
+        ),
+        pytest.param("float.tif", float_tiff, RULE_UNSUPPORTED, "colour mode F", id="float-tiff"),
+        pytest.param(
+            "bad-icc.jpg", damaged_profile, RULE_UNSUPPORTED, "colour profile", id="damaged-profile"
+        ),
+        pytest.param(
+            "grey.jpg",
+            grey_with_rgb_profile,
+            RULE_UNSUPPORTED,
+            "profile does not match",
+            id="profile-for-other-mode",
+        ),
     ],
 )
-def test_bad_input_is_rejected_and_nothing_is_lost(tmp_path: Path, name: str,
-                                                   make: Callable[[Path], Path], rule: str,
-                                                   says: str) -> None:
+def test_bad_input_is_rejected_and_nothing_is_lost(
+    tmp_path: Path, name: str, make: Callable[[Path], Path], rule: str, says: str
+) -> None:
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     src = make(tmp_path / name)
@@ -508,8 +578,9 @@ def test_bad_input_is_rejected_and_nothing_is_lost(tmp_path: Path, name: str,
     assert snapshot(out_dir) == {}
 
 
-def test_pixel_limit_is_labds_own(tmp_path: Path, out_dir: Path,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pixel_limit_is_labds_own(
+    tmp_path: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(convert_image_module, "MAX_PIXELS", 100_000)
     src = make_photo(tmp_path / "in.jpg", (400, 250))
     convert_image(PRINT_6X4, src, out_dir / "0001.jpg")  # 100 000 pixels: at the limit
@@ -630,4 +701,3 @@ def test_job_without_files_is_rejected(out_dir: Path) -> None:
     with pytest.raises(InputRejected) as caught:
         convert_job(PRINT_6X4, [], out_dir)
     assert caught.value.rule == RULE_EMPTY
-

@@ -29,11 +29,23 @@ def lab(tmp_path: Path, clock: ManualClock):
     hot.mkdir(parents=True)
     journal = Journal.open(tmp_path / "state" / "journal.sqlite", clock)
     claimed: list[Job] = []
-    hf = HotFolder(name="prints", path=hot, product="p", printer="q",
-                   stability_seconds=STABLE, ignore=DEFAULT_IGNORE)
-    intake = Intake({"prints": hf}, journal, spool_dir=tmp_path / "spool",
-                    quarantine_dir=tmp_path / "quarantine", rescan_seconds=60, clock=clock,
-                    on_claimed=claimed.append)
+    hf = HotFolder(
+        name="prints",
+        path=hot,
+        product="p",
+        printer="q",
+        stability_seconds=STABLE,
+        ignore=DEFAULT_IGNORE,
+    )
+    intake = Intake(
+        {"prints": hf},
+        journal,
+        spool_dir=tmp_path / "spool",
+        quarantine_dir=tmp_path / "quarantine",
+        rescan_seconds=60,
+        clock=clock,
+        on_claimed=claimed.append,
+    )
     yield intake, hot, claimed, journal
     journal.close()
 
@@ -147,6 +159,22 @@ def test_ready_marker_takes_an_order_at_once(lab, clock: ManualClock) -> None:
     assert [f.name for f in journal.files(claimed[0].id)] == ["Berg/a.jpg"]
 
 
+def test_ready_marker_copied_early_does_not_take_a_changing_order(lab, clock: ManualClock) -> None:
+    intake, hot, claimed, _ = lab
+    order = hot / "Copying"
+    order.mkdir()
+    (order / "READY").write_bytes(b"")  # a copy tool that copies the marker first
+    intake.tick()
+    for n in range(3):  # ... and the images after it, each look sees a change
+        (order / f"img{n}.jpg").write_bytes(b"x" * (n + 1))
+        clock.advance(0.3)
+        intake.tick()
+        assert claimed == []
+    clock.advance(0.3)
+    intake.tick()  # two looks in a row saw the same folder: now it is taken
+    assert len(claimed) == 1
+
+
 def test_ignored_files_are_never_touched(lab, clock: ManualClock) -> None:
     intake, hot, claimed, _ = lab
     for name in ("IMG.jpg.part", ".DS_Store", "Thumbs.db"):
@@ -178,8 +206,7 @@ def test_symlink_is_quarantined_never_followed(lab, clock: ManualClock, tmp_path
     assert any(e.kind == "security.refused" for e in journal.events(job_id=job.id))
 
 
-def test_hardlinked_file_in_order_is_quarantined(lab, clock: ManualClock,
-                                                 tmp_path: Path) -> None:
+def test_hardlinked_file_in_order_is_quarantined(lab, clock: ManualClock, tmp_path: Path) -> None:
     intake, hot, claimed, journal = lab
     other = tmp_path / "other.jpg"
     other.write_bytes(b"x")
@@ -207,24 +234,39 @@ def test_empty_order_is_quarantined_with_a_reason(lab, clock: ManualClock) -> No
     assert claimed == []
 
 
-def test_recovery_finishes_a_claim_cut_by_a_crash(lab, clock: ManualClock,
-                                                  tmp_path: Path) -> None:
+def test_recovery_finishes_a_claim_cut_by_a_crash(lab, clock: ManualClock, tmp_path: Path) -> None:
     intake, hot, claimed, journal = lab
     (hot / "a.jpg").write_bytes(b"a")
     (hot / "b.jpg").write_bytes(b"b")
     # A crash after the intent was committed, before the rename:
-    job_a = journal.discover(hotfolder="prints", kind=JobKind.FILE, entry="a.jpg",
-                             technician="t", source_inode=(hot / "a.jpg").stat().st_ino,
-                             spool_root=tmp_path / "spool")
+    job_a = journal.discover(
+        hotfolder="prints",
+        kind=JobKind.FILE,
+        entry="a.jpg",
+        technician="t",
+        source_inode=(hot / "a.jpg").stat().st_ino,
+        spool_root=tmp_path / "spool",
+    )
     # ... and one after the rename, before CLAIMED was committed:
-    job_b = journal.discover(hotfolder="prints", kind=JobKind.FILE, entry="b.jpg",
-                             technician="t", source_inode=(hot / "b.jpg").stat().st_ino,
-                             spool_root=tmp_path / "spool")
+    job_b = journal.discover(
+        hotfolder="prints",
+        kind=JobKind.FILE,
+        entry="b.jpg",
+        technician="t",
+        source_inode=(hot / "b.jpg").stat().st_ino,
+        spool_root=tmp_path / "spool",
+    )
     (Path(job_b.spool) / "in").mkdir(parents=True)
     (hot / "b.jpg").rename(Path(job_b.spool) / "in" / "b.jpg")
     # ... and one whose file the technician deleted meanwhile:
-    job_c = journal.discover(hotfolder="prints", kind=JobKind.FILE, entry="c.jpg",
-                             technician="t", source_inode=1, spool_root=tmp_path / "spool")
+    job_c = journal.discover(
+        hotfolder="prints",
+        kind=JobKind.FILE,
+        entry="c.jpg",
+        technician="t",
+        source_inode=1,
+        spool_root=tmp_path / "spool",
+    )
     intake.recover()
     assert journal.job(job_a.id).state is JobState.CLAIMED
     assert journal.job(job_b.id).state is JobState.CLAIMED

@@ -26,8 +26,14 @@ def journal(tmp_path: Path, clock: ManualClock):
 
 
 def new_job(journal: Journal, tmp_path: Path, entry: str = "Hansen wedding"):
-    return journal.discover(hotfolder="prints", kind=JobKind.ORDER, entry=entry,
-                            technician="anna", source_inode=42, spool_root=tmp_path / "spool")
+    return journal.discover(
+        hotfolder="prints",
+        kind=JobKind.ORDER,
+        entry=entry,
+        technician="anna",
+        source_inode=42,
+        spool_root=tmp_path / "spool",
+    )
 
 
 def test_open_sets_wal_full_and_private_modes(tmp_path: Path, journal: Journal) -> None:
@@ -92,20 +98,31 @@ def test_full_life_cycle(tmp_path: Path, journal: Journal, clock: ManualClock) -
     assert done.updated_at > done.created_at
     files = journal.files(job.id)
     assert [(f.name, f.cups_job_id, f.cups_state) for f in files] == [
-        ("order/a.jpg", 101, "completed"), ("order/b.jpg", 102, "completed")]
+        ("order/a.jpg", 101, "completed"),
+        ("order/b.jpg", 102, "completed"),
+    ]
     assert [f.cups_title for f in files] == [f"labd-{job.id}-1", f"labd-{job.id}-2"]
     kinds = [e.kind for e in journal.events(job_id=job.id)]
     assert kinds.count("print.cups_state") == 2
-    transitions = [(e.data["from"], e.data["to"]) for e in journal.events(job_id=job.id)
-                   if e.kind == "job.state_changed"]
+    transitions = [
+        (e.data["from"], e.data["to"])
+        for e in journal.events(job_id=job.id)
+        if e.kind == "job.state_changed"
+    ]
     assert transitions == [
-        ("DISCOVERED", "CLAIMED"), ("CLAIMED", "CONVERTED"), ("CONVERTED", "SUBMITTING"),
-        ("SUBMITTING", "SUBMITTED"), ("SUBMITTED", "PRINTED"), ("PRINTED", "DONE")]
+        ("DISCOVERED", "CLAIMED"),
+        ("CLAIMED", "CONVERTED"),
+        ("CONVERTED", "SUBMITTING"),
+        ("SUBMITTING", "SUBMITTED"),
+        ("SUBMITTED", "PRINTED"),
+        ("PRINTED", "DONE"),
+    ]
     assert journal.counts() == {JobState.DONE: 1}
 
 
-def test_illegal_transition_is_refused_and_changes_nothing(tmp_path: Path,
-                                                           journal: Journal) -> None:
+def test_illegal_transition_is_refused_and_changes_nothing(
+    tmp_path: Path, journal: Journal
+) -> None:
     job = new_job(journal, tmp_path)
     before = len(journal.events())
     with pytest.raises(IllegalTransition, match="cannot go from DISCOVERED to DONE"):
@@ -121,12 +138,10 @@ def test_unknown_job(journal: Journal) -> None:
         journal.withdrawn(999)
 
 
-def test_personal_data_stays_out_of_the_chained_events(tmp_path: Path,
-                                                       journal: Journal) -> None:
+def test_personal_data_stays_out_of_the_chained_events(tmp_path: Path, journal: Journal) -> None:
     job = new_job(journal, tmp_path, entry="Hansen wedding")
     journal.claimed(job.id, [("Hansen wedding/IMG_0001.jpg", 10)])
-    journal.quarantined(job.id, rule="input.truncated",
-                        reason="IMG_0001.jpg: truncated image data")
+    journal.quarantined(job.id, rule="input.truncated", reason="IMG_0001.jpg: truncated image data")
     conn = sqlite3.connect(journal.path)
     chained = " ".join(r[0] for r in conn.execute("SELECT data FROM events"))
     conn.close()

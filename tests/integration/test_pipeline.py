@@ -1,0 +1,189 @@
+"""The pipeline's print steps against a real private CUPS: exactly once, held, retried.
+
+Crashes are reproduced by doing, by hand, exactly the part of a step that ran before the
+crash (the journal write, or the journal write and the IPP request), then running the
+step as a restarted labd would.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from labd.clock import ManualClock
+from labd.config import Config, parse
+from labd.journal import Journal
+from labd.model import Job, JobKind, JobState
+from labd.pipeline import RETRY_FIRST_SECONDS, Pipeline
+from labd.printing import CupsClient, EmbeddedPrintServer
+from tests.imagegen import make_photo
+from tests.system.conftest import wait_until
+
+pytestmark = pytest.mark.cups
+
+_queues = itertools.count(1)
+
+
+@pytest.fixture
+def raw_queue(print_server: EmbeddedPrintServer) -> str:
+    """A queue of its own for each test: every test's journal numbers its jobs from 1, so
+    CUPS job names repeat across tests, and reconciliation looks at one queue only."""
+    name = f"pipeline-raw-{next(_queues)}"
+    print_server.add_raw_queue(name)
+    return name
+
+
+def config_for(tmp_path: Path, server: str, queue: str) -> Config:
+    return parse(
+        {
+            "labd": {
+                "state_dir": str(tmp_path / "state"),
+                "spool_dir": str(tmp_path / "spool"),
+                "quarantine_dir": str(tmp_path / "q"),
+                "hotfolder_root": str(tmp_path / "hot"),
+            },
+            "cups": {"server": server},
+            "printers": {"p": {"queue": queue}},
+            "products": {"x": {"format": "jpeg", "size": "6x4 in"}},
+            "hotfolders": {"h": {"product": "x", "printer": "p"}},
+        },
+        str(tmp_path / "labd.toml"),
+    )
+
+
+class Rig:
+    def __init__(
+        self, tmp_path: Path, server: EmbeddedPrintServer, queue: str, clock: ManualClock
+    ) -> None:
+        self.queue = queue
+        self.config = config_for(tmp_path, server.server, queue)
+        self.clock = clock
+        self.journal = Journal.open(self.config.journal_path, clock)
+        self.cups = CupsClient(server.server)
+        self.pipeline = Pipeline(
+            config=self.config,
+            journal=self.journal,
+            cups=self.cups,
+            clock=clock,
+            stop=threading.Event(),
+        )
+        self.tmp_path = tmp_path
+
+    def converted_job(self, pipeline: Pipeline | None = None) -> Job:
+        """A job claimed and converted for real, ready to submit."""
+        job = self.journal.discover(
+            hotfolder="h",
+            kind=JobKind.FILE,
+            entry="photo.jpg",
+            technician="t",
+            source_inode=1,
+            spool_root=self.config.spool_dir,
+        )
+        (Path(job.spool) / "in").mkdir(parents=True)
+        make_photo(Path(job.spool) / "in" / "photo.jpg", size=(900, 600))
+        self.journal.claimed(job.id, [("photo.jpg", 1)])
+        assert (pipeline or self.pipeline).convert(self.journal.job(job.id))
+        return self.journal.job(job.id)
+
+    def cups_jobs_named(self, title: str) -> list[int]:
+        return [s.job_id for s in self.cups.find_jobs(title) if s.queue == self.queue]
+
+
+@pytest.fixture
+def rig(tmp_path: Path, print_server: EmbeddedPrintServer, raw_queue: str) -> Iterator[Rig]:
+    clock = ManualClock(datetime.now(UTC))
+    rig = Rig(tmp_path, print_server, raw_queue, clock)
+    yield rig
+    rig.journal.close()
+
+
+def test_submit_then_follow_to_done(rig: Rig) -> None:
+    job = rig.converted_job()
+    rig.pipeline.submit(job)
+    assert rig.journal.job(job.id).state is JobState.SUBMITTED
+
+    def followed() -> bool:
+        rig.pipeline.follow()
+        return rig.journal.job(job.id).state is JobState.DONE
+
+    wait_until(followed, timeout=20, what="the job DONE")
+    [f] = rig.journal.files(job.id)
+    assert f.cups_state == "completed"
+    assert rig.cups_jobs_named(f.cups_title) == [f.cups_job_id]
+
+
+def test_crash_after_the_ipp_request_is_reconciled_not_resubmitted(rig: Rig) -> None:
+    job = rig.converted_job()
+    [f] = rig.journal.files(job.id)
+    # Before the crash: intent committed, CUPS took the job, its id never recorded.
+    rig.journal.submit_intent(job.id, 1)
+    cups_id = rig.cups.submit(rig.queue, Path(job.spool) / str(f.output), title=f.cups_title)
+    # After the restart:
+    rig.pipeline.submit(rig.journal.job(job.id))
+    assert rig.journal.job(job.id).state is JobState.SUBMITTED
+    assert rig.journal.files(job.id)[0].cups_job_id == cups_id
+    assert rig.cups_jobs_named(f.cups_title) == [cups_id]  # printed once
+    assert any(
+        e.kind == "print.submitted" and e.data["cups_job_id"] == cups_id
+        for e in rig.journal.events(job_id=job.id)
+    )
+
+
+def test_crash_before_the_ipp_request_submits_once(rig: Rig) -> None:
+    job = rig.converted_job()
+    rig.journal.submit_intent(job.id, 1)  # ... and then labd died
+    rig.pipeline.submit(rig.journal.job(job.id))
+    [f] = rig.journal.files(job.id)
+    assert f.cups_job_id is not None
+    assert rig.cups_jobs_named(f.cups_title) == [f.cups_job_id]
+
+
+def test_an_older_cups_job_of_the_same_name_is_not_taken_for_this_one(rig: Rig) -> None:
+    rig.clock.advance(600)  # this job is claimed 10 minutes after ...
+    job = rig.converted_job()
+    [f] = rig.journal.files(job.id)
+    # ... CUPS made a job of the same name for a journal that has since been replaced.
+    old = rig.cups.submit(rig.queue, Path(job.spool) / str(f.output), title=f.cups_title)
+    rig.journal.submit_intent(job.id, 1)
+    rig.pipeline.submit(rig.journal.job(job.id))
+    new = rig.journal.files(job.id)[0].cups_job_id
+    assert new is not None
+    assert new != old
+    assert sorted(rig.cups_jobs_named(f.cups_title)) == sorted([old, new])
+
+
+def test_cups_unreachable_holds_the_job_and_retries_with_back_off(rig: Rig, tmp_path: Path) -> None:
+    job = rig.converted_job()
+    rig.pipeline.cups = CupsClient(str(tmp_path / "no-cups.sock"))
+    rig.pipeline.submit(job)
+    held = rig.journal.job(job.id)
+    assert (held.state, held.rule) == (JobState.HELD, "print.unavailable")
+    assert held.reason is not None
+    assert "no-cups.sock" in held.reason
+    assert rig.pipeline.due_retries() == []  # back-off not over
+    rig.clock.advance(RETRY_FIRST_SECONDS + 0.1)
+    rig.pipeline.cups = rig.cups  # CUPS is back
+    assert rig.pipeline.due_retries() == [job.id]
+    rig.pipeline.process(job.id)
+    assert rig.journal.job(job.id).state is JobState.SUBMITTED
+    [f] = rig.journal.files(job.id)
+    assert rig.cups_jobs_named(f.cups_title) == [f.cups_job_id]
+
+
+def test_unknown_queue_holds_for_a_technician_not_retried(
+    rig: Rig, print_server: EmbeddedPrintServer, tmp_path: Path
+) -> None:
+    config = config_for(tmp_path, print_server.server, "no-such-queue")
+    pipeline = Pipeline(config=config, journal=rig.journal, cups=rig.cups, clock=rig.clock)
+    job = rig.converted_job(pipeline)
+    pipeline.submit(job)
+    held = rig.journal.job(job.id)
+    assert (held.state, held.rule) == (JobState.HELD, "print.refused")
+    assert "no CUPS queue named 'no-such-queue'" in str(held.reason)
+    rig.clock.advance(3600)
+    assert pipeline.due_retries() == []
