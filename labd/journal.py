@@ -25,7 +25,7 @@ import structlog
 
 from labd.clock import Clock, SystemClock, isoformat
 from labd.errors import IllegalTransition, JobNotFound, JournalError, JournalSchemaError
-from labd.model import TRANSITIONS, Event, Job, JobFile, JobKind, JobState
+from labd.model import TRANSITIONS, Event, Job, JobFile, JobKind, JobOutput, JobState
 
 log = structlog.get_logger(__name__)
 
@@ -60,8 +60,14 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             seq INTEGER NOT NULL,
             name TEXT NOT NULL,
             size INTEGER NOT NULL,
-            output TEXT,
-            cups_queue TEXT,
+            PRIMARY KEY (job_id, seq)
+        )""",
+        """CREATE TABLE job_outputs (
+            job_id INTEGER NOT NULL REFERENCES jobs(id),
+            seq INTEGER NOT NULL,
+            path TEXT NOT NULL,
+            source_seq INTEGER,
+            cups_queue TEXT NOT NULL,
             submit_intent_at TEXT,
             cups_job_id INTEGER,
             cups_state TEXT,
@@ -333,12 +339,15 @@ class Journal:
         with self._tx() as cur:
             self._move(cur, job_id, JobState.WITHDRAWN)
 
-    def converted(self, job_id: int, outputs: Sequence[tuple[int, str]], queue: str) -> None:
-        """Print-ready outputs written: (file seq, output path relative to the spool folder)."""
+    def converted(self, job_id: int, outputs: Sequence[tuple[str, int | None]], queue: str) -> None:
+        """Print-ready outputs written: (path relative to the spool folder, source file seq)."""
         with self._tx() as cur:
+            # A conversion cut short and run again replaces what the first run recorded.
+            cur.execute("DELETE FROM job_outputs WHERE job_id = ?", (job_id,))
             cur.executemany(
-                "UPDATE job_files SET output = ?, cups_queue = ? WHERE job_id = ? AND seq = ?",
-                [(output, queue, job_id, seq) for seq, output in outputs],
+                "INSERT INTO job_outputs (job_id, seq, path, source_seq, cups_queue) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(job_id, seq, path, src, queue) for seq, (path, src) in enumerate(outputs, 1)],
             )
             self._move(cur, job_id, JobState.CONVERTED, data={"outputs": len(outputs)})
 
@@ -361,14 +370,14 @@ class Journal:
         """Committed before the IPP request: output ``seq`` is about to go to CUPS."""
         with self._tx() as cur:
             row = cur.execute(
-                "SELECT cups_queue FROM job_files WHERE job_id = ? AND seq = ?", (job_id, seq)
+                "SELECT cups_queue FROM job_outputs WHERE job_id = ? AND seq = ?", (job_id, seq)
             ).fetchone()
             if row is None:
-                raise JournalError(str(self.path), f"job {job_id} has no file {seq}")
+                raise JournalError(str(self.path), f"job {job_id} has no output {seq}")
             if self._state(cur, job_id) is not JobState.SUBMITTING:
                 self._move(cur, job_id, JobState.SUBMITTING)
             cur.execute(
-                "UPDATE job_files SET submit_intent_at = ? WHERE job_id = ? AND seq = ?",
+                "UPDATE job_outputs SET submit_intent_at = ? WHERE job_id = ? AND seq = ?",
                 (self._now(), job_id, seq),
             )
             self._append(cur, job_id, "print.submit_intent", {"seq": seq, "queue": row[0]})
@@ -377,12 +386,13 @@ class Journal:
         """CUPS accepted output ``seq`` as ``cups_job_id``; all accepted → SUBMITTED."""
         with self._tx() as cur:
             cur.execute(
-                "UPDATE job_files SET cups_job_id = ? WHERE job_id = ? AND seq = ?",
+                "UPDATE job_outputs SET cups_job_id = ? WHERE job_id = ? AND seq = ?",
                 (cups_job_id, job_id, seq),
             )
             self._append(cur, job_id, "print.submitted", {"seq": seq, "cups_job_id": cups_job_id})
             left = cur.execute(
-                "SELECT count(*) FROM job_files WHERE job_id = ? AND cups_job_id IS NULL", (job_id,)
+                "SELECT count(*) FROM job_outputs WHERE job_id = ? AND cups_job_id IS NULL",
+                (job_id,),
             ).fetchone()[0]
             if left == 0:
                 self._move(cur, job_id, JobState.SUBMITTED)
@@ -391,13 +401,13 @@ class Journal:
         """Record the CUPS job state of output ``seq`` when it changed."""
         with self._tx() as cur:
             row = cur.execute(
-                "SELECT cups_state, cups_job_id FROM job_files WHERE job_id = ? AND seq = ?",
+                "SELECT cups_state, cups_job_id FROM job_outputs WHERE job_id = ? AND seq = ?",
                 (job_id, seq),
             ).fetchone()
             if row is None or row[0] == state:
                 return
             cur.execute(
-                "UPDATE job_files SET cups_state = ? WHERE job_id = ? AND seq = ?",
+                "UPDATE job_outputs SET cups_state = ? WHERE job_id = ? AND seq = ?",
                 (state, job_id, seq),
             )
             self._append(
@@ -468,14 +478,23 @@ class Journal:
             return [_job(r) for r in self._conn.execute(sql, args)]
 
     def files(self, job_id: int) -> list[JobFile]:
-        """The files of a job, in order."""
+        """The input files of a job, in order."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT job_id, seq, name, size, output, cups_queue, submit_intent_at, "
-                "cups_job_id, cups_state FROM job_files WHERE job_id = ? ORDER BY seq",
+                "SELECT job_id, seq, name, size FROM job_files WHERE job_id = ? ORDER BY seq",
                 (job_id,),
             ).fetchall()
         return [JobFile(*r) for r in rows]
+
+    def outputs(self, job_id: int) -> list[JobOutput]:
+        """The print-ready outputs of a job and their CUPS jobs, in order."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT job_id, seq, path, source_seq, cups_queue, submit_intent_at, "
+                "cups_job_id, cups_state FROM job_outputs WHERE job_id = ? ORDER BY seq",
+                (job_id,),
+            ).fetchall()
+        return [JobOutput(*r) for r in rows]
 
     def events(
         self, *, job_id: int | None = None, after: int = 0, limit: int | None = None

@@ -148,14 +148,23 @@ class Job:
 
 @dataclass(frozen=True)
 class JobFile:
-    """One input file of a job and, once converted and printed, its output and CUPS job."""
+    """One input file of a job, as claimed."""
 
     job_id: int
     seq: int
     name: str  # relative path inside the job: personal data, kept out of the event chain
     size: int
-    output: str | None = None  # the print-ready file, relative to the job's spool folder
-    cups_queue: str | None = None
+
+
+@dataclass(frozen=True)
+class JobOutput:
+    """One print-ready file of a job and the CUPS job that prints it."""
+
+    job_id: int
+    seq: int
+    path: str  # relative to the job's spool folder; a neutral name (0001.jpg), never a customer's
+    source_seq: int | None  # the input file it was made from; None when made from several
+    cups_queue: str
     submit_intent_at: str | None = None
     cups_job_id: int | None = None
     cups_state: str | None = None

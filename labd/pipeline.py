@@ -24,7 +24,7 @@ from labd.convert import convert_job
 from labd.errors import InputRejected, Interrupted, PrintError
 from labd.intake.claim import INBOX
 from labd.journal import Journal
-from labd.model import Job, JobFile, JobState
+from labd.model import Job, JobOutput, JobState
 from labd.printing import CupsClient, CupsJobState
 from labd.quarantine import quarantine
 
@@ -120,7 +120,7 @@ class Pipeline:
         self.progress()
         queue = self.config.printers[hf.printer].queue
         outputs = [
-            (f.seq, str(c.output.relative_to(spool))) for f, c in zip(files, converted, strict=True)
+            (str(c.output.relative_to(spool)), f.seq) for f, c in zip(files, converted, strict=True)
         ]
         self.journal.converted(job.id, outputs, queue)
         log.info(
@@ -149,27 +149,29 @@ class Pipeline:
         options = dict(printer.options)
         if product.copies > 1:
             options["copies"] = str(product.copies)
-        for f in self.journal.files(job.id):
-            if f.cups_job_id is not None:
+        for out in self.journal.outputs(job.id):
+            if out.cups_job_id is not None:
                 continue
             if self.stop.is_set():
                 return  # the job stays SUBMITTING; the next start carries on
-            queue = f.cups_queue or printer.queue
             try:
-                cups_id = self._already_in_cups(job, f) if f.submit_intent_at else None
+                cups_id = self._already_in_cups(job, out) if out.submit_intent_at else None
                 if cups_id is None:
-                    self.journal.submit_intent(job.id, f.seq)
+                    self.journal.submit_intent(job.id, out.seq)
                     cups_id = self.cups.submit(
-                        queue, Path(job.spool) / str(f.output), title=f.cups_title, options=options
+                        out.cups_queue,
+                        Path(job.spool) / out.path,
+                        title=out.cups_title,
+                        options=options,
                     )
             except PrintError as e:
                 self._hold(job.id, e)
                 return
-            self.journal.submitted(job.id, f.seq, cups_id)
+            self.journal.submitted(job.id, out.seq, cups_id)
             self.progress()
         self._backoff.pop(job.id, None)
 
-    def _already_in_cups(self, job: Job, f: JobFile) -> int | None:
+    def _already_in_cups(self, job: Job, out: JobOutput) -> int | None:
         """After a crash between the submit intent and its result: did CUPS take it?
 
         Only a CUPS job of this output's name, on its queue, created after the labd job was
@@ -179,8 +181,8 @@ class Pipeline:
         claimed = _epoch(job.created_at) - CLOCK_SKEW_SECONDS
         found = [
             s
-            for s in self.cups.find_jobs(f.cups_title)
-            if s.queue in ("", f.cups_queue) and (s.created is None or s.created >= claimed)
+            for s in self.cups.find_jobs(out.cups_title)
+            if s.queue in ("", out.cups_queue) and (s.created is None or s.created >= claimed)
         ]
         if not found:
             return None
@@ -188,11 +190,11 @@ class Pipeline:
         if len(found) > 1:
             log.warning(
                 "print.duplicate_in_cups",
-                job_id=f.job_id,
-                seq=f.seq,
+                job_id=out.job_id,
+                seq=out.seq,
                 cups_job_ids=[s.job_id for s in found],
             )
-        log.info("print.reconciled", job_id=f.job_id, seq=f.seq, cups_job_id=cups_id)
+        log.info("print.reconciled", job_id=out.job_id, seq=out.seq, cups_job_id=cups_id)
         return cups_id
 
     def _hold(self, job_id: int, error: PrintError) -> None:
@@ -220,10 +222,10 @@ class Pipeline:
             backoff = self._backoff.setdefault(job.id, _Backoff())
             if now < backoff.next_try:
                 continue
-            files = self.journal.files(job.id)
+            outputs = self.journal.outputs(job.id)
             to = (
                 JobState.SUBMITTING
-                if any(f.submit_intent_at for f in files)
+                if any(o.submit_intent_at for o in outputs)
                 else JobState.CONVERTED
             )
             self.journal.resume(job.id, to)
@@ -245,18 +247,18 @@ class Pipeline:
 
     def _follow(self, job: Job) -> None:
         states: list[CupsJobState] = []
-        for f in self.journal.files(job.id):
-            if f.cups_job_id is None:
+        for out in self.journal.outputs(job.id):
+            if out.cups_job_id is None:
                 continue
-            status = self.cups.status(f.cups_job_id)
+            status = self.cups.status(out.cups_job_id)
             self.journal.cups_state(
-                job.id, f.seq, status.state.value, impressions=status.impressions
+                job.id, out.seq, status.state.value, impressions=status.impressions
             )
             states.append(status.state)
             if status.state in (CupsJobState.ABORTED, CupsJobState.CANCELED):
                 rule = f"print.{status.state.value}"
                 reason = (
-                    f"CUPS job {f.cups_job_id} on {f.cups_queue} was "
+                    f"CUPS job {out.cups_job_id} on {out.cups_queue} was "
                     f"{status.state.value}: {status.message or 'no message from CUPS'}"
                 )
                 self.journal.held(job.id, rule=rule, reason=reason)

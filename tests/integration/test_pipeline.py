@@ -112,21 +112,21 @@ def test_submit_then_follow_to_done(rig: Rig) -> None:
         return rig.journal.job(job.id).state is JobState.DONE
 
     wait_until(followed, timeout=20, what="the job DONE")
-    [f] = rig.journal.files(job.id)
+    [f] = rig.journal.outputs(job.id)
     assert f.cups_state == "completed"
     assert rig.cups_jobs_named(f.cups_title) == [f.cups_job_id]
 
 
 def test_crash_after_the_ipp_request_is_reconciled_not_resubmitted(rig: Rig) -> None:
     job = rig.converted_job()
-    [f] = rig.journal.files(job.id)
+    [f] = rig.journal.outputs(job.id)
     # Before the crash: intent committed, CUPS took the job, its id never recorded.
     rig.journal.submit_intent(job.id, 1)
-    cups_id = rig.cups.submit(rig.queue, Path(job.spool) / str(f.output), title=f.cups_title)
+    cups_id = rig.cups.submit(rig.queue, Path(job.spool) / f.path, title=f.cups_title)
     # After the restart:
     rig.pipeline.submit(rig.journal.job(job.id))
     assert rig.journal.job(job.id).state is JobState.SUBMITTED
-    assert rig.journal.files(job.id)[0].cups_job_id == cups_id
+    assert rig.journal.outputs(job.id)[0].cups_job_id == cups_id
     assert rig.cups_jobs_named(f.cups_title) == [cups_id]  # printed once
     assert any(
         e.kind == "print.submitted" and e.data["cups_job_id"] == cups_id
@@ -138,7 +138,7 @@ def test_crash_before_the_ipp_request_submits_once(rig: Rig) -> None:
     job = rig.converted_job()
     rig.journal.submit_intent(job.id, 1)  # ... and then labd died
     rig.pipeline.submit(rig.journal.job(job.id))
-    [f] = rig.journal.files(job.id)
+    [f] = rig.journal.outputs(job.id)
     assert f.cups_job_id is not None
     assert rig.cups_jobs_named(f.cups_title) == [f.cups_job_id]
 
@@ -146,12 +146,12 @@ def test_crash_before_the_ipp_request_submits_once(rig: Rig) -> None:
 def test_an_older_cups_job_of_the_same_name_is_not_taken_for_this_one(rig: Rig) -> None:
     rig.clock.advance(600)  # this job is claimed 10 minutes after ...
     job = rig.converted_job()
-    [f] = rig.journal.files(job.id)
+    [f] = rig.journal.outputs(job.id)
     # ... CUPS made a job of the same name for a journal that has since been replaced.
-    old = rig.cups.submit(rig.queue, Path(job.spool) / str(f.output), title=f.cups_title)
+    old = rig.cups.submit(rig.queue, Path(job.spool) / f.path, title=f.cups_title)
     rig.journal.submit_intent(job.id, 1)
     rig.pipeline.submit(rig.journal.job(job.id))
-    new = rig.journal.files(job.id)[0].cups_job_id
+    new = rig.journal.outputs(job.id)[0].cups_job_id
     assert new is not None
     assert new != old
     assert sorted(rig.cups_jobs_named(f.cups_title)) == sorted([old, new])
@@ -171,7 +171,7 @@ def test_cups_unreachable_holds_the_job_and_retries_with_back_off(rig: Rig, tmp_
     assert rig.pipeline.due_retries() == [job.id]
     rig.pipeline.process(job.id)
     assert rig.journal.job(job.id).state is JobState.SUBMITTED
-    [f] = rig.journal.files(job.id)
+    [f] = rig.journal.outputs(job.id)
     assert rig.cups_jobs_named(f.cups_title) == [f.cups_job_id]
 
 

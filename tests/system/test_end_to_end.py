@@ -64,7 +64,9 @@ def test_photo_is_printed_journaled_and_labd_stops_cleanly(lab: Lab, tmp_path: P
     assert (state, hotfolder) == ("DONE", "prints-10x15")
     assert technician == Path("/proc/self").owner()  # the file's owner dropped it
     [(name, queue, cups_id, cups_state)] = lab.query(
-        "SELECT name, cups_queue, cups_job_id, cups_state FROM job_files WHERE job_id = ?", job_id
+        "SELECT f.name, o.cups_queue, o.cups_job_id, o.cups_state FROM job_files f "
+        "JOIN job_outputs o ON o.job_id = f.job_id AND o.source_seq = f.seq WHERE f.job_id = ?",
+        job_id,
     )
     assert (name, queue, cups_state) == ("IMG_4711.jpg", lab.queue, "completed")
     status = CupsClient(lab.server.server).status(int(str(cups_id)))
@@ -140,7 +142,9 @@ def test_order_folder_becomes_one_job_and_every_image_prints(lab: Lab, tmp_path:
             sizes.append(img.size)
     assert sorted(sizes) == sorted([(1800, 1200), (1200, 1800), (1800, 1200)])
     files = lab.query(
-        "SELECT name, cups_job_id FROM job_files WHERE job_id = ? ORDER BY seq", job_id
+        "SELECT f.name, o.cups_job_id FROM job_files f JOIN job_outputs o "
+        "ON o.job_id = f.job_id AND o.source_seq = f.seq WHERE f.job_id = ? ORDER BY f.seq",
+        job_id,
     )
     assert [f[0] for f in files] == [
         "Order 1042/img1.jpg",

@@ -80,7 +80,7 @@ def test_full_life_cycle(tmp_path: Path, journal: Journal, clock: ManualClock) -
     assert job.spool == str(tmp_path / "spool" / str(job.id))
     journal.claimed(job.id, [("order/a.jpg", 10), ("order/b.jpg", 20)])
     clock.advance(1)
-    journal.converted(job.id, [(1, "out/0001.jpg"), (2, "out/0002.jpg")], "minilab")
+    journal.converted(job.id, [("out/0001.jpg", 1), ("out/0002.jpg", 2)], "minilab")
     journal.submit_intent(job.id, 1)
     assert journal.job(job.id).state is JobState.SUBMITTING
     journal.submitted(job.id, 1, 101)
@@ -96,12 +96,16 @@ def test_full_life_cycle(tmp_path: Path, journal: Journal, clock: ManualClock) -
     done = journal.job(job.id)
     assert done.state is JobState.DONE
     assert done.updated_at > done.created_at
-    files = journal.files(job.id)
-    assert [(f.name, f.cups_job_id, f.cups_state) for f in files] == [
-        ("order/a.jpg", 101, "completed"),
-        ("order/b.jpg", 102, "completed"),
+    assert [(f.name, f.size) for f in journal.files(job.id)] == [
+        ("order/a.jpg", 10),
+        ("order/b.jpg", 20),
     ]
-    assert [f.cups_title for f in files] == [f"labd-{job.id}-1", f"labd-{job.id}-2"]
+    outputs = journal.outputs(job.id)
+    assert [(o.path, o.source_seq, o.cups_queue, o.cups_job_id, o.cups_state) for o in outputs] == [
+        ("out/0001.jpg", 1, "minilab", 101, "completed"),
+        ("out/0002.jpg", 2, "minilab", 102, "completed"),
+    ]
+    assert [o.cups_title for o in outputs] == [f"labd-{job.id}-1", f"labd-{job.id}-2"]
     kinds = [e.kind for e in journal.events(job_id=job.id)]
     assert kinds.count("print.cups_state") == 2
     transitions = [
