@@ -87,6 +87,11 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             seq INTEGER PRIMARY KEY REFERENCES events(seq),
             text TEXT NOT NULL
         )""",
+        # Schema versions of the components (media, waste, ...) that keep their own tables.
+        """CREATE TABLE component_schema (
+            name TEXT PRIMARY KEY,
+            version INTEGER NOT NULL
+        )""",
         """CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
            BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END""",
         """CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
@@ -106,6 +111,48 @@ def event_hash(
     """The chain link of one event: SHA-256 over the previous hash and this event."""
     body = _canonical({"seq": seq, "ts": ts, "job": job_id, "kind": kind, "data": data})
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ComponentSchema:
+    """The tables of one component (media, waste ...) and how they evolve.
+
+    Like the core's, each migration is a tuple of statements applied in one transaction;
+    never edit a released one, append a new one.
+    """
+
+    name: str
+    migrations: tuple[tuple[str, ...], ...]
+
+
+class Tx:
+    """One write transaction of a component: its own tables and chained events.
+
+    Everything done through one Tx commits together or not at all.
+    """
+
+    def __init__(self, journal: Journal, cur: sqlite3.Cursor) -> None:
+        self._journal = journal
+        self._cur = cur
+
+    def execute(self, sql: str, args: Sequence[object] = ()) -> sqlite3.Cursor:
+        """Run one statement in this transaction."""
+        return self._cur.execute(sql, args)
+
+    def event(
+        self,
+        kind: str,
+        data: Mapping[str, object],
+        *,
+        job_id: int | None = None,
+        detail: str | None = None,
+    ) -> int:
+        """Append a chained event; ``detail`` is personal text kept outside the chain."""
+        return self._journal._append(self._cur, job_id, kind, data, detail)
+
+    def now(self) -> str:
+        """The journal's timestamp for this moment."""
+        return self._journal._now()
 
 
 @dataclass(frozen=True)
@@ -194,6 +241,38 @@ class Journal:
             if version < SCHEMA_VERSION:
                 # PRAGMA takes no parameters; the value is our own integer.
                 cur.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def ensure_schema(self, schema: ComponentSchema) -> None:
+        """Create or migrate a component's tables; cheap when they are current."""
+        with self._tx() as cur:
+            row = cur.execute(
+                "SELECT version FROM component_schema WHERE name = ?", (schema.name,)
+            ).fetchone()
+            version = row[0] if row else 0
+            target = len(schema.migrations)
+            if version > target:
+                raise JournalSchemaError(f"{self.path} ({schema.name})", version, target)
+            for number in range(version, target):
+                for statement in schema.migrations[number]:
+                    cur.execute(statement)
+                log.info("journal.migrated", component=schema.name, to_version=number + 1)
+            if version < target:
+                cur.execute(
+                    "INSERT INTO component_schema (name, version) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET version = excluded.version",
+                    (schema.name, target),
+                )
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """A write transaction for a component: ``with journal.transaction() as tx: ...``."""
+        with self._tx() as cur:
+            yield Tx(self, cur)
+
+    def query(self, sql: str, args: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        """Read rows (a component's own queries)."""
+        with self._lock:
+            return [tuple(r) for r in self._conn.execute(sql, args).fetchall()]
 
     def close(self) -> None:
         """Close the connection."""

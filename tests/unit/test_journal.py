@@ -9,7 +9,7 @@ import pytest
 
 from labd.clock import ManualClock
 from labd.errors import IllegalTransition, JobNotFound, JournalError, JournalSchemaError
-from labd.journal import SCHEMA_VERSION, Journal
+from labd.journal import SCHEMA_VERSION, ComponentSchema, Journal
 from labd.model import JobKind, JobState
 
 
@@ -191,3 +191,45 @@ def test_verify_names_the_first_tampered_event(tmp_path: Path, journal: Journal)
     check = journal.verify()
     assert check.first_bad == victim.seq
     assert check.problem == "its content does not match its hash"
+
+
+COMPONENT = ComponentSchema(
+    "tally",
+    (
+        ("CREATE TABLE tally (name TEXT PRIMARY KEY, n INTEGER NOT NULL)",),
+        ("ALTER TABLE tally ADD COLUMN note TEXT",),
+    ),
+)
+
+
+def test_component_schema_migrates_once_and_refuses_newer(tmp_path: Path, clock) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = Journal.open(path, clock)
+    journal.ensure_schema(ComponentSchema("tally", COMPONENT.migrations[:1]))
+    journal.ensure_schema(COMPONENT)  # adds the column
+    journal.ensure_schema(COMPONENT)  # current: nothing to do
+    with journal.transaction() as tx:
+        tx.execute("INSERT INTO tally (name, n, note) VALUES ('a', 1, 'x')")
+        tx.event("tally.counted", {"n": 1}, detail="personal note")
+    assert journal.query("SELECT name, n, note FROM tally") == [("a", 1, "x")]
+    assert journal.events()[-1].detail == "personal note"
+    with pytest.raises(JournalSchemaError, match="tally"):
+        journal.ensure_schema(ComponentSchema("tally", COMPONENT.migrations[:1]))
+    journal.close()
+
+
+def test_component_transaction_is_all_or_nothing(tmp_path: Path, journal: Journal) -> None:
+    journal.ensure_schema(COMPONENT)
+    before = len(journal.events())
+
+    def count_twice() -> None:
+        with journal.transaction() as tx:
+            tx.execute("INSERT INTO tally (name, n) VALUES ('a', 1)")
+            tx.event("tally.counted", {"n": 1})
+            tx.execute("INSERT INTO tally (name, n) VALUES ('a', 2)")  # duplicate key
+
+    with pytest.raises(sqlite3.IntegrityError):
+        count_twice()
+    assert journal.query("SELECT count(*) FROM tally") == [(0,)]
+    assert len(journal.events()) == before
+    assert journal.verify().first_bad is None
