@@ -18,7 +18,17 @@ from types import MappingProxyType
 from typing import Any, Final, TypeVar, cast
 
 from labd.errors import ConfigError
-from labd.model import MM_PER_INCH, Fit, HotFolder, OutputFormat, Printer, Product
+from labd.model import (
+    MM_PER_INCH,
+    Fit,
+    HotFolder,
+    Layout,
+    OutputFormat,
+    Printer,
+    Product,
+    RenderingIntent,
+    WatchMode,
+)
 
 # Files that technicians' tools and operating systems leave behind.  They are never taken.
 DEFAULT_IGNORE: Final = (
@@ -35,6 +45,8 @@ DEFAULT_IGNORE: Final = (
 DEFAULT_STABILITY_SECONDS: Final = 5.0
 DEFAULT_RESCAN_SECONDS: Final = 60.0
 DEFAULT_FOLLOW_SECONDS: Final = 1.0
+DEFAULT_MAX_FILE_MB: Final = 2048
+DEFAULT_POLL_SECONDS: Final = 2.0
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[xX\u00d7]\s*(\d+(?:\.\d+)?)\s*(mm|cm|in)\s*$")
 _UNIT_MM: Final = {"mm": 1.0, "cm": 10.0, "in": MM_PER_INCH}
@@ -56,6 +68,8 @@ class Config:
     products: Mapping[str, Product]
     printers: Mapping[str, Printer]
     hotfolders: Mapping[str, HotFolder]
+    media: MediaSettings = field(default_factory=lambda: MediaSettings())  # noqa: PLW0108  # defined further down
+    waste: WasteSettings = field(default_factory=lambda: WasteSettings())  # noqa: PLW0108  # defined further down
     _extra: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -194,11 +208,24 @@ def _named_tables(top: _Table, section: str) -> dict[str, _Table]:
     return tables
 
 
+# An ICC profile: 'acsp' at byte 36, the data colour space at 16..20.  Only RGB output
+# profiles: the printers labd feeds take RGB JPEG or PDF and separate the inks themselves.
+_ICC_MAGIC: Final = b"acsp"
+_ICC_MAX_BYTES: Final = 16 * 1024 * 1024
+
+
 def _product(t: _Table, name: str) -> Product:
     width, height = _size_mm(t)
+    fmt = OutputFormat(t.choice("format", tuple(OutputFormat)))
+    layout = None
+    if fmt is OutputFormat.PDF:
+        layout = Layout(t.choice("layout", tuple(Layout)))
+    elif "layout" in t.data:
+        raise t.error("layout", "only PDF products have a layout")
+    profile = t.string("output_profile", "srgb")
     product = Product(
         name=name,
-        format=OutputFormat(t.choice("format", tuple(OutputFormat))),
+        format=fmt,
         width_mm=width,
         height_mm=height,
         dpi=t.integer("dpi", 300, low=72, high=2400),
@@ -206,9 +233,34 @@ def _product(t: _Table, name: str) -> Product:
         jpeg_quality=t.integer("jpeg_quality", 92, low=1, high=100),
         border_colour=_colour(t, "border_colour"),
         copies=t.integer("copies", 1, low=1, high=999),
+        layout=layout,
+        output_icc=None if profile == "srgb" else _icc_profile(t, "output_profile"),
+        output_profile=profile,
+        rendering_intent=RenderingIntent(
+            t.choice("rendering_intent", tuple(RenderingIntent), "perceptual")
+        ),
+        black_point_compensation=t._get(
+            "black_point_compensation", bool, "true or false", default=True
+        ),
     )
     t.finish()
     return product
+
+
+def _icc_profile(t: _Table, name: str) -> bytes:
+    """The ICC file named by ``name``: read now, so a bad path fails at start, not per job."""
+    path = _path(t, name)
+    try:
+        with path.open("rb") as f:
+            data = f.read(_ICC_MAX_BYTES + 1)
+    except OSError as e:
+        raise t.error(name, f"cannot read {path}: {e.strerror}") from e
+    if len(data) < 132 or data[36:40] != _ICC_MAGIC or len(data) > _ICC_MAX_BYTES:
+        raise t.error(name, f'{path} is not an ICC profile (or "srgb")')
+    if data[16:20] != b"RGB ":
+        space = data[16:20].decode("latin-1").strip()
+        raise t.error(name, f"{path} is a {space} profile; labd makes RGB output")
+    return data
 
 
 def _printer(t: _Table, name: str) -> Printer:
@@ -237,6 +289,10 @@ def parse(data: Mapping[str, Any], file: str) -> Config:
     rescan = labd.number("rescan_seconds", DEFAULT_RESCAN_SECONDS, low=1, high=86400)
     follow = labd.number("follow_seconds", DEFAULT_FOLLOW_SECONDS, low=0.05, high=60)
     ignore = labd.strings("ignore", DEFAULT_IGNORE)
+    group = labd.string("group", "") or None
+    max_file_mb = labd.number("max_file_mb", DEFAULT_MAX_FILE_MB, low=1, high=1024**2)
+    watch = labd.choice("watch", tuple(WatchMode), WatchMode.AUTO.value)
+    poll = labd.number("poll_seconds", DEFAULT_POLL_SECONDS, low=0.1, high=600)
     labd.finish()
 
     cups = _Table(file, "cups", top.table("cups"))
@@ -260,10 +316,17 @@ def parse(data: Mapping[str, Any], file: str) -> Config:
             printer=printer,
             stability_seconds=t.number("stability_seconds", stability, low=0, high=3600),
             ignore=t.strings("ignore", ignore),
+            group=t.string("group", group or "") or None,
+            technicians=t.strings("technicians", ()),
+            max_file_bytes=int(t.number("max_file_mb", max_file_mb, low=1, high=1024**2) * 1024**2),
+            watch=WatchMode(t.choice("watch", tuple(WatchMode), watch)),
+            poll_seconds=float(t.number("poll_seconds", poll, low=0.1, high=600)),
         )
         t.finish()
     if not hotfolders:
         raise top.error("hotfolders", "no hot folders are configured; labd would watch nothing")
+    media = _media(_Table(file, "media", top.table("media")))
+    waste = _waste(_Table(file, "waste", top.table("waste")))
     top.finish()
 
     paths = [hf.path for hf in hotfolders.values()]
@@ -280,6 +343,8 @@ def parse(data: Mapping[str, Any], file: str) -> Config:
         products=MappingProxyType(products),
         printers=MappingProxyType(printers),
         hotfolders=MappingProxyType(hotfolders),
+        media=media,
+        waste=waste,
     )
 
 
@@ -331,3 +396,67 @@ def _existing_parent(path: Path) -> Path:
     while not path.exists() and path != path.parent:
         path = path.parent
     return path
+
+
+# --- [media] and [waste]: customer media custody and secure waste -----------------------------
+
+# The media kinds labd knows (labd.media.MediaKind has the same values) and what happens to
+# each by default: sticks, cards and disks go back with the order, discs are shredded.
+MEDIA_KINDS: Final = ("usb", "sd", "hdd", "ssd", "cd", "dvd", "bd")
+DEFAULT_DISPOSITION: Final = MappingProxyType(
+    {"usb": "return", "sd": "return", "hdd": "return", "ssd": "return",
+     "cd": "destroy", "dvd": "destroy", "bd": "destroy"}
+)  # fmt: skip
+DEFAULT_MISPRINT_REASONS: Final = ("banding", "colour-cast", "paper-jam", "wrong-size", "dust")
+
+
+@dataclass(frozen=True)
+class MediaSettings:
+    """``[media]``: default disposition per kind, when an item still in the house is overdue."""
+
+    overdue_days: int = 14
+    disposition: Mapping[str, str] = field(default_factory=lambda: DEFAULT_DISPOSITION)
+
+
+@dataclass(frozen=True)
+class WasteSettings:
+    """``[waste]``: misprint reasons and the deadlines of the secure-waste ledger."""
+
+    # "other" (with a text) is always accepted besides these.
+    reasons: tuple[str, ...] = DEFAULT_MISPRINT_REASONS
+    certificate_overdue_days: int = 30
+    uncollected_days: int = 365
+
+
+def _media(t: _Table) -> MediaSettings:
+    overdue = t.integer("overdue_days", 14, low=1, high=3650)
+    given = t.table("disposition")
+    disposition = dict(DEFAULT_DISPOSITION)
+    for kind, value in given.items():
+        if kind not in MEDIA_KINDS:
+            raise t.error(f"disposition.{kind}", f"unknown kind; kinds: {', '.join(MEDIA_KINDS)}")
+        if value not in ("return", "destroy"):
+            raise t.error(f"disposition.{kind}", f"{value!r} is not one of: return, destroy")
+        disposition[kind] = value
+    t.finish()
+    return MediaSettings(overdue_days=overdue, disposition=MappingProxyType(disposition))
+
+
+def _waste(t: _Table) -> WasteSettings:
+    reasons = t.strings("reasons", DEFAULT_MISPRINT_REASONS)
+    for reason in reasons:
+        if not _NAME.match(reason) or reason == "other":
+            raise t.error(
+                "reasons",
+                f"{reason!r}: a reason is a short code (letters, digits, '.', '_', '-'); "
+                "'other' is built in",
+            )
+    if len(set(reasons)) != len(reasons):
+        raise t.error("reasons", "a reason is listed twice")
+    settings = WasteSettings(
+        reasons=reasons,
+        certificate_overdue_days=t.integer("certificate_overdue_days", 30, low=1, high=3650),
+        uncollected_days=t.integer("uncollected_days", 365, low=1, high=3650),
+    )
+    t.finish()
+    return settings

@@ -20,11 +20,12 @@ import structlog
 
 from labd.clock import Clock, SystemClock
 from labd.config import Config, check_paths
+from labd.errors import IllegalTransition
 from labd.intake import EventSink, Intake, Watcher
 from labd.journal import Journal, ensure_private_dir
 from labd.model import JobState
 from labd.notify import Notifier, watchdog_interval
-from labd.pipeline import Pipeline
+from labd.pipeline import Pipeline, fault_from_env
 from labd.printing import CupsClient
 
 log = structlog.get_logger(__name__)
@@ -33,6 +34,7 @@ log = structlog.get_logger(__name__)
 # systemd restarts labd (which loses nothing: every step is journaled).
 STALL_SECONDS: Final = 120.0
 LOOP_WAKE_SECONDS: Final = 1.0
+_WORK_STATES: Final = (JobState.CLAIMED, JobState.CONVERTED, JobState.SUBMITTING)
 
 
 class Daemon:
@@ -95,15 +97,7 @@ class Daemon:
     # -- the loops ---------------------------------------------------------------------------
 
     def _intake_loop(self, intake: Intake, sink: EventSink, watcher: Watcher) -> None:
-        beat = self._beat("intake")
-        while not self.stop.is_set():
-            beat()
-            if not watcher.alive():
-                log.error("intake.observer_died")
-                watcher.stop()
-                watcher.start()
-            wait = intake.tick(sink.drain())
-            sink.wake.wait(min(wait, LOOP_WAKE_SECONDS))
+        intake.run(sink, watcher, self.stop, beat=self._beat("intake"), max_wait=LOOP_WAKE_SECONDS)
 
     def _work_loop(self, pipeline: Pipeline) -> None:
         beat = self._beat("work")
@@ -116,7 +110,11 @@ class Daemon:
             with self._queued_lock:
                 self._queued.discard(job_id)
             with structlog.contextvars.bound_contextvars(job_id=job_id):
-                pipeline.process(job_id)
+                try:
+                    pipeline.process(job_id)
+                except IllegalTransition as e:
+                    # A technician moved the job (labd cancel ...) while it was worked on.
+                    log.info("pipeline.changed_elsewhere", problem=e.get_message())
 
     def _follow_loop(self, pipeline: Pipeline) -> None:
         beat = self._beat("follow")
@@ -125,6 +123,10 @@ class Daemon:
             pipeline.follow()
             for job_id in pipeline.due_retries():
                 self.enqueue(job_id)
+            # Jobs a command moved back into the life cycle (labd retry, reprint, resolve)
+            # are in the journal only; enqueue() skips those already queued.
+            for job in pipeline.journal.jobs(_WORK_STATES):
+                self.enqueue(job.id)
             self.stop.wait(self.config.follow_seconds)
 
     # -- running -------------------------------------------------------------------------------
@@ -172,6 +174,7 @@ class Daemon:
             cups=CupsClient(config.cups_server),
             clock=self.clock,
             stop=self.stop,
+            fault=fault_from_env(),
         )
         sink = EventSink()
         intake = Intake(
@@ -186,8 +189,10 @@ class Daemon:
         intake.recover()
         for job_id in pipeline.recover():
             self.enqueue(job_id)
-        watcher = Watcher(config.hotfolders.values(), sink)
+        watcher = Watcher(sink)
         watcher.start()
+        intake.check_folders()
+        watcher.sync(intake.inotify_folders())
         threads = [
             self._thread("intake", lambda: self._intake_loop(intake, sink, watcher)),
             self._thread("work", lambda: self._work_loop(pipeline)),

@@ -38,6 +38,7 @@ def run_demo(config: Config, base: Path, *, out: TextIO, config_path: Path) -> i
     base.mkdir(parents=True, exist_ok=True)
     for hf in config.hotfolders.values():
         hf.path.mkdir(parents=True, exist_ok=True)
+        hf.path.chmod(0o770)  # private to the lab, or labd refuses to watch it
     queues = sorted({p.queue for p in config.printers.values()})
     server: EmbeddedPrintServer | None = None
     if _real_cups_ready(config):

@@ -113,3 +113,52 @@ class EmbeddedPrintServerError(LabdError):
 
     exit_code = 9
     code = "embedded_cups.error"
+
+
+class MediaError(LabdError):
+    """Media {}: {}"""
+
+    exit_code = 20
+    code = "media.error"
+
+
+class MediaNotFound(MediaError):
+    """No media item {} in the ledger."""
+
+    exit_code = 21
+    code = "media.not_found"
+
+
+class MediaMoveRefused(MediaError):
+    """Media item {} cannot go from {} to {}: {}"""
+
+    exit_code = 22
+    code = "media.move_refused"
+
+
+class WasteError(LabdError):
+    """Secure waste: {}"""
+
+    exit_code = 23
+    code = "waste.error"
+
+
+class ContainerNotFound(WasteError):
+    """No waste container {} in the ledger."""
+
+    exit_code = 24
+    code = "waste.container_not_found"
+
+
+class ContainerMoveRefused(WasteError):
+    """Waste container {} cannot go from {} to {}: {}"""
+
+    exit_code = 25
+    code = "waste.container_move_refused"
+
+
+class WasteEntryRefused(WasteError):
+    """Waste entry refused: {}"""
+
+    exit_code = 26
+    code = "waste.entry_refused"

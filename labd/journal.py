@@ -114,6 +114,17 @@ def event_hash(
 
 
 @dataclass(frozen=True)
+class Discovery:
+    """An entry of a hot folder about to be claimed."""
+
+    hotfolder: str
+    kind: JobKind
+    entry: str
+    technician: str
+    source_inode: int
+
+
+@dataclass(frozen=True)
 class ComponentSchema:
     """The tables of one component (media, waste ...) and how they evolve.
 
@@ -123,6 +134,26 @@ class ComponentSchema:
 
     name: str
     migrations: tuple[tuple[str, ...], ...]
+
+
+# CUPS jobs that no longer stand for their output: aborted or canceled ones a technician
+# retried, or ones of an UNCERTAIN job resolved as "reprint".  Reconciliation must never
+# take one of them for the output's current CUPS job (they share its name).
+PRINTING_SCHEMA: Final = ComponentSchema(
+    "printing",
+    (
+        (
+            """CREATE TABLE print_superseded (
+                job_id INTEGER NOT NULL REFERENCES jobs(id),
+                seq INTEGER NOT NULL,
+                cups_job_id INTEGER NOT NULL,
+                cups_state TEXT,
+                superseded_at TEXT NOT NULL,
+                PRIMARY KEY (job_id, seq, cups_job_id)
+            )""",
+        ),
+    ),
+)
 
 
 class Tx:
@@ -227,6 +258,7 @@ class Journal:
                     f.chmod(0o600)
         journal = cls(conn, path, clock or SystemClock())
         journal._migrate()
+        journal.ensure_schema(PRINTING_SCHEMA)
         return journal
 
     def _migrate(self) -> None:
@@ -370,48 +402,60 @@ class Journal:
         spool_root: Path,
     ) -> Job:
         """Record the intent to claim ``entry``; the job's spool folder is named by its id."""
+        [job] = self.discover_many(
+            [Discovery(hotfolder, kind, entry, technician, source_inode)], spool_root
+        )
+        return job
+
+    def discover_many(self, found: Sequence[Discovery], spool_root: Path) -> list[Job]:
+        """Record the intent to claim several entries in one transaction (a burst)."""
         now = self._now()
+        ids = []
         with self._tx() as cur:
-            cur.execute(
-                "INSERT INTO jobs (hotfolder, kind, state, technician, spool, source_inode, "
-                "created_at, updated_at) VALUES (?, ?, ?, ?, '', ?, ?, ?)",
-                (
-                    hotfolder,
-                    kind.value,
-                    JobState.DISCOVERED.value,
-                    technician,
-                    source_inode,
-                    now,
-                    now,
-                ),
-            )
-            job_id = cur.lastrowid
-            if job_id is None:  # cannot happen for a rowid table; keeps the type exact
-                raise JournalError(str(self.path), "the new job got no id")
-            spool = str(spool_root / str(job_id))
-            cur.execute("UPDATE jobs SET spool = ? WHERE id = ?", (spool, job_id))
-            cur.execute("INSERT INTO job_personal (job_id, entry) VALUES (?, ?)", (job_id, entry))
-            self._append(
-                cur,
-                job_id,
-                "job.discovered",
-                {"hotfolder": hotfolder, "kind": kind.value, "technician": technician},
-            )
-        return self.job(job_id)
+            for d in found:
+                cur.execute(
+                    "INSERT INTO jobs (hotfolder, kind, state, technician, spool, source_inode, "
+                    "created_at, updated_at) VALUES (?, ?, ?, ?, '', ?, ?, ?)",
+                    (d.hotfolder, d.kind.value, JobState.DISCOVERED.value, d.technician,
+                     d.source_inode, now, now),
+                )  # fmt: skip
+                job_id = cur.lastrowid
+                if job_id is None:  # cannot happen for a rowid table; keeps the type exact
+                    raise JournalError(str(self.path), "the new job got no id")
+                cur.execute(
+                    "UPDATE jobs SET spool = ? WHERE id = ?",
+                    (str(spool_root / str(job_id)), job_id),
+                )
+                cur.execute(
+                    "INSERT INTO job_personal (job_id, entry) VALUES (?, ?)", (job_id, d.entry)
+                )
+                self._append(
+                    cur,
+                    job_id,
+                    "job.discovered",
+                    {"hotfolder": d.hotfolder, "kind": d.kind.value, "technician": d.technician},
+                )
+                ids.append(job_id)
+        return [self.job(i) for i in ids]
 
     def claimed(self, job_id: int, files: Sequence[tuple[str, int]]) -> None:
         """The job's files are in its spool folder: ``files`` as (relative name, size)."""
+        self.claimed_many([(job_id, files)])
+
+    def claimed_many(self, claims: Sequence[tuple[int, Sequence[tuple[str, int]]]]) -> None:
+        """Several jobs' files are in their spool folders, in one transaction."""
         with self._tx() as cur:
-            cur.executemany(
-                "INSERT INTO job_files (job_id, seq, name, size) VALUES (?, ?, ?, ?)",
-                [(job_id, seq, name, size) for seq, (name, size) in enumerate(files, 1)],
-            )
-            self._move(
-                cur,
-                job_id,
-                JobState.CLAIMED,
-                data={"files": len(files), "bytes": sum(s for _, s in files)},
-            )
+            for job_id, files in claims:
+                cur.executemany(
+                    "INSERT INTO job_files (job_id, seq, name, size) VALUES (?, ?, ?, ?)",
+                    [(job_id, seq, name, size) for seq, (name, size) in enumerate(files, 1)],
+                )
+                self._move(
+                    cur,
+                    job_id,
+                    JobState.CLAIMED,
+                    data={"files": len(files), "bytes": sum(s for _, s in files)},
+                )
 
     def withdrawn(self, job_id: int) -> None:
         """The files left the hot folder before labd could claim them."""
@@ -505,6 +549,127 @@ class Journal:
         """The job is finished; its retention period runs from now."""
         with self._tx() as cur:
             self._move(cur, job_id, JobState.DONE, data=data)
+
+    def uncertain(self, job_id: int, *, rule: str, reason: str) -> None:
+        """CUPS cannot prove whether the job printed: a supervisor decides."""
+        with self._tx() as cur:
+            self._move(cur, job_id, JobState.UNCERTAIN, rule=rule, reason=reason)
+
+    def canceled(self, job_id: int, *, by: str, cups_job_ids: Sequence[int]) -> None:
+        """A technician cancelled the job (and these CUPS jobs of it)."""
+        with self._tx() as cur:
+            self._move(
+                cur,
+                job_id,
+                JobState.CANCELED,
+                rule="print.canceled_by_technician",
+                data={"by": by, "cups_job_ids": list(cups_job_ids)},
+            )
+
+    def print_again(
+        self, job_id: int, seqs: Sequence[int], to: JobState, *, by: str, why: str
+    ) -> None:
+        """Take a held or uncertain job back to ``to``; outputs ``seqs`` are submitted anew.
+
+        Their CUPS jobs are kept as superseded, so that reconciliation never takes one of
+        them (same name) for the new submission.
+        """
+        with self._tx() as cur:
+            now = self._now()
+            for seq in seqs:
+                row = cur.execute(
+                    "SELECT cups_job_id, cups_state FROM job_outputs WHERE job_id = ? AND seq = ?",
+                    (job_id, seq),
+                ).fetchone()
+                if row is None:
+                    raise JournalError(str(self.path), f"job {job_id} has no output {seq}")
+                if row[0] is not None:
+                    cur.execute(
+                        "INSERT OR IGNORE INTO print_superseded (job_id, seq, cups_job_id, "
+                        "cups_state, superseded_at) VALUES (?, ?, ?, ?, ?)",
+                        (job_id, seq, row[0], row[1], now),
+                    )
+                cur.execute(
+                    "UPDATE job_outputs SET submit_intent_at = NULL, cups_job_id = NULL, "
+                    "cups_state = NULL WHERE job_id = ? AND seq = ?",
+                    (job_id, seq),
+                )
+            self._move(cur, job_id, to, data={"by": by, "why": why, "again": list(seqs)})
+
+    def superseded(self, job_id: int) -> set[int]:
+        """CUPS job ids that once stood for outputs of this job and no longer do."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT cups_job_id FROM print_superseded WHERE job_id = ?", (job_id,)
+            ).fetchall()
+        return {int(r[0]) for r in rows}
+
+    def reprint(self, original: int, seqs: Sequence[int], *, by: str) -> Job:
+        """A new job printing outputs ``seqs`` of ``original`` again, linked to it.
+
+        It starts HELD (``print.reprint_preparing``) so that no daemon submits it before its
+        files are in its spool folder; :meth:`resume` to CONVERTED then releases it.
+        """
+        now = self._now()
+        with self._tx() as cur:
+            src = cur.execute(
+                "SELECT hotfolder, kind, spool FROM jobs WHERE id = ?", (original,)
+            ).fetchone()
+            if src is None:
+                raise JobNotFound(original)
+            outputs = {
+                r[0]: r[1:]
+                for r in cur.execute(
+                    "SELECT seq, path, source_seq, cups_queue FROM job_outputs WHERE job_id = ?",
+                    (original,),
+                )
+            }
+            missing = [s for s in seqs if s not in outputs]
+            if not seqs or missing:
+                raise JournalError(
+                    str(self.path), f"job {original} has no output(s) {missing or 'at all'}"
+                )
+            cur.execute(
+                "INSERT INTO jobs (hotfolder, kind, state, technician, spool, rule, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, '', ?, ?, ?)",
+                (src[0], src[1], JobState.HELD.value, by, "print.reprint_preparing", now, now),
+            )
+            job_id = cur.lastrowid
+            if job_id is None:  # cannot happen for a rowid table; keeps the type exact
+                raise JournalError(str(self.path), "the new job got no id")
+            spool = str(Path(src[2]).parent / str(job_id))
+            cur.execute("UPDATE jobs SET spool = ? WHERE id = ?", (spool, job_id))
+            cur.execute(
+                "INSERT INTO job_personal (job_id, entry) SELECT ?, entry FROM job_personal "
+                "WHERE job_id = ?",
+                (job_id, original),
+            )
+            files = {
+                r[0]: r[1:]
+                for r in cur.execute(
+                    "SELECT seq, name, size FROM job_files WHERE job_id = ?", (original,)
+                )
+            }
+            for new_seq, seq in enumerate(seqs, 1):
+                path, source_seq, queue = outputs[seq]
+                cur.execute(
+                    "INSERT INTO job_outputs (job_id, seq, path, source_seq, cups_queue) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (job_id, new_seq, path, new_seq if source_seq in files else None, queue),
+                )
+                if source_seq in files:
+                    cur.execute(
+                        "INSERT INTO job_files (job_id, seq, name, size) VALUES (?, ?, ?, ?)",
+                        (job_id, new_seq, *files[source_seq]),
+                    )
+            self._append(
+                cur,
+                job_id,
+                "job.reprint",
+                {"original": original, "outputs": list(seqs), "by": by},
+            )
+            self._append(cur, original, "job.reprinted", {"reprint": job_id, "outputs": list(seqs)})
+        return self.job(job_id)
 
     def record(
         self,

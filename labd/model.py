@@ -29,6 +29,7 @@ class JobState(enum.StrEnum):
     UNCERTAIN = "UNCERTAIN"  # after a crash CUPS cannot prove whether it printed
     WITHDRAWN = "WITHDRAWN"  # the files left the hot folder before labd could claim them
     PURGED = "PURGED"  # customer files deleted (retention or erasure)
+    CANCELED = "CANCELED"  # a technician cancelled it (`labd cancel`); its CUPS jobs too
 
     @property
     def terminal(self) -> bool:
@@ -36,16 +37,24 @@ class JobState(enum.StrEnum):
         return self in _TERMINAL
 
 
-_TERMINAL: Final = frozenset({JobState.QUARANTINED, JobState.WITHDRAWN, JobState.PURGED})
+_TERMINAL: Final = frozenset(
+    {JobState.QUARANTINED, JobState.WITHDRAWN, JobState.PURGED, JobState.CANCELED}
+)
 
 # The allowed moves of the life cycle.  The journal refuses any other.
 TRANSITIONS: Final[MappingProxyType[JobState, frozenset[JobState]]] = MappingProxyType(
     {
         JobState.DISCOVERED: frozenset({JobState.CLAIMED, JobState.WITHDRAWN}),
-        JobState.CLAIMED: frozenset({JobState.CONVERTED, JobState.QUARANTINED, JobState.HELD}),
-        JobState.CONVERTED: frozenset({JobState.SUBMITTING, JobState.HELD}),
-        JobState.SUBMITTING: frozenset({JobState.SUBMITTED, JobState.HELD, JobState.UNCERTAIN}),
-        JobState.SUBMITTED: frozenset({JobState.PRINTED, JobState.HELD, JobState.UNCERTAIN}),
+        JobState.CLAIMED: frozenset(
+            {JobState.CONVERTED, JobState.QUARANTINED, JobState.HELD, JobState.CANCELED}
+        ),
+        JobState.CONVERTED: frozenset({JobState.SUBMITTING, JobState.HELD, JobState.CANCELED}),
+        JobState.SUBMITTING: frozenset(
+            {JobState.SUBMITTED, JobState.HELD, JobState.UNCERTAIN, JobState.CANCELED}
+        ),
+        JobState.SUBMITTED: frozenset(
+            {JobState.PRINTED, JobState.HELD, JobState.UNCERTAIN, JobState.CANCELED}
+        ),
         JobState.PRINTED: frozenset({JobState.DONE}),
         JobState.DONE: frozenset({JobState.PURGED}),
         JobState.HELD: frozenset(
@@ -55,12 +64,23 @@ TRANSITIONS: Final[MappingProxyType[JobState, frozenset[JobState]]] = MappingPro
                 JobState.SUBMITTING,
                 JobState.SUBMITTED,
                 JobState.QUARANTINED,
+                JobState.CANCELED,
                 JobState.PURGED,
             }
         ),
-        JobState.UNCERTAIN: frozenset({JobState.DONE, JobState.CONVERTED, JobState.PURGED}),
+        # A supervisor decides: printed after all (DONE), print it (SUBMITTING), or cancel.
+        JobState.UNCERTAIN: frozenset(
+            {
+                JobState.DONE,
+                JobState.CONVERTED,
+                JobState.SUBMITTING,
+                JobState.CANCELED,
+                JobState.PURGED,
+            }
+        ),
         JobState.QUARANTINED: frozenset({JobState.PURGED}),
         JobState.WITHDRAWN: frozenset(),
+        JobState.CANCELED: frozenset({JobState.PURGED}),
         JobState.PURGED: frozenset(),
     }
 )
@@ -73,10 +93,33 @@ class JobKind(enum.StrEnum):
     ORDER = "order"  # a folder: every file in it belongs to one job
 
 
+class WatchMode(enum.StrEnum):
+    """How a hot folder's changes are noticed (a full rescan runs in every mode)."""
+
+    AUTO = "auto"  # inotify on local disks, polling on network filesystems
+    INOTIFY = "inotify"
+    POLL = "poll"  # network shares: inotify sees nothing a remote client writes
+
+
 class OutputFormat(enum.StrEnum):
     """The print-ready format a product makes."""
 
     JPEG = "jpeg"
+    PDF = "pdf"
+
+
+class Layout(enum.StrEnum):
+    """What a PDF product makes of its inputs."""
+
+    PHOTOBOOK = "photobook"  # images: one page each at the print size, in natural name order
+    PASSTHROUGH = "passthrough"  # print-ready PDFs: checked, then printed as they are
+
+
+class RenderingIntent(enum.StrEnum):
+    """How colours outside the output profile's gamut are mapped (ICC rendering intents)."""
+
+    PERCEPTUAL = "perceptual"
+    RELATIVE = "relative"  # relative colorimetric
 
 
 class Fit(enum.StrEnum):
@@ -88,7 +131,7 @@ class Fit(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Product:
-    """What a hot folder makes: format, print size and resolution, fit, quality."""
+    """What a hot folder makes: format, print size and resolution, fit, quality, colour."""
 
     name: str
     format: OutputFormat
@@ -99,6 +142,13 @@ class Product:
     jpeg_quality: int = 92
     border_colour: tuple[int, int, int] = (255, 255, 255)
     copies: int = 1
+    layout: Layout | None = None  # PDF products only
+    # The output profile's ICC data (the printer's profile); None: sRGB.  Read once, when the
+    # configuration is loaded, so a product is a self-contained value for worker processes.
+    output_icc: bytes | None = field(default=None, repr=False)
+    output_profile: str = "srgb"  # as configured ("srgb" or the file), for messages
+    rendering_intent: RenderingIntent = RenderingIntent.PERCEPTUAL
+    black_point_compensation: bool = True
 
     def pixel_size(self, *, landscape: bool) -> tuple[int, int]:
         """Return (width, height) in pixels, turned to match the image's orientation."""
@@ -106,6 +156,14 @@ class Product:
         b = round(self.height_mm / MM_PER_INCH * self.dpi)
         long_side, short_side = max(a, b), min(a, b)
         return (long_side, short_side) if landscape else (short_side, long_side)
+
+    @property
+    def page_pixels(self) -> tuple[int, int]:
+        """(width, height) in pixels as configured, not turned: a book's pages all agree."""
+        return (
+            round(self.width_mm / MM_PER_INCH * self.dpi),
+            round(self.height_mm / MM_PER_INCH * self.dpi),
+        )
 
 
 @dataclass(frozen=True)
@@ -127,6 +185,11 @@ class HotFolder:
     printer: str
     stability_seconds: float
     ignore: tuple[str, ...]
+    group: str | None = None  # the lab's group: the only one with access besides the owner
+    technicians: tuple[str, ...] = ()  # users allowed to drop jobs here; empty: any
+    max_file_bytes: int = 2 * 1024**3
+    watch: WatchMode = field(default_factory=lambda: WatchMode.AUTO)
+    poll_seconds: float = 2.0
 
 
 @dataclass(frozen=True)

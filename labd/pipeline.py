@@ -8,7 +8,9 @@ again after a restart without printing anything twice.
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,11 +23,11 @@ import structlog
 from labd.clock import Clock
 from labd.config import Config
 from labd.convert import convert_job
-from labd.errors import InputRejected, Interrupted, PrintError
+from labd.errors import ConfigError, IllegalTransition, InputRejected, Interrupted, PrintError
 from labd.intake.claim import INBOX
 from labd.journal import Journal
-from labd.model import Job, JobOutput, JobState
-from labd.printing import CupsClient, CupsJobState
+from labd.model import TRANSITIONS, Job, JobOutput, JobState
+from labd.printing import CupsClient, CupsJobState, CupsJobStatus, QueueInfo
 from labd.quarantine import quarantine
 
 log = structlog.get_logger(__name__)
@@ -38,6 +40,30 @@ RETRY_MAX_SECONDS: Final = 300.0
 RETRYABLE: Final = frozenset({"print.unavailable"})
 # How far CUPS' clock may be behind labd's when matching CUPS' history to a job.
 CLOCK_SKEW_SECONDS: Final = 300.0
+# Held for this, a job is still followed: CUPS has it and prints it when the printer is back.
+STOPPED_RULE: Final = "print.printer_stopped"
+
+# Fault injection, for the kill-point test (tests/system/test_crash_kill_points.py) only:
+# with LABD_FAULT=<point>, labd SIGKILLs itself at that point.  Only a real process killed
+# exactly between two steps proves that a restart prints each output once; no signal sent
+# from outside can hit these points reliably.  Unset (always, in production) it costs one
+# comparison per step.
+FAULT_ENV: Final = "LABD_FAULT"
+FAULT_POINTS: Final = (
+    "claimed",  # the job is CLAIMED, conversion not started
+    "converted",  # CONVERTED committed, nothing submitted
+    "submit_intent",  # the submit intent committed, the IPP request not sent
+    "submitted_unrecorded",  # CUPS took the job, its id not yet in the journal
+    "following",  # SUBMITTED, CUPS' state read but not recorded
+)
+
+
+def fault_from_env() -> str | None:
+    """The fault point named by $LABD_FAULT, or None; a typo is an error, never ignored."""
+    point = os.environ.get(FAULT_ENV) or None
+    if point is not None and point not in FAULT_POINTS:
+        raise ConfigError(f"${FAULT_ENV}", point, f"not a fault point; one of {FAULT_POINTS}")
+    return point
 
 
 @dataclass
@@ -56,7 +82,15 @@ class Pipeline:
     clock: Clock
     stop: threading.Event = field(default_factory=threading.Event)
     progress: Callable[[], None] = lambda: None
+    fault: str | None = None  # a FAULT_POINTS name: SIGKILL there (tests only)
     _backoff: dict[int, _Backoff] = field(default_factory=dict)
+    _cups_lost: bool = False  # the last follow pass could not reach CUPS
+
+    def _crash_point(self, point: str) -> None:
+        """Die here, without any clean-up, if $LABD_FAULT names this point (tests only)."""
+        if self.fault == point:
+            log.warning("print.fault_injected", point=point, pid=os.getpid())
+            os.kill(os.getpid(), signal.SIGKILL)
 
     # -- the steps -----------------------------------------------------------------------------
 
@@ -65,8 +99,10 @@ class Pipeline:
         job = self.journal.job(job_id)
         bound = log.bind(job_id=job_id, hotfolder=job.hotfolder)
         if job.state is JobState.CLAIMED:
+            self._crash_point("claimed")
             if not self.convert(job):
                 return
+            self._crash_point("converted")
             job = self.journal.job(job_id)
         if job.state in (JobState.CONVERTED, JobState.SUBMITTING) and not self.stop.is_set():
             self.submit(job)
@@ -119,8 +155,13 @@ class Pipeline:
             return False
         self.progress()
         queue = self.config.printers[hf.printer].queue
+        # A file made from one input names it; a photobook (several inputs) names none.
         outputs = [
-            (str(c.output.relative_to(spool)), f.seq) for f, c in zip(files, converted, strict=True)
+            (
+                str(c.output.relative_to(spool)),
+                files[c.sources[0]].seq if len(c.sources) == 1 else None,
+            )
+            for c in converted
         ]
         self.journal.converted(job.id, outputs, queue)
         log.info(
@@ -149,40 +190,60 @@ class Pipeline:
         options = dict(printer.options)
         if product.copies > 1:
             options["copies"] = str(product.copies)
+        superseded = self.journal.superseded(job.id)
         for out in self.journal.outputs(job.id):
             if out.cups_job_id is not None:
                 continue
             if self.stop.is_set():
                 return  # the job stays SUBMITTING; the next start carries on
             try:
-                cups_id = self._already_in_cups(job, out) if out.submit_intent_at else None
+                cups_id = (
+                    self._already_in_cups(job, out, superseded) if out.submit_intent_at else None
+                )
                 if cups_id is None:
                     self.journal.submit_intent(job.id, out.seq)
+                    self._crash_point("submit_intent")
                     cups_id = self.cups.submit(
                         out.cups_queue,
                         Path(job.spool) / out.path,
                         title=out.cups_title,
                         options=options,
                     )
+                    self._crash_point("submitted_unrecorded")
             except PrintError as e:
                 self._hold(job.id, e)
                 return
-            self.journal.submitted(job.id, out.seq, cups_id)
+            try:
+                self.journal.submitted(job.id, out.seq, cups_id)
+            except IllegalTransition:
+                # Cancelled by a technician between the intent and CUPS' answer.
+                log.warning("print.canceled_while_submitting", job_id=job.id, cups_job_id=cups_id)
+                self.cups.cancel(cups_id)
+                return
             self.progress()
         self._backoff.pop(job.id, None)
 
-    def _already_in_cups(self, job: Job, out: JobOutput) -> int | None:
-        """After a crash between the submit intent and its result: did CUPS take it?
+    def _already_in_cups(self, job: Job, out: JobOutput, superseded: set[int]) -> int | None:
+        """After a crash between the submit intent and its result: did CUPS take it?"""
+        return self._match(job, out, self.cups.find_jobs(out.cups_title), superseded)
+
+    def _match(
+        self, job: Job, out: JobOutput, history: list[CupsJobStatus], superseded: set[int]
+    ) -> int | None:
+        """The CUPS job of ``out`` in ``history``, or None.
 
         Only a CUPS job of this output's name, on its queue, created after the labd job was
         claimed counts: CUPS keeps its history when a journal is replaced, and job ids of a
-        new journal start again at 1.
+        new journal start again at 1.  Superseded CUPS jobs (retried, reprinted) never count.
         """
         claimed = _epoch(job.created_at) - CLOCK_SKEW_SECONDS
         found = [
             s
-            for s in self.cups.find_jobs(out.cups_title)
-            if s.queue in ("", out.cups_queue) and (s.created is None or s.created >= claimed)
+            for s in history
+            if s.name in ("", out.cups_title)
+            and s.queue in ("", out.cups_queue)
+            and (s.created is None or s.created >= claimed)
+            and s.job_id not in superseded
         ]
         if not found:
             return None
@@ -234,28 +295,89 @@ class Pipeline:
         return due
 
     def follow(self) -> None:
-        """One pass over submitted jobs: record CUPS' states; finish or hold each job."""
-        for job in self.journal.jobs([JobState.SUBMITTED]):
+        """One pass over jobs in CUPS: record CUPS' states; finish, hold or resume each job."""
+        jobs = self.journal.jobs([JobState.SUBMITTED]) + [
+            j for j in self.journal.jobs([JobState.HELD]) if j.rule == STOPPED_RULE
+        ]
+        # Outputs CUPS was printing when it went away: when it comes back it prints them
+        # again from the start (CUPS restarts interrupted jobs), so the first may be a
+        # partial or whole extra print.
+        suspects = (
+            [
+                o
+                for j in jobs
+                for o in self.journal.outputs(j.id)
+                if o.cups_state in _PRINTING and o.cups_job_id is not None
+            ]
+            if self._cups_lost
+            else []
+        )
+        queues: dict[str, QueueInfo | None] = {}
+        for job in sorted(jobs, key=lambda j: j.id):
             if self.stop.is_set():
                 return
             try:
-                self._follow(job)
+                self._follow(job, queues)
             except PrintError as e:
-                log.warning("print.follow_failed", job_id=job.id, problem=e.problem)
-                return  # CUPS is unreachable: every other job would fail the same way
+                if e.transient:
+                    if not self._cups_lost:
+                        log.warning("print.cups_lost", job_id=job.id, problem=e.problem)
+                    self._cups_lost = True
+                    return  # CUPS is unreachable: every other job would fail the same way
+                self._lost_in_cups(job, e)
+            except IllegalTransition as e:
+                # A technician changed the job (labd cancel ...) while this pass ran.
+                log.info("print.changed_elsewhere", job_id=job.id, problem=e.get_message())
             self.progress()
+        if self._cups_lost:
+            self._cups_lost = False
+            log.info("print.cups_back")
+            for out in suspects:
+                self._possible_duplicate(out, "CUPS went away while printing it")
 
-    def _follow(self, job: Job) -> None:
+    def _possible_duplicate(self, out: JobOutput, why: str) -> None:
+        self.journal.record(
+            "print.possible_duplicate",
+            {"seq": out.seq, "cups_job_id": out.cups_job_id, "queue": out.cups_queue, "why": why},
+            job_id=out.job_id,
+        )
+        log.warning(
+            "print.possible_duplicate",
+            job_id=out.job_id,
+            seq=out.seq,
+            cups_job_id=out.cups_job_id,
+            why=why,
+            hint="check the printer's output; put an extra print into secure waste",
+        )
+
+    def _lost_in_cups(self, job: Job, error: PrintError) -> None:
+        """CUPS answers but no longer knows a job of ours: nobody can say if it printed."""
+        log.error("print.cups_job_unknown", job_id=job.id, problem=error.problem)
+        if JobState.UNCERTAIN in TRANSITIONS[job.state]:
+            self.journal.uncertain(job.id, rule="print.history_lost", reason=error.get_message())
+
+    def _queue(self, queue: str, cache: dict[str, QueueInfo | None]) -> QueueInfo | None:
+        if queue not in cache:
+            cache[queue] = self.cups.queue_info(queue)
+        return cache[queue]
+
+    def _follow(self, job: Job, queues: dict[str, QueueInfo | None]) -> None:
         states: list[CupsJobState] = []
+        waiting: list[JobOutput] = []
         for out in self.journal.outputs(job.id):
             if out.cups_job_id is None:
                 continue
             status = self.cups.status(out.cups_job_id)
+            self._crash_point("following")
+            if out.cups_state in _PRINTING and status.state in _WAITING:
+                self._possible_duplicate(out, "CUPS restarted the job after it had begun")
             self.journal.cups_state(
                 job.id, out.seq, status.state.value, impressions=status.impressions
             )
             states.append(status.state)
             if status.state in (CupsJobState.ABORTED, CupsJobState.CANCELED):
+                if job.state is JobState.HELD:
+                    self.journal.resume(job.id, JobState.SUBMITTED)
                 rule = f"print.{status.state.value}"
                 reason = (
                     f"CUPS job {out.cups_job_id} on {out.cups_queue} was "
@@ -266,7 +388,11 @@ class Pipeline:
                     "job.finished", job_id=job.id, outcome="held", rule=rule, seconds=self._age(job)
                 )
                 return
+            if not status.state.finished:
+                waiting.append(out)
         if states and all(s is CupsJobState.COMPLETED for s in states):
+            if job.state is JobState.HELD:
+                self.journal.resume(job.id, JobState.SUBMITTED)
             self.journal.printed(job.id, outputs=len(states))
             self.journal.done(job.id)
             log.info(
@@ -277,17 +403,193 @@ class Pipeline:
                 hotfolder=job.hotfolder,
                 seconds=self._age(job),
             )
+            return
+        stopped = next(
+            (
+                (o.cups_queue, info.reason)
+                for o in waiting
+                if (info := self._queue(o.cups_queue, queues)) is not None and info.stopped
+            ),
+            None,
+        )
+        if stopped is not None and job.state is JobState.SUBMITTED:
+            queue, why = stopped
+            reason = f"queue {queue!r} is stopped (the job waits in CUPS): {why}"
+            self.journal.held(job.id, rule=STOPPED_RULE, reason=reason)
+            log.warning("print.held", job_id=job.id, rule=STOPPED_RULE, queue=queue, problem=why)
+        elif stopped is None and job.state is JobState.HELD:
+            self.journal.resume(job.id, JobState.SUBMITTED)
+            log.info("print.resumed", job_id=job.id)
 
     # -- after a restart ---------------------------------------------------------------------
 
     def recover(self) -> list[int]:
-        """Jobs to carry on after a restart, oldest first; PRINTED jobs are finished here."""
+        """Jobs to carry on after a restart, oldest first; PRINTED jobs are finished here.
+
+        Reconciliation with CUPS' history runs first, so nothing is submitted before labd
+        knows what CUPS already has.
+        """
         for job in self.journal.jobs([JobState.PRINTED]):
             self.journal.done(job.id)
+        self.reconcile()
         pending = self.journal.jobs([JobState.CLAIMED, JobState.CONVERTED, JobState.SUBMITTING])
         return sorted(j.id for j in pending)
+
+    def reconcile(self) -> None:
+        """Match every submitting or submitted job against CUPS' whole job history.
+
+        Found → recorded; not found while CUPS remembers jobs from before the submit intent
+        → left to submit; cannot tell (an id CUPS does not know, a history that starts
+        after the intent: purged, or CUPS reinstalled) → UNCERTAIN, for a supervisor.
+        """
+        jobs = sorted(
+            self.journal.jobs([JobState.SUBMITTING, JobState.SUBMITTED]), key=lambda j: j.id
+        )
+        if not jobs:
+            return
+        try:
+            history = self.cups.history()
+        except PrintError as e:
+            # submit() asks CUPS again for each output before sending it a second time.
+            log.warning("print.reconcile_deferred", problem=e.problem, jobs=len(jobs))
+            return
+        by_id = {s.job_id: s for s in history}
+        oldest = min((s.created for s in history if s.created is not None), default=None)
+        for job in jobs:
+            superseded = self.journal.superseded(job.id)
+            for out in self.journal.outputs(job.id):
+                problem = self._reconcile_output(
+                    job, out, history=history, by_id=by_id, oldest=oldest, superseded=superseded
+                )
+                if problem is not None:
+                    self.journal.uncertain(job.id, rule="print.history_lost", reason=problem)
+                    log.error("print.uncertain", job_id=job.id, seq=out.seq, problem=problem)
+                    break
+        log.info("print.reconciled_all", jobs=len(jobs), cups_history=len(history))
+
+    def _reconcile_output(
+        self,
+        job: Job,
+        out: JobOutput,
+        *,
+        history: list[CupsJobStatus],
+        by_id: dict[int, CupsJobStatus],
+        oldest: int | None,
+        superseded: set[int],
+    ) -> str | None:
+        """Reconcile one output; return why it is uncertain, or None."""
+        if out.cups_job_id is not None:
+            known = by_id.get(out.cups_job_id)
+            if known is None or known.name not in ("", out.cups_title):
+                return (
+                    f"CUPS at {self.cups.where} has no job {out.cups_job_id} "
+                    f"({out.cups_title}): its history was purged or CUPS was reinstalled"
+                )
+            return None
+        if out.submit_intent_at is None:
+            return None
+        cups_id = self._match(job, out, history, superseded)
+        if cups_id is not None:
+            self.journal.submitted(job.id, out.seq, cups_id)
+            return None
+        if oldest is not None and oldest <= _epoch(out.submit_intent_at):
+            log.info("print.not_in_cups", job_id=job.id, seq=out.seq)
+            return None  # CUPS would remember it: it never got it
+        return (
+            f"{out.cups_title} is not in CUPS' history at {self.cups.where}, and that "
+            "history does not reach back to the submit intent (purged, or CUPS reinstalled)"
+        )
+
+
+# CUPS job states of an output being printed, and of one waiting to be.
+_PRINTING: Final = frozenset({CupsJobState.PROCESSING.value, CupsJobState.STOPPED.value})
+_WAITING: Final = frozenset({CupsJobState.PENDING, CupsJobState.HELD})
 
 
 def _epoch(timestamp: str) -> float:
     """Seconds since the epoch of a journal timestamp."""
     return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
+
+
+# -- what technicians do (the CLI calls these; a running daemon picks the change up) -----------
+
+
+def _require(job: Job, *states: JobState, to: str) -> None:
+    if job.state not in states:
+        raise IllegalTransition(job.id, job.state.value, to)
+
+
+def retry_job(journal: Journal, cups: CupsClient, job_id: int, *, by: str) -> list[int]:
+    """Take a HELD job back into the life cycle; return the outputs that print again.
+
+    Only outputs whose CUPS job was aborted or canceled are submitted anew; completed ones
+    and ones CUPS still holds are left as they are.
+    """
+    job = journal.job(job_id)
+    _require(job, JobState.HELD, to="retry")
+    outputs = journal.outputs(job_id)
+    if not outputs:
+        journal.resume(job_id, JobState.CLAIMED)  # converted again
+        return []
+    again = []
+    for out in outputs:
+        if out.cups_job_id is None:
+            continue
+        if cups.status(out.cups_job_id).state in (CupsJobState.ABORTED, CupsJobState.CANCELED):
+            again.append(out.seq)
+    in_cups = all(o.cups_job_id is not None for o in outputs)
+    if in_cups and not again:
+        to = JobState.SUBMITTED
+    elif again or any(o.submit_intent_at or o.cups_job_id for o in outputs):
+        to = JobState.SUBMITTING
+    else:
+        to = JobState.CONVERTED
+    journal.print_again(job_id, again, to, by=by, why="retry")
+    log.info("print.retry_requested", job_id=job_id, again=again, to=to.value, by=by)
+    return again
+
+
+def cancel_job(journal: Journal, cups: CupsClient, job_id: int, *, by: str) -> list[int]:
+    """Cancel a job and its unfinished CUPS jobs; return the CUPS jobs cancelled."""
+    job = journal.job(job_id)
+    if JobState.CANCELED not in TRANSITIONS[job.state]:
+        raise IllegalTransition(job.id, job.state.value, JobState.CANCELED.value)
+    cancelled = []
+    for out in journal.outputs(job_id):
+        if out.cups_job_id is None:
+            continue
+        if not cups.status(out.cups_job_id).state.finished:
+            cups.cancel(out.cups_job_id)
+            cancelled.append(out.cups_job_id)
+    journal.canceled(job_id, by=by, cups_job_ids=cancelled)
+    log.info("print.job_canceled", job_id=job_id, cups_job_ids=cancelled, by=by)
+    return cancelled
+
+
+def reprint_job(journal: Journal, job_id: int, seqs: list[int] | None, *, by: str) -> Job:
+    """A new job, linked to ``job_id``, printing its outputs ``seqs`` (all by default) again."""
+    original = journal.job(job_id)
+    outputs = journal.outputs(job_id)
+    chosen = seqs or [o.seq for o in outputs]
+    new = journal.reprint(job_id, chosen, by=by)
+    source, target = Path(original.spool), Path(new.spool)
+    by_seq = {o.seq: o for o in outputs}
+    for seq in chosen:
+        path = by_seq[seq].path
+        (target / path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        shutil.copy2(source / path, target / path)
+    journal.resume(new.id, JobState.CONVERTED)  # files in place: a daemon may take it now
+    log.info("print.reprint", job_id=new.id, original=job_id, outputs=chosen, by=by)
+    return journal.job(new.id)
+
+
+def resolve_job(journal: Journal, job_id: int, decision: str, *, by: str) -> JobState:
+    """A supervisor's decision on an UNCERTAIN job: ``printed`` or ``reprint``."""
+    job = journal.job(job_id)
+    _require(job, JobState.UNCERTAIN, to=decision)
+    if decision == "printed":
+        journal.done(job_id, resolved="printed", by=by)
+        return JobState.DONE
+    again = [o.seq for o in journal.outputs(job_id) if o.cups_state != "completed"]
+    journal.print_again(job_id, again, JobState.SUBMITTING, by=by, why="resolved: reprint")
+    return JobState.SUBMITTING

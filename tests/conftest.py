@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,3 +29,14 @@ def print_server() -> Iterator[EmbeddedPrintServer]:
             yield server
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many kill points and runs the crash test covered (issue 5 asks for it)."""
+    module = sys.modules.get("tests.system.test_crash_kill_points")
+    covered: dict[str, int] = getattr(module, "COVERED", {})
+    if covered:
+        terminalreporter.write_line(
+            f"kill points covered: {len(covered)} points, {sum(covered.values())} runs "
+            f"({', '.join(f'{p} x{n}' for p, n in covered.items())})"
+        )

@@ -210,17 +210,12 @@ def rgb_matrix_profile(
     or deliberately wrong ones whose effect a test can see).
     """
 
-    def s15(v: float) -> bytes:
-        return struct.pack(">i", round(v * 65536))
-
     def xyz(v: tuple[float, float, float]) -> bytes:
-        return b"XYZ \0\0\0\0" + s15(v[0]) + s15(v[1]) + s15(v[2])
+        return b"XYZ \0\0\0\0" + _s15(v[0]) + _s15(v[1]) + _s15(v[2])
 
-    text = description.encode("ascii") + b"\0"
-    desc = b"desc\0\0\0\0" + struct.pack(">I", len(text)) + text + bytes(4 + 4 + 2 + 1 + 67)
     curve = b"curv\0\0\0\0" + struct.pack(">IH", 1, round(gamma * 256)) + b"\0\0"
     tags = [
-        (b"desc", desc),
+        (b"desc", _desc(description)),
         (b"cprt", b"text\0\0\0\0no copyright\0"),
         (b"wtpt", xyz(_D50)),
         (b"rXYZ", xyz(red)),
@@ -230,6 +225,22 @@ def rgb_matrix_profile(
         (b"gTRC", curve),
         (b"bTRC", curve),
     ]
+    return _assemble(tags, b"mntr", b"RGB ", b"XYZ ")
+
+
+def _s15(v: float) -> bytes:
+    return struct.pack(">i", round(v * 65536))
+
+
+def _desc(description: str) -> bytes:
+    text = description.encode("ascii") + b"\0"
+    return b"desc\0\0\0\0" + struct.pack(">I", len(text)) + text + bytes(4 + 4 + 2 + 1 + 67)
+
+
+def _assemble(
+    tags: list[tuple[bytes, bytes]], device_class: bytes, space: bytes, pcs: bytes
+) -> bytes:
+    """An ICC v2 profile from its tags."""
     offset = 128 + 4 + 12 * len(tags)
     table, data = b"", b""
     for signature, body in tags:
@@ -241,16 +252,195 @@ def rgb_matrix_profile(
         struct.pack(">I", 128 + len(body))
         + b"lcms"
         + struct.pack(">I", 0x02100000)  # version 2.1
-        + b"mntrRGB XYZ "
+        + device_class
+        + space
+        + pcs
         + bytes(12)  # date
         + b"acsp"
         + bytes(4 + 4 + 4 + 4 + 8 + 4)  # platform, flags, maker, model, attributes, intent
-        + s15(_D50[0])
-        + s15(_D50[1])
-        + s15(_D50[2])
+        + _s15(_D50[0])
+        + _s15(_D50[1])
+        + _s15(_D50[2])
         + bytes(4 + 16 + 28)  # creator, profile id, reserved
     )
     return header + body
+
+
+def _srgb_to_lab(rgb: tuple[float, ...]) -> tuple[float, float, float]:
+    """sRGB (0-1) to CIE Lab (D50), through the D50-adapted sRGB primaries."""
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    cols = (SRGB_RED_XYZ, SRGB_GREEN_XYZ, SRGB_BLUE_XYZ)
+    xyz = [sum(lin[j] * cols[j][i] for j in range(3)) for i in range(3)]
+    f = [
+        (v / w) ** (1 / 3) if v / w > 216 / 24389 else (24389 / 27 * v / w + 16) / 116
+        for v, w in zip(xyz, _D50, strict=True)
+    ]
+    return (116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2]))
+
+
+def lab_to_srgb(lab: tuple[float, float, float]) -> tuple[float, float, float]:
+    """CIE Lab (D50) to sRGB (0-1, clipped), the inverse of the above."""
+    fy = (lab[0] + 16) / 116
+    f = (fy + lab[1] / 500, fy, fy - lab[2] / 200)
+    xyz = [
+        w * (v**3 if v**3 > 216 / 24389 else (116 * v - 16) / (24389 / 27))
+        for v, w in zip(f, _D50, strict=True)
+    ]
+    # Inverse of the D50-adapted sRGB matrix.
+    m = (SRGB_RED_XYZ, SRGB_GREEN_XYZ, SRGB_BLUE_XYZ)
+    a = [[m[j][i] for j in range(3)] for i in range(3)]
+    det = (
+        a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1])
+        - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0])
+        + a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0])
+    )
+    inv = [
+        [
+            (
+                a[(c + 1) % 3][(r + 1) % 3] * a[(c + 2) % 3][(r + 2) % 3]
+                - a[(c + 1) % 3][(r + 2) % 3] * a[(c + 2) % 3][(r + 1) % 3]
+            )
+            / det
+            for c in range(3)
+        ]
+        for r in range(3)
+    ]
+    lin = [min(1.0, max(0.0, sum(inv[i][j] * xyz[j] for j in range(3)))) for i in range(3)]
+    r, g, b = (12.92 * c if c <= 0.0031308 else 1.055 * c ** (1 / 2.4) - 0.055 for c in lin)
+    return (r, g, b)
+
+
+def _lab16(lab: tuple[float, float, float]) -> list[int]:
+    """Lab in the ICC v2 16-bit encoding of lut16Type."""
+    return [
+        min(0xFFFF, max(0, round(lab[0] * 0xFF00 / 100))),
+        min(0xFFFF, max(0, round((lab[1] + 128) * 256))),
+        min(0xFFFF, max(0, round((lab[2] + 128) * 256))),
+    ]
+
+
+def _mft2(inputs: int, outputs: int, grid: int, clut: Any) -> bytes:
+    """A lut16Type tag: identity matrix and curves around a ``grid``-point CLUT.
+
+    ``clut(point)`` gets the input (0-1 per channel) and returns ``outputs`` 16-bit values.
+    """
+    identity = b"".join(_s15(1.0 if i % 4 == 0 else 0.0) for i in range(9))
+    ramp = struct.pack(">2H", 0, 0xFFFF)
+    values: list[int] = []
+    for n in range(grid**inputs):
+        point = [(n // grid ** (inputs - 1 - k)) % grid / (grid - 1) for k in range(inputs)]
+        values += clut(point)
+    return (
+        b"mft2\0\0\0\0"
+        + struct.pack(">BBBB", inputs, outputs, grid, 0)
+        + identity
+        + struct.pack(">HH", 2, 2)
+        + ramp * inputs
+        + struct.pack(f">{len(values)}H", *values)
+        + ramp * outputs
+    )
+
+
+def cmyk_lut_profile() -> bytes:
+    """A CMYK printer profile (A2B0 only) modelling naive inks: r = (1-c)(1-k) and so on.
+
+    Pillow cannot make CMYK profiles; this one is enough to take a tagged CMYK photo to RGB.
+    """
+
+    def clut(p: list[float]) -> list[int]:
+        c, m, y, k = p
+        return _lab16(_srgb_to_lab(((1 - c) * (1 - k), (1 - m) * (1 - k), (1 - y) * (1 - k))))
+
+    tags = [
+        (b"desc", _desc("Naive CMYK")),
+        (b"cprt", b"text\0\0\0\0no copyright\0"),
+        (b"wtpt", b"XYZ \0\0\0\0" + _s15(_D50[0]) + _s15(_D50[1]) + _s15(_D50[2])),
+        (b"A2B0", _mft2(4, 3, 5, clut)),
+    ]
+    return _assemble(tags, b"prtr", b"CMYK", b"Lab ")
+
+
+def rgb_lut_profile(description: str = "Printer RGB", grid: int = 17) -> bytes:
+    """An RGB printer profile built of lookup tables (as real printer profiles are) that
+    models sRGB: converting to it should leave sRGB colours about where they were."""
+
+    def a2b(p: list[float]) -> list[int]:
+        return _lab16(_srgb_to_lab(tuple(p)))
+
+    def b2a(p: list[float]) -> list[int]:
+        lab = (p[0] * 100 * 0xFFFF / 0xFF00, p[1] * 0xFFFF / 256 - 128, p[2] * 0xFFFF / 256 - 128)
+        return [round(v * 0xFFFF) for v in lab_to_srgb(lab)]
+
+    tags = [
+        (b"desc", _desc(description)),
+        (b"cprt", b"text\0\0\0\0no copyright\0"),
+        (b"wtpt", b"XYZ \0\0\0\0" + _s15(_D50[0]) + _s15(_D50[1]) + _s15(_D50[2])),
+        (b"A2B0", _mft2(3, 3, grid, a2b)),
+        (b"B2A0", _mft2(3, 3, grid, b2a)),
+        (b"B2A1", _mft2(3, 3, grid, b2a)),
+    ]
+    return _assemble(tags, b"prtr", b"RGB ", b"Lab ")
+
+
+def adobe_rgb_like_profile() -> bytes:
+    """Adobe RGB (1998) primaries (D50-adapted) and its 563/256 gamma, as a matrix profile."""
+    return rgb_matrix_profile(
+        "Adobe RGB like",
+        (0.6097, 0.3111, 0.0195),
+        (0.2053, 0.6257, 0.0609),
+        (0.1492, 0.0632, 0.7446),
+        gamma=563 / 256,
+    )
+
+
+def make_png16(path: Path, size: tuple[int, int], rgba: tuple[int, ...]) -> Path:
+    """A 16-bit RGB (3 values) or RGBA (4 values) PNG of one colour; Pillow cannot write them."""
+    kind = {3: 2, 4: 6}[len(rgba)]
+    row = b"\0" + struct.pack(f">{len(rgba) * size[0]}H", *(rgba * size[0]))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", struct.pack(">IIBBBBB", size[0], size[1], 16, kind, 0, 0, 0))
+        + _chunk(b"IDAT", zlib.compress(row * size[1]))
+        + _chunk(b"IEND", b"")
+    )
+    return path
+
+
+def make_tiff16(path: Path, size: tuple[int, int], rgb: tuple[int, int, int]) -> Path:
+    """A 16-bit RGB TIFF (a scan) of one colour, uncompressed, little-endian."""
+    w, h = size
+    pixels = struct.pack(f"<{3 * w * h}H", *(rgb * (w * h)))
+    entries = [  # tag, type (3 short, 4 long), count, value
+        (256, 4, 1, w),
+        (257, 4, 1, h),
+        (258, 3, 3, 0),  # bits per sample: offset patched below
+        (259, 3, 1, 1),  # no compression
+        (262, 3, 1, 2),  # RGB
+        (273, 4, 1, 0),  # strip offset: patched below
+        (277, 3, 1, 3),
+        (278, 4, 1, h),
+        (279, 4, 1, len(pixels)),
+        (284, 3, 1, 1),  # chunky
+    ]
+    ifd_size = 2 + 12 * len(entries) + 4
+    bits_at = 8 + ifd_size
+    data_at = bits_at + 6
+    ifd = struct.pack("<H", len(entries))
+    patched = {258: bits_at, 273: data_at}
+    for tag, kind, count, value in entries:
+        v = patched.get(tag, value)
+        packed = struct.pack("<HH", v, 0) if kind == 3 and count == 1 else struct.pack("<I", v)
+        ifd += struct.pack("<HHI", tag, kind, count) + packed
+    ifd += struct.pack("<I", 0)
+    path.write_bytes(
+        b"II*\0" + struct.pack("<I", 8) + ifd + struct.pack("<3H", 16, 16, 16) + pixels
+    )
+    return path
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
 
 def swapped_red_green_profile() -> bytes:

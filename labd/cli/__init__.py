@@ -16,14 +16,14 @@ from typing import TextIO
 import structlog
 
 from labd import __version__
-from labd.cli import jobs, journal, service
+from labd.cli import convert, doctor, intake, jobs, journal, media, printing, service, waste
 from labd.cli.common import DEFAULT_CONFIG
 from labd.errors import LabdError
 from labd.logging import configure as configure_logging
 
 log = structlog.get_logger(__name__)
 
-_AREAS = (service, jobs, journal)
+_AREAS = (service, jobs, journal, intake, media, waste, printing, doctor, convert)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,6 +9,7 @@ from typing import TextIO
 
 from labd.cli.common import Subparsers, config_of, open_journal, write_table
 from labd.cli.journal import event_row, event_summary
+from labd.intake.safety import check_folder
 from labd.journal import Journal
 from labd.model import Job, JobState
 
@@ -118,7 +119,13 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
         journal.close()
     out.write(f"journal {config.journal_path}\n")
     for hf in config.hotfolders.values():
-        out.write(f"hot folder {hf.name}: {hf.path}\n")
+        check = check_folder(hf)
+        how = (
+            f"REFUSED: {check.problem}"
+            if check.problem
+            else f"{check.watch.value} on {check.filesystem}"
+        )
+        out.write(f"hot folder {hf.name}: {hf.path} ({how})\n")
     summary = ", ".join(f"{s.value} {n}" for s, n in sorted(counts.items())) or "none"
     out.write(f"jobs: {summary}\n")
     for job in attention:

@@ -14,18 +14,45 @@ from labd.convert.image import (
     check_image,
     convert_image,
 )
-from labd.convert.job import convert_job, output_name
+from labd.convert.job import (
+    BOOK_NAME,
+    BatchResult,
+    convert_batch,
+    convert_job,
+    output_name,
+    outputs_for,
+    process_pool,
+)
+from labd.convert.pdf import (
+    RULE_DAMAGED_PDF,
+    RULE_ENCRYPTED_PDF,
+    RULE_NOT_A_PDF,
+    RULE_PAGE_SIZE,
+    check_pdf,
+    natural_key,
+)
 
 __all__ = [
     "ALLOWED_FORMATS",
+    "BOOK_NAME",
+    "RULE_DAMAGED_PDF",
     "RULE_EMPTY",
+    "RULE_ENCRYPTED_PDF",
     "RULE_NOT_AN_IMAGE",
+    "RULE_NOT_A_PDF",
+    "RULE_PAGE_SIZE",
     "RULE_TOO_MANY_PIXELS",
     "RULE_TRUNCATED",
     "RULE_UNSUPPORTED",
+    "BatchResult",
     "ConvertedFile",
     "check_image",
+    "check_pdf",
+    "convert_batch",
     "convert_image",
     "convert_job",
+    "natural_key",
     "output_name",
+    "outputs_for",
+    "process_pool",
 ]

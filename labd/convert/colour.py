@@ -1,7 +1,9 @@
-"""Colour management: embedded ICC profiles to sRGB, with transforms built once per process."""
+"""Colour management: embedded ICC profiles to the product's output profile (sRGB or the
+printer's), with transforms built once per process."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import threading
@@ -10,7 +12,9 @@ from typing import Final
 
 from PIL import Image, ImageCms
 
-# The profile every output carries.  Prints are made for sRGB; untagged input is taken as sRGB.
+from labd.model import Product, RenderingIntent
+
+# The default output profile; untagged input is taken as sRGB.
 _SRGB: Final = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 SRGB_ICC: Final[bytes] = _SRGB.tobytes()
 
@@ -26,23 +30,38 @@ class UnusableProfile(ValueError):
     """An embedded ICC profile that is damaged or does not fit the image."""
 
 
+_INTENTS: Final = {
+    RenderingIntent.PERCEPTUAL: ImageCms.Intent.PERCEPTUAL,
+    RenderingIntent.RELATIVE: ImageCms.Intent.RELATIVE_COLORIMETRIC,
+}
+
+# (input profile hash or b"" for untagged, image mode, output profile hash, intent, bpc)
+_Key = tuple[bytes, str, bytes, RenderingIntent, bool]
+
+
 class _TransformCache:
-    """Built transforms keyed by (profile hash, mode), least recently used dropped first."""
+    """Built transforms keyed by profiles, mode and rendering, least recently used dropped first."""
 
     def __init__(self, maxsize: int) -> None:
         self._maxsize = maxsize
-        self._items: OrderedDict[tuple[bytes, str], ImageCms.ImageCmsTransform] = OrderedDict()
+        self._items: OrderedDict[_Key, ImageCms.ImageCmsTransform] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, icc: bytes, mode: str) -> ImageCms.ImageCmsTransform:
-        key = (hashlib.sha256(icc).digest(), mode)
+    def get(self, icc: bytes | None, mode: str, product: Product) -> ImageCms.ImageCmsTransform:
+        key = (
+            _digest(icc),
+            mode,
+            _digest(product.output_icc),
+            product.rendering_intent,
+            product.black_point_compensation,
+        )
         with self._lock:
             if (found := self._items.get(key)) is not None:
                 self._items.move_to_end(key)
                 return found
         # Built outside the lock: two threads may build the same transform once each, which
         # is harmless, and no thread waits on another's build.
-        transform = _build(icc, mode)
+        transform = _build(icc, mode, product)
         with self._lock:
             self._items[key] = transform
             while len(self._items) > self._maxsize:
@@ -61,43 +80,78 @@ class _TransformCache:
 _transforms: Final = _TransformCache(_CACHE_SIZE)
 
 
-def _build(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform:
+def _digest(icc: bytes | None) -> bytes:
+    return hashlib.sha256(icc).digest() if icc else b""
+
+
+def _profile(icc: bytes) -> ImageCms.ImageCmsProfile:
     try:
-        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        return ImageCms.ImageCmsProfile(io.BytesIO(icc))
     except OSError as e:  # littlecms could not parse the bytes
         raise UnusableProfile("damaged colour profile") from e
-    if profile.profile.xcolor_space != _COLOUR_SPACE[mode]:
+
+
+def _build(icc: bytes | None, mode: str, product: Product) -> ImageCms.ImageCmsTransform:
+    source = _SRGB if icc is None else _profile(icc)
+    if source.profile.xcolor_space != _COLOUR_SPACE[mode]:
         raise UnusableProfile("colour profile does not match the image")
+    # The output profile was checked when the configuration was read; a failure here is
+    # labd's (or the administrator's), not the customer's, so it is not an UnusableProfile.
+    target = _SRGB if product.output_icc is None else output_profile(product.output_icc)
+    flags = ImageCms.Flags.NOCACHE  # without the 1-pixel cache threads can share a transform
+    if product.black_point_compensation:
+        flags |= ImageCms.Flags.BLACKPOINTCOMPENSATION
     try:
         return ImageCms.buildTransform(
-            profile,
-            _SRGB,
+            source,
+            target,
             mode,
             "RGB",
-            renderingIntent=ImageCms.Intent.PERCEPTUAL,
-            # Without the 1-pixel cache one transform can be shared by converter threads.
-            flags=ImageCms.Flags.NOCACHE,
+            renderingIntent=_INTENTS[product.rendering_intent],
+            flags=flags,
         )
     except ImageCms.PyCMSError as e:
+        if icc is None:
+            raise
         raise UnusableProfile("damaged colour profile") from e
 
 
-def transform_for(icc: bytes | None, mode: str) -> ImageCms.ImageCmsTransform | None:
-    """Return the cached transform from ``icc`` to sRGB for ``mode`` images; None if untagged.
+@functools.lru_cache(maxsize=8)
+def output_profile(icc: bytes) -> ImageCms.ImageCmsProfile:
+    """The parsed output (printer) profile; raises UnusableProfile if littlecms cannot use it."""
+    return _profile(icc)
 
-    ``mode`` is "RGB", "L" or "CMYK".  Raises UnusableProfile.
+
+def transform_for(
+    icc: bytes | None, mode: str, product: Product
+) -> ImageCms.ImageCmsTransform | None:
+    """Return the cached transform from ``icc`` to the product's output profile, or None.
+
+    ``mode`` is "RGB", "L" or "CMYK".  None means no colour conversion is due: untagged
+    input (taken as sRGB) for an sRGB product.  Untagged grey or CMYK for a printer profile
+    gets a transform for RGB: to_output converts such images plainly to RGB first.
+    Raises UnusableProfile.
     """
-    if not icc:
+    if icc:
+        return _transforms.get(icc, mode, product)
+    if product.output_icc is None:
         return None
-    return _transforms.get(icc, mode)
+    return _transforms.get(None, "RGB", product)
 
 
-def to_srgb(img: Image.Image, transform: ImageCms.ImageCmsTransform | None) -> Image.Image:
-    """Return ``img`` (RGB, L or CMYK) as an sRGB RGB image."""
-    if transform is not None:
-        return transform.apply(img)
-    # Untagged: RGB is already taken as sRGB; grey and CMYK get Pillow's plain conversion.
-    return img if img.mode == "RGB" else img.convert("RGB")
+def to_output(img: Image.Image, transform: ImageCms.ImageCmsTransform | None) -> Image.Image:
+    """Return ``img`` (RGB, L or CMYK) as an RGB image in the output colour space."""
+    if transform is None:
+        # Untagged, sRGB out: RGB is taken as sRGB; grey and CMYK get Pillow's conversion.
+        return img if img.mode == "RGB" else img.convert("RGB")
+    if img.mode != transform.input_mode:
+        img = img.convert(transform.input_mode)
+    return transform.apply(img)
+
+
+def output_icc(product: Product) -> bytes:
+    """The profile a product's output carries."""
+    return product.output_icc if product.output_icc is not None else SRGB_ICC
 
 
 def clear_cache() -> None:

@@ -15,18 +15,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+import pillow_heif
 import structlog
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
 from labd.convert import colour
 from labd.errors import InputRejected
 from labd.fsutil import atomic_write
-from labd.model import Fit, OutputFormat, Product
+from labd.model import Fit, Layout, OutputFormat, Product
 
 log = structlog.get_logger(__name__)
 
+# Phone pictures.  Registered here, not at labd's start: only conversion decodes customer
+# files.  pillow-heif applies the HEIF rotation itself and leaves EXIF orientation at 1.
+pillow_heif.register_heif_opener()
+
 # Only these decoders ever parse customer files: fewer parsers, fewer surprises.
-ALLOWED_FORMATS: Final = ("JPEG", "PNG", "TIFF", "WEBP")
+ALLOWED_FORMATS: Final = ("JPEG", "PNG", "TIFF", "WEBP", "HEIF")
 
 # The largest input accepted, in pixels.  Not Final: read at call time, so tests can lower it.
 MAX_PIXELS: int = 200_000_000
@@ -105,19 +110,19 @@ _OTHER_KINDS: Final = (
     (b"8BPS", "Photoshop document"),
     (b"PK\x03\x04", "ZIP archive or Office document"),
 )
-_HEIF_BRANDS: Final = frozenset(
-    {b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
-)
+_HEIF_BRANDS: Final = frozenset({b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1"})
+_AVIF_BRANDS: Final = frozenset({b"avif", b"avis"})
 
 
 @dataclass(frozen=True)
 class ConvertedFile:
-    """One input and the print-ready file made from it."""
+    """One print-ready file and the inputs it was made from (0-based indices, page order)."""
 
-    source: Path
     output: Path
-    width: int
+    width: int  # pixels; for a PDF, its (first) page's size in pixels at the product's dpi
     height: int
+    sources: tuple[int, ...] = (0,)
+    pages: int = 1
 
 
 @dataclass(frozen=True)
@@ -135,8 +140,8 @@ def convert_image(product: Product, src: Path, out: Path) -> ConvertedFile:
     Raises InputRejected, its reason starting with the file's base name, if the file cannot
     be printed.  I/O failures (a read error, a full disk) propagate as OSError.
     """
-    if product.format != OutputFormat.JPEG:
-        raise ValueError(f"product {product.name!r}: cannot make {product.format} output")
+    if product.format is not OutputFormat.JPEG and product.layout is not Layout.PHOTOBOOK:
+        raise ValueError(f"product {product.name!r}: makes no images")
     started = time.perf_counter()
     with _opened(src) as img:
         source_size = img.size
@@ -149,7 +154,7 @@ def convert_image(product: Product, src: Path, out: Path) -> ConvertedFile:
         height=printable.height,
         seconds=round(time.perf_counter() - started, 3),
     )
-    return ConvertedFile(source=src, output=out, width=printable.width, height=printable.height)
+    return ConvertedFile(output=out, width=printable.width, height=printable.height)
 
 
 def check_image(product: Product, src: Path) -> None:
@@ -210,13 +215,14 @@ def _decode(product: Product, src: Path, img: ImageFile.ImageFile) -> _Decoded:
     upright: Image.Image = img.transpose(_UPRIGHT[orientation]) if orientation != 1 else img
     flat = _flatten_mode(upright, src)
     try:
-        transform = colour.transform_for(icc if isinstance(icc, bytes) else None, flat.mode)
+        transform = colour.transform_for(
+            icc if isinstance(icc, bytes) else None, flat.mode, product
+        )
     except colour.UnusableProfile as e:
         raise InputRejected(
             f"{src.name}: {e}, re-export it with an sRGB profile", rule=RULE_UNSUPPORTED
         ) from e
-    # The print is turned like the photo as the customer sees it.
-    target = product.pixel_size(landscape=flat.width >= flat.height)
+    target = _target(product, flat.size)
     return _Decoded(image=flat, transform=transform, target=target)
 
 
@@ -228,9 +234,16 @@ def _draft(img: ImageFile.ImageFile, product: Product) -> None:
     swapped = _orientation(img) in _SWAPS_AXES
     width, height = img.size
     shown = (height, width) if swapped else (width, height)
-    target = product.pixel_size(landscape=shown[0] >= shown[1])
+    target = _target(product, shown)
     need = _cover_or_fit_size(shown, target, product.fit, at_least=True)
     img.draft("RGB", (need[1], need[0]) if swapped else need)
+
+
+def _target(product: Product, shown: tuple[int, int]) -> tuple[int, int]:
+    """The print's size in pixels: turned like the photo, except a book's fixed pages."""
+    if product.layout is Layout.PHOTOBOOK:
+        return product.page_pixels
+    return product.pixel_size(landscape=shown[0] >= shown[1])
 
 
 def _orientation(img: Image.Image) -> int:
@@ -283,13 +296,13 @@ def _render(product: Product, photo: _Decoded) -> Image.Image:
             box=_centre_crop_box(img.size, target),
             reducing_gap=_REDUCING_GAP,
         )
-        return colour.to_srgb(scaled, photo.transform)
+        return colour.to_output(scaled, photo.transform)
     size = _cover_or_fit_size(img.size, target, Fit.FIT, at_least=False)
     scaled = img.resize(size, Image.Resampling.LANCZOS, reducing_gap=_REDUCING_GAP)
-    # Pad after the colour conversion: the border colour is sRGB.
+    # Pad after the colour conversion: the border colour is in the output colour space.
     canvas = Image.new("RGB", target, product.border_colour)
     canvas.paste(
-        colour.to_srgb(scaled, photo.transform),
+        colour.to_output(scaled, photo.transform),
         ((target[0] - size[0]) // 2, (target[1] - size[1]) // 2),
     )
     return canvas
@@ -331,7 +344,7 @@ def _write_jpeg(img: Image.Image, product: Product, out: Path) -> None:
             format="JPEG",
             quality=product.jpeg_quality,
             dpi=(product.dpi, product.dpi),
-            icc_profile=colour.SRGB_ICC,
+            icc_profile=colour.output_icc(product),
         )
 
 
@@ -350,7 +363,9 @@ def _unidentified(src: Path) -> InputRejected:
     if head.startswith(_ALLOWED_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
         return _damaged(src)
     if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
-        return _other_format(src, "HEIC or AVIF photo")
+        return _damaged(src)
+    if head[4:8] == b"ftyp" and head[8:12] in _AVIF_BRANDS:
+        return _other_format(src, "AVIF photo")
     for signature, kind in _OTHER_KINDS:
         if head.startswith(signature):
             return _other_format(src, kind)

@@ -1,20 +1,181 @@
-"""A job's inputs to its numbered print files: all of them, or none."""
+"""A job's inputs to its print files: all of them or none (the daemon), or what can be made
+(``labd convert``).  Both go through :func:`convert_batch`, in this process or in a pool.
+
+Output names are neutral, never a customer's: ``0001.jpg`` for the first input of a JPEG
+product, ``0001.pdf`` for a pass-through PDF, ``book.pdf`` for a photobook.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
+import resource
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Final
 
 from labd.convert.image import RULE_EMPTY, ConvertedFile, check_image, convert_image
+from labd.convert.pdf import bind_photobook, check_pdf, copy_pdf, page_order
 from labd.errors import InputRejected
 from labd.fsutil import fsync_dir
-from labd.model import Product
+from labd.logging import configure as configure_logging
+from labd.model import Layout, OutputFormat, Product
+
+BOOK_NAME: Final = "book.pdf"
 
 
-def output_name(seq: int) -> str:
+def output_name(seq: int, suffix: str = "jpg") -> str:
     """The print file's name for the ``seq``-th input (from 1): never a customer's name."""
-    return f"{seq:04d}.jpg"
+    return f"{seq:04d}.{suffix}"
+
+
+def _page_name(seq: int) -> str:
+    # Hidden and .tmp, like atomic_write's temporary files: nothing else takes them.
+    return f".page-{seq:04d}.jpg.tmp"
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What a batch made, and which inputs (0-based) it could not use, in input order."""
+
+    converted: list[ConvertedFile]
+    rejected: list[tuple[int, InputRejected]]
+    peak_rss_kib: int  # the largest peak resident memory of a process that converted
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """One unit's result, as it crosses the process boundary (plain, picklable values)."""
+
+    index: int
+    converted: ConvertedFile | None
+    rejected: tuple[str, str] | None  # (reason, rule)
+    peak_rss_kib: int
+
+
+def _unit(product: Product, index: int, src: Path, out: Path, *, check_only: bool) -> _Outcome:
+    """Convert (or only check) one input; runs in this process or in a pool worker."""
+    converted = None
+    try:
+        if product.format is OutputFormat.PDF and product.layout is Layout.PASSTHROUGH:
+            pages = check_pdf(product, src)
+            if not check_only:
+                copy_pdf(src, out)
+                w, h = product.page_pixels
+                converted = ConvertedFile(out, w, h, sources=(index,), pages=pages)
+        elif check_only:
+            check_image(product, src)
+        else:
+            converted = replace(convert_image(product, src, out), sources=(index,))
+    except InputRejected as e:
+        return _Outcome(index, None, (e.reason, e.rule), _peak_rss())
+    return _Outcome(index, converted, None, _peak_rss())
+
+
+def _peak_rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+
+
+def _worker_init(log_level: str) -> None:
+    # A spawned worker starts with structlog's defaults, which print every debug line.
+    configure_logging(level=log_level)
+
+
+def process_pool(workers: int, *, log_level: str = "WARNING") -> ProcessPoolExecutor:
+    """A pool of ``workers`` conversion processes (spawned: no lock or thread is inherited)."""
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_worker_init,
+        initargs=(log_level,),
+    )
+
+
+def outputs_for(product: Product, count: int, out_dir: Path) -> list[Path]:
+    """Every file a batch of ``count`` inputs may write in ``out_dir``, temporary ones too."""
+    if product.layout is Layout.PHOTOBOOK:
+        return [out_dir / BOOK_NAME] + [out_dir / _page_name(n) for n in range(1, count + 1)]
+    suffix = "pdf" if product.format is OutputFormat.PDF else "jpg"
+    return [out_dir / output_name(n, suffix) for n in range(1, count + 1)]
+
+
+def convert_batch(
+    product: Product,
+    inputs: Sequence[Path],
+    out_dir: Path,
+    *,
+    pool: Executor | None = None,
+    after_each: Callable[[], None] | None = None,
+    check_after_reject: bool = False,
+) -> BatchResult:
+    """Convert each input for ``product`` into ``out_dir``; bad inputs are reported, not raised.
+
+    ``pool`` runs the files in parallel (see process_pool); without it they run here, one
+    by one.  ``after_each`` runs here after every file (progress; it may raise to stop).
+    ``check_after_reject``: once a file is bad, later ones are only checked (the daemon,
+    whose job is lost already).  A photobook is bound only if every page is good.
+    I/O failures propagate as OSError.
+    """
+    book = product.layout is Layout.PHOTOBOOK
+    suffix = "pdf" if product.format is OutputFormat.PDF else "jpg"
+    targets = [
+        out_dir / (_page_name(n) if book else output_name(n, suffix))
+        for n in range(1, len(inputs) + 1)
+    ]
+    outcomes: list[_Outcome] = []
+    if pool is None:
+        for index, (src, out) in enumerate(zip(inputs, targets, strict=True)):
+            bad = check_after_reject and any(o.rejected for o in outcomes)
+            outcomes.append(_unit(product, index, src, out, check_only=bad))
+            if after_each is not None:
+                after_each()
+    else:
+        futures: list[Future[_Outcome]] = [
+            pool.submit(_unit, product, index, src, out, check_only=False)
+            for index, (src, out) in enumerate(zip(inputs, targets, strict=True))
+        ]
+        try:
+            for future in as_completed(futures):
+                outcomes.append(future.result())
+                if after_each is not None:
+                    after_each()
+        finally:
+            for future in futures:
+                future.cancel()
+    outcomes.sort(key=lambda o: o.index)
+    rejected = [
+        (o.index, InputRejected(o.rejected[0], rule=o.rejected[1])) for o in outcomes if o.rejected
+    ]
+    converted = [o.converted for o in outcomes if o.converted is not None]
+    peak = max((o.peak_rss_kib for o in outcomes), default=0)
+    if book:
+        converted = _bind(product, inputs, converted, out_dir, bind=not rejected)
+    return BatchResult(converted=converted, rejected=rejected, peak_rss_kib=peak)
+
+
+def _bind(
+    product: Product,
+    inputs: Sequence[Path],
+    pages: list[ConvertedFile],
+    out_dir: Path,
+    *,
+    bind: bool,
+) -> list[ConvertedFile]:
+    """Bind the converted pages into book.pdf (when ``bind``); the pages go either way."""
+    try:
+        if not bind or not pages:
+            return []
+        order = page_order([str(p) for p in inputs])
+        by_index = {c.sources[0]: c for c in pages}
+        out = out_dir / BOOK_NAME
+        bind_photobook(product, [by_index[i].output for i in order], out)
+        w, h = product.page_pixels
+        return [ConvertedFile(out, w, h, sources=tuple(order), pages=len(order))]
+    finally:
+        for page in pages:
+            page.output.unlink(missing_ok=True)
 
 
 def convert_job(
@@ -23,8 +184,10 @@ def convert_job(
     out_dir: Path,
     *,
     after_each: Callable[[], None] | None = None,
+    pool: Executor | None = None,
 ) -> list[ConvertedFile]:
-    """Convert every input to ``out_dir``/0001.jpg, 0002.jpg ... in input order.
+    """Convert every input to ``out_dir`` (0001.jpg, 0002.jpg ... in input order; 0001.pdf
+    ... for pass-through PDFs; book.pdf for a photobook).
 
     If any input cannot be printed, no output remains and InputRejected names every bad
     file and why; its rule is the first bad file's.  Other errors (OSError) propagate, also
@@ -34,32 +197,21 @@ def convert_job(
     if not inputs:
         raise InputRejected("the job holds no files to print", rule=RULE_EMPTY)
     out_dir.mkdir(mode=0o700, exist_ok=True)
-    outputs = [out_dir / output_name(seq) for seq in range(1, len(inputs) + 1)]
-    converted: list[ConvertedFile] = []
-    rejected: list[InputRejected] = []
+    outputs = outputs_for(product, len(inputs), out_dir)
     try:
-        for src, out in zip(inputs, outputs, strict=True):
-            try:
-                if rejected:
-                    # The job is lost already: only find out whether this file is bad too.
-                    check_image(product, src)
-                else:
-                    converted.append(convert_image(product, src, out))
-            except InputRejected as e:
-                rejected.append(e)
-            if after_each is not None:
-                after_each()
+        result = convert_batch(
+            product, inputs, out_dir, pool=pool, after_each=after_each, check_after_reject=True
+        )
     except BaseException:
         # Best effort: the error that stopped the job matters more than a failed clean-up.
         with contextlib.suppress(OSError):
             _remove(outputs)
         raise
-    if rejected:
+    if result.rejected:
         _remove(outputs)
-        raise InputRejected(_summary(len(inputs), rejected), rule=rejected[0].rule) from (
-            rejected[0]
-        )
-    return converted
+        errors = [e for _, e in result.rejected]
+        raise InputRejected(_summary(len(inputs), errors), rule=errors[0].rule) from errors[0]
+    return result.converted
 
 
 def _remove(outputs: Sequence[Path]) -> None:

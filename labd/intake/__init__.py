@@ -7,22 +7,29 @@ deadline passes, and which tests call directly with an injected clock.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Final
 
 import structlog
 
 from labd.clock import Clock
-from labd.intake.claim import INBOX, claim, inspect, recover
+from labd.intake.claim import INBOX, claim_many, inspect, recover
+from labd.intake.safety import FolderCheck, check_folder
 from labd.intake.stability import StabilityTracker, is_ignored
 from labd.intake.watch import EventSink, Watcher
 from labd.journal import Journal
-from labd.model import HotFolder, Job
+from labd.model import HotFolder, Job, WatchMode
 from labd.quarantine import quarantine
 
 __all__ = ["EventSink", "Intake", "Watcher"]
 
 log = structlog.get_logger(__name__)
+
+# Entries claimed per pair of journal commits in a burst: large enough that thousands of
+# files cost a few commits, small enough that the loop reports progress in between.
+CLAIM_BATCH: Final = 500
 
 
 class Intake:
@@ -50,7 +57,64 @@ class Intake:
             name: StabilityTracker(hf.path, hf.stability_seconds, hf.ignore, clock)
             for name, hf in self.hotfolders.items()
         }
-        self._next_rescan = clock.monotonic()  # the first tick scans everything
+        self.checks: dict[str, FolderCheck] = {}
+        # The first tick scans everything; after that each folder on its own rhythm.
+        self._next_scan = dict.fromkeys(self.hotfolders, clock.monotonic())
+
+    def check_folders(self) -> dict[str, FolderCheck]:
+        """Check every hot folder's permissions and filesystem; log what changed."""
+        for name, hf in self.hotfolders.items():
+            self._check(name, hf)
+        return self.checks
+
+    def _check(self, name: str, hf: HotFolder) -> FolderCheck:
+        check = check_folder(hf)
+        before = self.checks.get(name)
+        self.checks[name] = check
+        self.trackers[name].trust_ctime = check.watch is WatchMode.INOTIFY
+        if before is not None and (before.problem, before.watch) == (check.problem, check.watch):
+            return check
+        if check.problem is not None:
+            # Refused: nothing in it is read or taken until the problem is fixed.
+            log.error("intake.hotfolder_refused", hotfolder=name, problem=check.problem)
+        else:
+            log.info(
+                "intake.hotfolder_watched",
+                hotfolder=name,
+                watch=check.watch.value,
+                filesystem=check.filesystem,
+            )
+        return check
+
+    def inotify_folders(self) -> list[HotFolder]:
+        """The folders to watch with inotify: safe, and on a local filesystem."""
+        return [
+            self.hotfolders[n]
+            for n, c in self.checks.items()
+            if c.ok and c.watch is WatchMode.INOTIFY
+        ]
+
+    def run(
+        self,
+        sink: EventSink,
+        watcher: Watcher,
+        stop: threading.Event,
+        *,
+        beat: Callable[[], None] = lambda: None,
+        max_wait: float = 1.0,
+    ) -> None:
+        """The intake loop: events and deadlines drive :meth:`tick` until ``stop`` is set."""
+        while not stop.is_set():
+            beat()
+            if not watcher.alive():
+                log.error("intake.observer_died")
+                watcher.stop()
+                watcher.start()
+            wait = self.tick(sink.drain())
+            # Folders refused or unavailable at the last look lose their watch; fixed ones
+            # get it back, without a restart.
+            watcher.sync(self.inotify_folders())
+            sink.wake.wait(min(wait, max_wait))
 
     def recover(self) -> list[Job]:
         """Finish claims a crash interrupted; call once before the first tick."""
@@ -68,46 +132,64 @@ class Intake:
             if tracker is not None:
                 tracker.touch(name)
                 names.add((hotfolder, name))
-        if now >= self._next_rescan:
-            names |= self.rescan()
-            self._next_rescan = now + self.rescan_seconds
+        for hotfolder, hf in self.hotfolders.items():
+            if now >= self._next_scan[hotfolder]:
+                check = self._check(hotfolder, hf)
+                polled = check.watch is WatchMode.POLL
+                self._next_scan[hotfolder] = now + (
+                    hf.poll_seconds if polled else self.rescan_seconds
+                )
+                if check.ok:
+                    names |= {(hotfolder, e) for e in self._scan(hf)}
         for hotfolder, tracker in self.trackers.items():
             names |= {(hotfolder, n) for n in tracker.pending()}
+        stable: dict[str, list[str]] = {}
         for hotfolder, name in sorted(names):
-            self._look(self.hotfolders[hotfolder], name)
-        waits = [t.seconds_to_next() for t in self.trackers.values()]
-        pending = [w for w in waits if w is not None]
-        until_rescan = max(0.0, self._next_rescan - self.clock.monotonic())
+            known = self.checks.get(hotfolder)
+            if known is not None and known.ok and self._stable(self.hotfolders[hotfolder], name):
+                stable.setdefault(hotfolder, []).append(name)
+        for hotfolder, ready in stable.items():
+            hf = self.hotfolders[hotfolder]
+            for start in range(0, len(ready), CLAIM_BATCH):
+                for job in claim_many(
+                    self.journal, hf, ready[start : start + CLAIM_BATCH], self.spool_dir
+                ):
+                    self._claimed(job, hf)
+        pending = [w for t in self.trackers.values() if (w := t.seconds_to_next()) is not None]
+        until_scan = max(0.0, min(self._next_scan.values()) - self.clock.monotonic())
         # Re-check pending entries at least a few times a second: a copy that ends is only
         # seen by its signature staying the same.
-        return min([until_rescan, *[max(w, 0.05) for w in pending], *([0.25] if pending else [])])
+        return min([until_scan, *[max(w, 0.05) for w in pending], *([0.25] if pending else [])])
 
     def rescan(self) -> set[tuple[str, str]]:
-        """Every non-ignored top-level entry of every hot folder."""
-        found = set()
-        for name, hf in self.hotfolders.items():
-            try:
-                entries = [p.name for p in hf.path.iterdir()]
-            except OSError as e:
-                log.warning("intake.hotfolder_unavailable", hotfolder=name, error=e.strerror)
-                continue
-            found |= {(name, e) for e in entries if not is_ignored(e, hf.ignore)}
-        return found
+        """Every non-ignored top-level entry of every safe hot folder."""
+        return {
+            (name, entry)
+            for name, hf in self.hotfolders.items()
+            if self._check(name, hf).ok
+            for entry in self._scan(hf)
+        }
 
-    def _look(self, hf: HotFolder, name: str) -> None:
+    def _scan(self, hf: HotFolder) -> list[str]:
+        try:
+            entries = [p.name for p in hf.path.iterdir()]
+        except OSError as e:
+            log.warning("intake.hotfolder_unavailable", hotfolder=hf.name, error=e.strerror)
+            return []
+        return [e for e in entries if not is_ignored(e, hf.ignore)]
+
+    def _stable(self, hf: HotFolder, name: str) -> bool:
         if is_ignored(name, hf.ignore):
-            return
+            return False
         tracker = self.trackers[hf.name]
         if not tracker.observe(name):
-            return
+            return False
         tracker.forget(name)
-        job = claim(self.journal, hf, name, self.spool_dir)
-        if job is not None:
-            self._claimed(job, hf)
+        return True
 
     def _claimed(self, job: Job, hf: HotFolder) -> None:
         entry = Path(job.spool) / INBOX / job.entry
-        refusal = inspect(entry, hf.ignore)
+        refusal = inspect(entry, hf)
         if refusal is not None:
             quarantine(
                 entry,

@@ -10,13 +10,15 @@ from __future__ import annotations
 import os
 import pwd
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
 
+from labd.intake.safety import owner_problem
 from labd.intake.stability import READY_MARKER, is_ignored
-from labd.journal import Journal
+from labd.journal import Discovery, Journal
 from labd.model import HotFolder, Job, JobKind, JobState
 
 log = structlog.get_logger(__name__)
@@ -40,31 +42,46 @@ def technician_of(uid: int) -> str:
         return f"uid:{uid}"
 
 
-def _check(st: os.stat_result, label: str) -> Refusal | None:
-    """Refuse anything but a plain file with one link, or a folder."""
-    if stat.S_ISLNK(st.st_mode):
-        return Refusal("intake.symlink", f"{label} is a symbolic link; labd never follows links")
-    if stat.S_ISDIR(st.st_mode):
-        return None
+def _check(st: os.stat_result, label: str, hf: HotFolder) -> Refusal | None:
+    """Refuse anything but a plain file with one link and an allowed owner, or a folder."""
+    refusal = _check_link_and_owner(st, label, hf)
+    if refusal is not None or stat.S_ISDIR(st.st_mode):
+        return refusal
     if not stat.S_ISREG(st.st_mode):
         return Refusal("intake.not_regular", f"{label} is not a regular file or folder")
     if st.st_nlink != 1:
         return Refusal("intake.hardlink", f"{label} has {st.st_nlink} hard links")
+    if st.st_size > hf.max_file_bytes:
+        limit = hf.max_file_bytes // 1024**2
+        return Refusal("intake.too_large", f"{label} is larger than the limit of {limit} MB")
     return None
 
 
-def inspect(path: Path, ignore: tuple[str, ...]) -> Refusal | None:
-    """Check an entry without following links or reading it; a Refusal if it is unsafe."""
+def _check_link_and_owner(st: os.stat_result, label: str, hf: HotFolder) -> Refusal | None:
+    if stat.S_ISLNK(st.st_mode):
+        return Refusal("intake.symlink", f"{label} is a symbolic link; labd never follows links")
+    problem = owner_problem(hf, technician_of(st.st_uid))
+    if problem is not None:
+        return Refusal("intake.user_not_allowed", f"{label}: {problem}")
+    return None
+
+
+def inspect(path: Path, hf: HotFolder) -> Refusal | None:
+    """Check an entry without following links or reading it; a Refusal if it is unsafe.
+
+    Links, devices, FIFOs, files with several hard links (a way to print another
+    customer's file), files of users not allowed here and oversized files are refused.
+    """
     st = path.lstat()
-    refusal = _check(st, path.name)
+    refusal = _check(st, path.name, hf)
     if refusal is not None or not stat.S_ISDIR(st.st_mode):
         return refusal
     for dirpath, dirnames, filenames in os.walk(path, followlinks=False):
         for name in dirnames + filenames:
-            if is_ignored(name, ignore):
+            if is_ignored(name, hf.ignore):
                 continue
             inner = Path(dirpath, name)
-            refusal = _check(inner.lstat(), str(inner.relative_to(path.parent)))
+            refusal = _check(inner.lstat(), str(inner.relative_to(path.parent)), hf)
             if refusal is not None:
                 return refusal
     return None
@@ -114,45 +131,71 @@ def claim(journal: Journal, hotfolder: HotFolder, name: str, spool_root: Path) -
 
     Returns the CLAIMED job, or None if the entry vanished before the rename.
     """
-    source = hotfolder.path / name
+    jobs = claim_many(journal, hotfolder, [name], spool_root)
+    return jobs[0] if jobs else None
+
+
+def claim_many(
+    journal: Journal, hotfolder: HotFolder, names: Sequence[str], spool_root: Path
+) -> list[Job]:
+    """Claim several stable entries of one hot folder: journal, rename each, journal.
+
+    One transaction records every intent and one every result, so a burst of thousands of
+    files costs two commits per batch, not two per file.  Entries that vanished are
+    skipped (before the intent) or WITHDRAWN (after it).
+    """
+    found = []
+    for name in names:
+        try:
+            st = (hotfolder.path / name).lstat()
+        except FileNotFoundError:
+            continue
+        kind = JobKind.ORDER if stat.S_ISDIR(st.st_mode) else JobKind.FILE
+        found.append(Discovery(hotfolder.name, kind, name, technician_of(st.st_uid), st.st_ino))
+    if not found:
+        return []
+    jobs = journal.discover_many(found, spool_root)
+    moved = [job for job in jobs if _move_into_spool(journal, job, hotfolder)]
+    claims = [(job.id, _files_of(job, hotfolder)) for job in moved]
+    journal.claimed_many(claims)
+    for job, (_, files) in zip(moved, claims, strict=True):
+        log.info(
+            "intake.claimed",
+            job_id=job.id,
+            hotfolder=hotfolder.name,
+            kind=job.kind.value,
+            files=len(files),
+            technician=job.technician,
+        )
+    return [journal.job(job.id) for job in moved]
+
+
+def _move_into_spool(journal: Journal, job: Job, hotfolder: HotFolder) -> bool:
+    """The claim itself: an atomic rename, on one filesystem, never following a link."""
+    inbox = Path(job.spool) / INBOX
+    target = inbox / job.entry
+    if target.exists() or target.is_symlink():
+        return True  # renamed before a crash; only the result was not recorded
+    inbox.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
-        st = source.lstat()
+        (hotfolder.path / job.entry).rename(target)
     except FileNotFoundError:
-        return None
-    kind = JobKind.ORDER if stat.S_ISDIR(st.st_mode) else JobKind.FILE
-    job = journal.discover(
-        hotfolder=hotfolder.name,
-        kind=kind,
-        entry=name,
-        technician=technician_of(st.st_uid),
-        source_inode=st.st_ino,
-        spool_root=spool_root,
-    )
-    return _finish_claim(journal, job, hotfolder)
+        journal.withdrawn(job.id)
+        log.info("intake.withdrawn", job_id=job.id, hotfolder=hotfolder.name)
+        return False
+    return True
+
+
+def _files_of(job: Job, hotfolder: HotFolder) -> list[tuple[str, int]]:
+    inbox = Path(job.spool) / INBOX
+    return [] if (inbox / job.entry).is_symlink() else job_files(inbox, hotfolder.ignore)
 
 
 def _finish_claim(journal: Journal, job: Job, hotfolder: HotFolder) -> Job | None:
-    inbox = Path(job.spool) / INBOX
-    target = inbox / job.entry
-    if not target.exists() and not target.is_symlink():
-        inbox.mkdir(mode=0o700, parents=True, exist_ok=True)
-        try:
-            # The claim itself: atomic, on one filesystem, never following a link.
-            (hotfolder.path / job.entry).rename(target)
-        except FileNotFoundError:
-            journal.withdrawn(job.id)
-            log.info("intake.withdrawn", job_id=job.id, hotfolder=hotfolder.name)
-            return None
-    files = [] if target.is_symlink() else job_files(inbox, hotfolder.ignore)
-    journal.claimed(job.id, files)
-    log.info(
-        "intake.claimed",
-        job_id=job.id,
-        hotfolder=hotfolder.name,
-        kind=job.kind.value,
-        files=len(files),
-        technician=job.technician,
-    )
+    if not _move_into_spool(journal, job, hotfolder):
+        return None
+    journal.claimed(job.id, _files_of(job, hotfolder))
+    log.info("intake.claimed", job_id=job.id, hotfolder=hotfolder.name, recovered=True)
     return journal.job(job.id)
 
 

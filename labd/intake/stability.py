@@ -42,7 +42,7 @@ def signature(path: Path, ignore: Iterable[str]) -> Signature | None:
         st = path.lstat()
     except FileNotFoundError:
         return None
-    top: Signature = (st.st_ino, st.st_mode, st.st_size, st.st_mtime_ns)
+    top: Signature = (st.st_ino, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     if not stat.S_ISDIR(st.st_mode):
         return top
     parts: list[Signature] = [top]
@@ -57,8 +57,17 @@ def signature(path: Path, ignore: Iterable[str]) -> Signature | None:
             except FileNotFoundError:
                 continue  # removed while we looked: the next look sees the new state
             rel = str(inner.relative_to(path))
-            parts.append((rel, fst.st_ino, fst.st_mode, fst.st_size, fst.st_mtime_ns))
+            parts.append(
+                (rel, fst.st_ino, fst.st_mode, fst.st_size, fst.st_mtime_ns, fst.st_ctime_ns)
+            )
     return tuple(parts)
+
+
+def last_change_ns(sig: Signature) -> int:
+    """The newest inode change time in a signature (ctime: a writer cannot set it back)."""
+    if sig and isinstance(sig[0], tuple):
+        return max(int(part[-1]) for part in sig if isinstance(part, tuple))
+    return int(str(sig[-1]))
 
 
 def has_ready_marker(path: Path) -> bool:
@@ -69,7 +78,7 @@ def has_ready_marker(path: Path) -> bool:
 @dataclass
 class _Watch:
     signature: Signature
-    quiet_since: float
+    quiet_since: float  # monotonic: first sight of this signature, or the last event
 
 
 @dataclass
@@ -80,6 +89,10 @@ class StabilityTracker:
     stability_seconds: float
     ignore: tuple[str, ...]
     clock: Clock
+    # On a local filesystem the kernel's ctime says when an entry last changed, so a file
+    # moved in after a finished copy is taken one stability period after the move, not
+    # after labd first saw it.  Off for network filesystems: their clocks are not ours.
+    trust_ctime: bool = False
     _entries: dict[str, _Watch] = field(default_factory=dict)
 
     def touch(self, name: str) -> None:
@@ -100,10 +113,18 @@ class StabilityTracker:
         if watch is None or watch.signature != sig:
             self._entries[name] = _Watch(sig, now)
             return False
-        # A READY marker says "take it now", but only once two looks in a row saw the same
-        # folder: a copy tool that copies the marker early must not get its order taken
+        # Only once two looks in a row saw the same entry.  A READY marker says "take it
+        # now", but a copy tool that copies the marker early must not get its order taken
         # half-copied.
-        return now - watch.quiet_since >= self.stability_seconds or has_ready_marker(path)
+        return self._wait(watch, now) <= 0 or has_ready_marker(path)
+
+    def _wait(self, watch: _Watch, now: float) -> float:
+        """Seconds until ``watch`` has been quiet for the stability period."""
+        wait = watch.quiet_since + self.stability_seconds - now
+        if self.trust_ctime:
+            changed = last_change_ns(watch.signature) / 1e9
+            wait = min(wait, changed + self.stability_seconds - self.clock.now().timestamp())
+        return wait
 
     def forget(self, name: str) -> None:
         """Stop tracking ``name`` (claimed, or gone)."""
@@ -118,5 +139,4 @@ class StabilityTracker:
         if not self._entries:
             return None
         now = self.clock.monotonic()
-        earliest = min(w.quiet_since for w in self._entries.values())
-        return max(0.0, earliest + self.stability_seconds - now)
+        return max(0.0, min(self._wait(w, now) for w in self._entries.values()))

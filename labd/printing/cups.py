@@ -9,6 +9,7 @@ retrying can help (CUPS down, queue rejecting, server error) or a person must ac
 from __future__ import annotations
 
 import enum
+import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -49,7 +50,9 @@ _QUEUE_ATTRIBUTES: Final = [
     "printer-state",
     "printer-state-message",
     "printer-state-reasons",
+    "printer-error-policy",
 ]
+_CUPSD_CONF: Final = "/admin/conf/cupsd.conf"
 
 
 class CupsJobState(enum.StrEnum):
@@ -97,6 +100,17 @@ class CupsJobStatus:
     queue: str = ""
     document_name: str = ""
     created: int | None = None  # time-at-creation, seconds since the epoch (CUPS' clock)
+    name: str = ""  # job-name: labd-<job>-<output> for labd's jobs
+
+
+@dataclass(frozen=True)
+class QueueInfo:
+    """What CUPS says about one queue."""
+
+    accepting: bool
+    stopped: bool
+    reason: str  # printer-state-message or -reasons, for a technician
+    error_policy: str
 
 
 class CupsClient:
@@ -172,6 +186,42 @@ class CupsClient:
             if attributes.get("job-name") == title
         ]
 
+    def history(self) -> list[CupsJobStatus]:
+        """Every job CUPS remembers, finished ones included, oldest first."""
+        try:
+            jobs: dict[int, dict[str, Any]] = self._call(
+                "CUPS",
+                lambda c: c.getJobs(
+                    which_jobs="all", my_jobs=False, requested_attributes=_JOB_ATTRIBUTES
+                ),
+                not_found=None,
+            )
+        except _NotFound:
+            return []
+        return [_job_status(job_id, attributes) for job_id, attributes in sorted(jobs.items())]
+
+    def queue_info(self, queue: str) -> QueueInfo | None:
+        """The queue's state, or None if there is no such queue."""
+        attributes = self._queue_attributes(queue)
+        if attributes is None:
+            return None
+        return QueueInfo(
+            accepting=bool(attributes.get("printer-is-accepting-jobs", True)),
+            stopped=attributes.get("printer-state") == _IPP_PRINTER_STOPPED,
+            reason=_queue_reason(attributes),
+            error_policy=str(attributes.get("printer-error-policy") or ""),
+        )
+
+    def server_config(self) -> str:
+        """The text of the server's cupsd.conf, as CUPS serves it to administrators."""
+        with tempfile.TemporaryFile(prefix="labd-cupsd-") as f:
+            try:
+                self._call("CUPS", lambda c: c.getFile(_CUPSD_CONF, fd=f.fileno()), not_found=None)
+            except _NotFound as e:
+                raise PrintError("CUPS", f"{self.where} does not serve {_CUPSD_CONF}") from e
+            f.seek(0)
+            return f.read().decode(errors="replace")
+
     def queue_accepting(self, queue: str) -> tuple[bool, str]:
         """Say whether the queue exists, is enabled and accepts jobs; if not, why."""
         attributes = self._queue_attributes(queue)
@@ -223,7 +273,7 @@ class CupsClient:
         except cups.HTTPError as e:
             self._local.connection = None
             raise PrintError(queue, f"CUPS at {self.where} answered HTTP status {e.args[0]}") from e
-        except RuntimeError as e:  # pycups: "failed to connect to server"
+        except (RuntimeError, OSError) as e:  # pycups: "failed to connect to server"
             self._local.connection = None
             raise PrintError(queue, f"CUPS is not reachable at {self.where} ({e})") from e
 
@@ -315,4 +365,5 @@ def _job_status(job_id: int, attributes: Mapping[str, Any]) -> CupsJobStatus:
         queue=printer_uri.rpartition("/")[2],
         document_name=str(attributes.get("document-name-supplied") or ""),
         created=created if isinstance(created, int) else None,
+        name=str(attributes.get("job-name") or ""),
     )

@@ -72,6 +72,28 @@ mv "$LABD_IPP_OUT/.$name.env" "$LABD_IPP_OUT/$name.env"
 mv "$LABD_IPP_OUT/.$name" "$LABD_IPP_OUT/$name"
 """
 _SIDECAR_SUFFIX: Final = ".env"
+_SERVER_BIN: Final = Path("/usr/lib/cups")
+
+# A CUPS backend that fails on demand, for tests of printer trouble: ippeveprinter cannot
+# do it reliably (an exit 1 of its command is reported as completed in about 6 of 20 runs),
+# this is deterministic.  "testfail:/dir" reads its behaviour from /dir/mode and keeps each
+# document as /dir/<cups job id>-<n>.out (n counts the times CUPS ran it: a reprint shows).
+_TESTFAIL_BACKEND: Final = """\
+#!/bin/sh
+[ $# -eq 0 ] && { echo 'direct testfail "Unknown" "labd test backend"'; exit 0; }
+d=${DEVICE_URI#testfail:}
+mode=$(cat "$d/mode" 2>/dev/null || echo ok)
+n=1; while [ -e "$d/$1-$n.out" ]; do n=$((n + 1)); done
+if [ $# -ge 6 ]; then cp "$6" "$d/$1-$n.out"; else cat > "$d/$1-$n.out"; fi
+case $mode in
+  ok) exit 0;;
+  fail) echo "ERROR: simulated failure" >&2; exit 1;;
+  cancel) exit 5;;
+  stop) echo "STATE: +media-empty-error" >&2; exit 4;;
+  hang) while [ "$(cat "$d/mode" 2>/dev/null)" = hang ]; do sleep 0.1; done; exit 0;;
+esac
+exit 0
+"""
 
 
 @dataclass
@@ -103,6 +125,7 @@ class EmbeddedPrintServer:
         self._children: list[_Child] = []
         self._tools: dict[str, str] = {}
         self._bus = ""
+        self._cupsd: _Child | None = None
 
     @staticmethod
     def missing_tools() -> list[str]:
@@ -155,6 +178,45 @@ class EmbeddedPrintServer:
         """Add a queue that sends every job, unfiltered, to /dev/null."""
         self._add_queue(name, ["-v", "file:///dev/null", "-E"])
 
+    def add_testfail_queue(self, name: str, *, error_policy: str = "abort-job") -> Path:
+        """Add a queue whose backend fails on demand; return its folder.
+
+        Write ``ok``, ``fail``, ``cancel``, ``stop`` or ``hang`` to ``<folder>/mode``; the
+        backend keeps every document it is given there as ``<cups job id>-<n>.out``.
+        """
+        folder = self.root / "testfail" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o777)  # the backend runs as root or as lp, depending on cupsd's user
+        (folder / "mode").write_text("ok\n")
+        (folder / "mode").chmod(0o666)
+        self._add_queue(
+            name, ["-v", f"testfail:{folder}", "-o", f"printer-error-policy={error_policy}", "-E"]
+        )
+        return folder
+
+    @property
+    def spool_dir(self) -> Path:
+        """cupsd's RequestRoot: c<id> control files and d<id>-<n> document copies."""
+        return self._cups / "spool"
+
+    def kill_cupsd(self) -> None:
+        """SIGKILL cupsd alone (its backends too), as a crash or power loss would."""
+        child = self._cupsd
+        if child is None:
+            raise EmbeddedPrintServerError("cupsd is not running")
+        _signal_group(child.process.pid, signal.SIGKILL)
+        child.process.wait()
+        child.log_file.close()
+        self._children.remove(child)
+        self._cupsd = None
+        Path(self.server).unlink(missing_ok=True)
+
+    def start_cupsd(self) -> None:
+        """Start cupsd again after :meth:`kill_cupsd`; its queues and jobs are on disk."""
+        if self._cupsd is not None:
+            raise EmbeddedPrintServerError("cupsd is running already")
+        self._start_cupsd()
+
     def received(self) -> list[Path]:
         """Return the documents the virtual printer has received, oldest first."""
         if not self.output_dir.is_dir():
@@ -182,6 +244,7 @@ class EmbeddedPrintServer:
             return
         while self._children:
             _terminate(self._children.pop())
+        self._cupsd = None
         self.queues.clear()
         self.printer_uris.clear()
         log.info("embedded_cups.stopped", root=str(self.root))
@@ -224,6 +287,7 @@ class EmbeddedPrintServer:
             # Filters and backends run as user lp: every directory on the way is 0755.
             d.chmod(0o755)
         _check_traversable(self.root)
+        self._server_bin(as_root=os.geteuid() == 0)
         command = self.root / "ipp" / "save-document"
         command.write_text(_SAVE_COMMAND)
         command.chmod(0o755)
@@ -243,6 +307,7 @@ class EmbeddedPrintServer:
         system_group = "root" if as_root else group
         (cups / "etc" / "cups-files.conf").write_text(
             f"ServerRoot {cups}/etc\n"
+            f"ServerBin {cups}/lib\n"
             f"RequestRoot {spool}\n"
             f"TempDir {spool / 'tmp'}\n"
             f"CacheDir {cache}\n"
@@ -271,6 +336,9 @@ class EmbeddedPrintServer:
             "PreserveJobHistory Yes\n"
             "ErrorPolicy abort-job\n"
             "MaxJobs 1000\n"
+            # Write queues and job history at once, not up to 30 s later: a cupsd killed
+            # in between would forget them, and reconciliation relies on that history.
+            "DirtyCleanInterval 0\n"
             "<Location />\n  Order allow,deny\n  Allow all\n</Location>\n"
             "<Policy default>\n"
             "  JobPrivateAccess all\n  JobPrivateValues none\n"
@@ -278,6 +346,23 @@ class EmbeddedPrintServer:
             "  <Limit All>\n    Order deny,allow\n  </Limit>\n"
             "</Policy>\n"
         )
+
+    def _server_bin(self, *, as_root: bool) -> None:
+        """CUPS' own filters and backends, plus the testfail backend (an overlay of links)."""
+        lib = self._cups / "lib"
+        backends = lib / "backend"
+        backends.mkdir(parents=True, exist_ok=True)
+        for d in (lib, backends):
+            d.chmod(0o755)
+        for source, target in [(_SERVER_BIN / n, lib / n) for n in _entries(_SERVER_BIN)] + [
+            (_SERVER_BIN / "backend" / n, backends / n) for n in _entries(_SERVER_BIN / "backend")
+        ]:
+            if source.name != "backend" and not target.is_symlink():
+                target.symlink_to(source)
+        backend = backends / "testfail"
+        backend.write_text(_TESTFAIL_BACKEND)
+        # 0700 makes cupsd run it as root (as its owner) when cupsd runs as root.
+        backend.chmod(0o700 if as_root else 0o755)
 
     def _start_bus(self) -> None:
         bus_socket = self.root / "dbus" / "bus.sock"
@@ -353,6 +438,7 @@ class EmbeddedPrintServer:
             lambda: _unix_socket_answers(Path(self.server)),
             extra_log=self._cups / "log" / "error_log",
         )
+        self._cupsd = child
 
     def _add_printer_queue(self, name: str) -> None:
         self._check_new_queue(name)
@@ -502,6 +588,13 @@ def _terminate(child: _Child) -> None:
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
+
+
+def _entries(folder: Path) -> list[str]:
+    try:
+        return sorted(p.name for p in folder.iterdir())
+    except OSError:
+        return []
 
 
 def _which(tool: str) -> str | None:

@@ -13,7 +13,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -94,7 +94,7 @@ class Lab:
     stability: float = 0.5
     proc: subprocess.Popen[bytes] | None = None
     notify: NotifySocket | None = None
-    extra_hotfolders: dict[str, str] = field(default_factory=dict)
+    hotfolder_settings: str = ""  # more TOML lines for [hotfolders.prints-10x15]
 
     @property
     def config_path(self) -> Path:
@@ -141,8 +141,11 @@ class Lab:
             product = "prints-10x15"
             printer = "virtual"
             """)
+            + self.hotfolder_settings
+            + "\n"
         )
         self.hot.mkdir(parents=True, exist_ok=True)
+        self.hot.chmod(0o770)  # labd refuses hot folders that others can reach
 
     def labd(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run a labd command against this lab's configuration."""

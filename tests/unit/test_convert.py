@@ -83,7 +83,7 @@ def test_print_size_and_dpi(
     src = make_photo(tmp_path / "in.jpg", size, noise=0)
     out = out_dir / "0001.jpg"
     result = convert_image(PRINT_6X4, src, out)
-    assert result == ConvertedFile(source=src, output=out, width=expected[0], height=expected[1])
+    assert result == ConvertedFile(output=out, width=expected[0], height=expected[1])
     with Image.open(out) as img:
         assert img.format == "JPEG"
         assert img.mode == "RGB"
@@ -451,6 +451,22 @@ def gif(path: Path) -> Path:
     return path
 
 
+def animated_gif(path: Path) -> Path:
+    frames = [Image.new("RGB", (60, 40), c) for c in ((200, 0, 0), (0, 200, 0), (0, 0, 200))]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    return path
+
+
+def real_eps(path: Path) -> Path:
+    # DOS EPS binary header (what Photoshop and Illustrator write) before the PostScript.
+    postscript = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 60 40\nshowpage\n"
+    header = (
+        b"\xc5\xd0\xd3\xc6" + (30).to_bytes(4, "little") + len(postscript).to_bytes(4, "little")
+    )
+    path.write_bytes(header + bytes(30 - len(header)) + postscript)
+    return path
+
+
 def bmp(path: Path) -> Path:
     Image.new("RGB", (60, 40), (200, 0, 0)).save(path, format="BMP")
     return path
@@ -506,7 +522,7 @@ def grey_with_rgb_profile(path: Path) -> Path:
             "PDF document",
             id="pdf-named-jpg",
         ),
-        pytest.param("anim.gif", gif, RULE_NOT_AN_IMAGE, "GIF image", id="gif"),
+        pytest.param("still.gif", gif, RULE_NOT_AN_IMAGE, "GIF image", id="gif"),
         pytest.param("scan.bmp", bmp, RULE_NOT_AN_IMAGE, "BMP image", id="bmp"),
         pytest.param(
             "logo.eps",
@@ -518,10 +534,19 @@ def grey_with_rgb_profile(path: Path) -> Path:
         pytest.param(
             "IMG_0001.HEIC",
             lambda p: write(p, b"\0\0\0\x18ftypheic\0\0\0\0mif1heic"),
-            RULE_NOT_AN_IMAGE,
-            "HEIC",
-            id="heic",
+            RULE_TRUNCATED,
+            "damaged",
+            id="heic-cut-after-header",
         ),
+        pytest.param(
+            "IMG_0002.avif",
+            lambda p: write(p, b"\0\0\0\x18ftypavif\0\0\0\0mif1avif"),
+            RULE_NOT_AN_IMAGE,
+            "AVIF",
+            id="avif",
+        ),
+        pytest.param("anim.gif", animated_gif, RULE_NOT_AN_IMAGE, "GIF image", id="animated-gif"),
+        pytest.param("logo.eps", real_eps, RULE_NOT_AN_IMAGE, "EPS", id="eps-with-binary-header"),
         pytest.param(
             "DSC_0001.NEF",
             lambda p: make_photo(p, image_format="TIFF"),
@@ -634,7 +659,7 @@ def test_job_outputs_are_numbered_in_input_order(tmp_path: Path, out_dir: Path) 
         make_photo(tmp_path / "mid.png", (600, 400), marker="bottom-right"),
     ]
     converted = convert_job(PRINT_6X4, inputs, out_dir)
-    assert [c.source for c in converted] == inputs
+    assert [c.sources for c in converted] == [(0,), (1,), (2,)]
     assert [c.output for c in converted] == [out_dir / f"000{n}.jpg" for n in (1, 2, 3)]
     assert [(c.width, c.height) for c in converted] == [(1800, 1200), (1200, 1800), (1800, 1200)]
     assert sorted(snapshot(out_dir)) == ["0001.jpg", "0002.jpg", "0003.jpg"]

@@ -27,6 +27,7 @@ def clock() -> ManualClock:
 def lab(tmp_path: Path, clock: ManualClock):
     hot = tmp_path / "hot" / "prints"
     hot.mkdir(parents=True)
+    hot.chmod(0o770)  # a hot folder is private to the lab
     journal = Journal.open(tmp_path / "state" / "journal.sqlite", clock)
     claimed: list[Job] = []
     hf = HotFolder(

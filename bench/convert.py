@@ -1,0 +1,245 @@
+"""Conversion throughput: labd against plain Pillow and ImageMagick, on the same inputs.
+
+    .venv/bin/python bench/convert.py [--images 12] [--processes 1,2] [--pages 50]
+
+Builds 24 MP camera-like JPEGs (quality 95, an Adobe RGB-like profile, every other one
+EXIF-rotated) in a temporary folder, converts them to the 10x15 product of
+config/labd.toml with labd (convert_batch in a process pool: what `labd convert` runs),
+with plain Pillow and with ImageMagick, and prints images/s, the peak RSS of a worker and
+the ratios.  Then binds a 50-page photobook from print-ready JPEGs.  Timings exclude
+starting the worker processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import multiprocessing
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+from PIL import Image, ImageCms, ImageOps
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from labd.config import load  # after the path set-up above
+from labd.convert import colour, convert_batch, process_pool
+from labd.convert.pdf import bind_photobook
+from labd.logging import configure as configure_logging
+from labd.model import Product
+from tests.imagegen import (
+    adobe_rgb_like_profile,
+    displayed_image,
+    rgb_lut_profile,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+SIZE = (6000, 4000)  # 24 MP
+DISTINCT = 4  # distinct photos; the rest are copies (the page cache holds them all anyway)
+
+
+def make_inputs(folder: Path, count: int) -> list[Path]:
+    """Camera-like JPEGs: noise (so the entropy data is photo-sized), ICC, EXIF rotation."""
+    icc = adobe_rgb_like_profile()
+    originals = []
+    for n in range(min(count, DISTINCT)):
+        orientation = 6 if n % 2 else 1
+        img = displayed_image(SIZE, noise=10)
+        if orientation == 6:
+            img = img.transpose(Image.Transpose.ROTATE_90)  # stored turned, shown upright
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        path = folder / f"IMG_{n:04d}.jpg"
+        img.save(path, quality=95, icc_profile=icc, exif=exif.tobytes())
+        originals.append(path)
+    inputs = list(originals)
+    for n in range(len(originals), count):
+        path = folder / f"IMG_{n:04d}.jpg"
+        shutil.copyfile(originals[n % len(originals)], path)
+        inputs.append(path)
+    return inputs
+
+
+# --- plain Pillow, as a careful user without labd would write it -----------------------------
+
+_SRGB = ImageCms.createProfile("sRGB")
+
+
+def pillow_one(src: Path, out: Path, size: tuple[int, int]) -> int:
+    """open, exif_transpose, ImageOps.fit (LANCZOS resize + crop), profile to sRGB, save."""
+    with Image.open(src) as img:
+        upright = ImageOps.exif_transpose(img)
+        target = size if upright.width >= upright.height else (size[1], size[0])
+        printed = ImageOps.fit(upright, target, Image.Resampling.LANCZOS)
+        icc = img.info.get("icc_profile")
+        if icc:
+            converted = ImageCms.profileToProfile(
+                printed, ImageCms.ImageCmsProfile(io.BytesIO(icc)), _SRGB, outputMode="RGB"
+            )
+            assert converted is not None  # None only with inPlace=True
+            printed = converted
+        printed.save(
+            out,
+            quality=92,
+            dpi=(300, 300),
+            icc_profile=ImageCms.ImageCmsProfile(_SRGB).tobytes(),
+        )
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def magick_one(tool: str, src: Path, out: Path, size: tuple[int, int], srgb: Path) -> int:
+    """ImageMagick with the -define jpeg:size= hint (DCT scaling); returns its peak RSS."""
+    w, h = size
+    subprocess.run(
+        [
+            tool,
+            "-define",
+            f"jpeg:size={w}x{w}",  # decode at the smallest DCT scale that covers the print
+            str(src),
+            "-auto-orient",
+            "-profile",
+            str(srgb),
+            "-resize",
+            f"{w}x{h}^",
+            "-gravity",
+            "center",
+            "-extent",
+            f"{w}x{h}",
+            "-strip",
+            "-profile",
+            str(srgb),
+            "-density",
+            "300",
+            "-quality",
+            "92",
+            str(out),
+        ],
+        check=True,
+        env={**os.environ, "MAGICK_THREAD_LIMIT": "1"},  # one core per process, as the others
+    )
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+
+
+def warm(pool: ProcessPoolExecutor, workers: int) -> None:
+    """Start every worker before the clock starts (spawning costs about 0.3 s each)."""
+    list(pool.map(time.sleep, [0.3] * workers))
+
+
+def bench_labd(product: Product, inputs: list[Path], out: Path, workers: int) -> tuple[float, int]:
+    with process_pool(workers) as pool:
+        warm(pool, workers)
+        started = time.perf_counter()
+        result = convert_batch(product, inputs, out, pool=pool)
+        seconds = time.perf_counter() - started
+    assert not result.rejected, result.rejected
+    return seconds, result.peak_rss_kib
+
+
+def bench_pool(
+    workers: int, fn: Callable[..., int], jobs: Sequence[tuple[object, ...]]
+) -> tuple[float, int]:
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        warm(pool, workers)
+        started = time.perf_counter()
+        peaks = [f.result() for f in [pool.submit(fn, *job) for job in jobs]]
+        return time.perf_counter() - started, max(peaks)
+
+
+def find_magick() -> str | None:
+    # The real binary: a wrapper script in front of it would add its own start-up time.
+    for name in ("magick", "convert-im6.q16", "convert"):
+        if found := shutil.which(name):
+            return found
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=12)
+    parser.add_argument("--processes", default="1,2")
+    parser.add_argument("--pages", type=int, default=50)
+    args = parser.parse_args()
+    configure_logging(level="WARNING")
+    counts = [int(n) for n in args.processes.split(",")]
+    product = load(ROOT / "config" / "labd.toml").products["prints-10x15"]
+    size = product.pixel_size(landscape=True)
+    print(f"{os.cpu_count()} cores; {args.images} images of {SIZE[0]}x{SIZE[1]} -> {size}")
+    with tempfile.TemporaryDirectory(prefix="labd-bench-") as tmp:
+        folder = Path(tmp)
+        (folder / "in").mkdir()
+        started = time.perf_counter()
+        # In a worker of its own: Linux carries a process's peak RSS over fork and exec, so
+        # big images made here would show up as every worker's peak.
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(1, mp_context=ctx) as maker:
+            inputs = maker.submit(make_inputs, folder / "in", args.images).result()
+        print(f"inputs made in {time.perf_counter() - started:.1f} s")
+        srgb = folder / "srgb.icc"
+        srgb.write_bytes(colour.SRGB_ICC)
+        printer = replace(product, output_icc=rgb_lut_profile("LUT printer"))
+        magick = find_magick()
+        rates: dict[tuple[str, int], float] = {}
+        for workers in counts:
+            runs = ["labd", "labd LUT printer profile", "plain Pillow"]
+            if magick:
+                runs.append("ImageMagick")
+            for name in runs:
+                out = folder / f"out-{name.split()[0]}-{workers}"
+                out.mkdir(exist_ok=True)
+                if name == "labd":
+                    seconds, peak = bench_labd(product, inputs, out, workers)
+                elif name.startswith("labd"):
+                    seconds, peak = bench_labd(printer, inputs, out, workers)
+                elif name == "plain Pillow":
+                    jobs: list[tuple[object, ...]] = [
+                        (s, out / f"{i:04d}.jpg", size) for i, s in enumerate(inputs)
+                    ]
+                    seconds, peak = bench_pool(workers, pillow_one, jobs)
+                else:
+                    jobs = [
+                        (magick, s, out / f"{i:04d}.jpg", size, srgb) for i, s in enumerate(inputs)
+                    ]
+                    seconds, peak = bench_pool(workers, magick_one, jobs)
+                rate = len(inputs) / seconds
+                rates[(name, workers)] = rate
+                print(
+                    f"{name:26} {workers} proc: {rate:6.2f} images/s  "
+                    f"peak RSS/worker {peak / 1024:6.1f} MiB"
+                )
+        if not magick:
+            print("ImageMagick: not installed, skipped")
+        print_ratios(rates, counts)
+        pages_dir = folder / f"out-labd-{counts[-1]}"
+        pages = sorted(pages_dir.glob("*.jpg"))
+        book = [pages[n % len(pages)] for n in range(args.pages)]
+        best = min(_bind_seconds(product, book, folder / "book.pdf") for _ in range(3))
+        print(f"photobook: {args.pages} pages bound at {args.pages / best:.0f} pages/s")
+
+
+def print_ratios(rates: dict[tuple[str, int], float], counts: list[int]) -> None:
+    """labd's rate over the others', per number of processes."""
+    for workers in counts:
+        labd = rates[("labd", workers)]
+        others = [n for n in ("plain Pillow", "ImageMagick") if (n, workers) in rates]
+        ratios = ", ".join(f"{labd / rates[(n, workers)]:.2f}x {n}" for n in others)
+        lut = rates[("labd LUT printer profile", workers)] / labd
+        print(f"{workers} proc: labd is {ratios}; with a LUT printer profile {lut:.2f}x")
+
+
+def _bind_seconds(product: Product, pages: list[Path], out: Path) -> float:
+    started = time.perf_counter()
+    bind_photobook(product, pages, out)
+    return time.perf_counter() - started
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""How fast labd hands jobs to CUPS and follows them to completion, against `lp` and pycups.
+
+Usage: .venv/bin/python bench/print.py [JOBS]
+
+On a private CUPS (EmbeddedPrintServer) with file:///dev/null queues, the same small JPEG
+is printed JOBS times three ways, each to a queue of its own and timed until CUPS reports
+every job completed:
+
+- labd: the pipeline's submit (journaled intent and result, synchronous=FULL) and follow
+  passes until every job is DONE in the journal (conversion is not timed);
+- lp: `lp` run once per file, as a shell script would;
+- limit: pycups printFile in a tight loop, no journal, no following.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import cups
+from PIL import Image
+
+from labd.clock import ManualClock
+from labd.config import parse
+from labd.journal import Journal
+from labd.model import JobKind, JobState
+from labd.pipeline import Pipeline
+from labd.printing import CupsClient, EmbeddedPrintServer
+
+
+def wait_completed(conn: cups.Connection, ids: list[int]) -> None:
+    """Poll CUPS until every job in ``ids`` is completed (job-state 9)."""
+    left = set(ids)
+    while left:
+        jobs = conn.getJobs(which_jobs="all", requested_attributes=["job-id", "job-state"])
+        left = {i for i in left if jobs.get(i, {}).get("job-state") != 9}
+        if left:
+            time.sleep(0.01)
+
+
+def timed(run: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def bench_labd(root: Path, server: EmbeddedPrintServer, queue: str, photo: Path, n: int) -> float:
+    config = parse(
+        {
+            "labd": {
+                "state_dir": str(root / "state"),
+                "spool_dir": str(root / "spool"),
+                "quarantine_dir": str(root / "q"),
+                "hotfolder_root": str(root / "hot"),
+            },
+            "cups": {"server": server.server},
+            "printers": {"p": {"queue": queue}},
+            "products": {"x": {"format": "jpeg", "size": "6x4 in"}},
+            "hotfolders": {"h": {"product": "x", "printer": "p"}},
+        },
+        str(root / "labd.toml"),
+    )
+    clock = ManualClock(datetime.now(UTC))
+    journal = Journal.open(config.journal_path, clock)
+    pipeline = Pipeline(
+        config=config,
+        journal=journal,
+        cups=CupsClient(server.server),
+        clock=clock,
+        stop=threading.Event(),
+    )
+    ids = []
+    for _ in range(n):  # converted jobs, as the conversion step leaves them (not timed)
+        job = journal.discover(
+            hotfolder="h",
+            kind=JobKind.FILE,
+            entry="photo.jpg",
+            technician="bench",
+            source_inode=0,
+            spool_root=config.spool_dir,
+        )
+        out = Path(job.spool) / "out"
+        out.mkdir(parents=True)
+        (out / "0001.jpg").write_bytes(photo.read_bytes())
+        journal.claimed(job.id, [("photo.jpg", photo.stat().st_size)])
+        journal.converted(job.id, [("out/0001.jpg", 1)], queue)
+        ids.append(job.id)
+
+    def run() -> None:
+        for job_id in ids:
+            pipeline.process(job_id)
+        while journal.counts().get(JobState.DONE, 0) < n:
+            pipeline.follow()
+
+    seconds = timed(run)
+    journal.close()
+    return seconds
+
+
+def main() -> int:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    root = Path(tempfile.mkdtemp(prefix="labd-bench-"))
+    root.chmod(0o755)  # CUPS runs filters and backends as user lp
+    photo = root / "photo.jpg"
+    Image.new("RGB", (600, 400), (200, 120, 40)).save(photo, quality=85)
+    with EmbeddedPrintServer(root / "cups-root").start(()) as server:
+        for q in ("bench-labd", "bench-lp", "bench-limit"):
+            server.add_raw_queue(q)
+        conn = cups.Connection(host=server.server)
+
+        def run_lp() -> None:
+            ids = []
+            for i in range(n):
+                out = subprocess.run(
+                    ["lp", "-h", server.server, "-d", "bench-lp", "-t", f"lp-{i}", str(photo)],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout  # "request id is bench-lp-12 (1 file(s))"
+                ids.append(int(out.split()[3].rsplit("-", 1)[1]))
+            wait_completed(conn, ids)
+
+        def run_limit() -> None:
+            ids = [conn.printFile("bench-limit", str(photo), f"limit-{i}", {}) for i in range(n)]
+            wait_completed(conn, ids)
+
+        limit = timed(run_limit)
+        lp = timed(run_lp)
+        labd = bench_labd(root / "labd", server, "bench-labd", photo, n)
+    rates = {"labd": n / labd, "lp": n / lp, "pycups loop (limit)": n / limit}
+    print(f"{n} jobs each, file:///dev/null queue, private cupsd")
+    for name, rate in rates.items():
+        print(f"  {name:20} {rate:8.1f} jobs/s")
+    print(f"  labd / lp     = {rates['labd'] / rates['lp']:.2f}")
+    print(f"  labd / limit  = {rates['labd'] / rates['pycups loop (limit)']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

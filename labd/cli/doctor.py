@@ -1,0 +1,127 @@
+"""``labd doctor``: check what labd relies on and say how to fix what is wrong.
+
+For now the CUPS server: the settings that protect customers' images and make
+reconciliation possible, and the configured queues.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Final, TextIO
+
+from labd.cli.common import Subparsers, config_of
+from labd.config import Config
+from labd.errors import PrintError
+from labd.printing import CupsClient
+
+_OFF: Final = frozenset({"no", "off", "false", "0"})
+# Exit status when something needs fixing (the CLI's "other labd error").
+_PROBLEMS_EXIT: Final = 2
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check: ok or not, what was found, and how to fix it."""
+
+    ok: bool
+    what: str
+    fix: str = ""
+
+
+def _ok(what: str) -> Finding:
+    return Finding(ok=True, what=what)
+
+
+def _fix(what: str, fix: str = "") -> Finding:
+    return Finding(ok=False, what=what, fix=fix)
+
+
+def _directives(text: str) -> dict[str, str]:
+    """Top-level directives of a cupsd.conf (not those inside <Location> and the like)."""
+    found, depth = {}, 0
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("</"):
+            depth -= 1
+        elif line.startswith("<"):
+            depth += 1
+        elif depth == 0:
+            key, _, value = line.partition(" ")
+            found[key.lower()] = value.strip()
+    return found
+
+
+def check_cups(config: Config) -> list[Finding]:
+    """The CUPS checks."""
+    cups = CupsClient(config.cups_server)
+    try:
+        settings = _directives(cups.server_config())
+    except PrintError as e:
+        return [_fix(f"CUPS: {e.problem}", "start CUPS, or fix [cups] server")]
+    findings = []
+    conf = "cupsd.conf (then restart CUPS)"
+    # CUPS' default keeps every document for a day (86400): only an explicit "No" is off.
+    keep_files = settings.get("preservejobfiles", "86400 (the default)")
+    findings.append(
+        _ok("PreserveJobFiles is off: CUPS keeps no copy of printed images")
+        if keep_files.lower() in _OFF
+        else _fix(
+            f"PreserveJobFiles is {keep_files}: CUPS keeps a copy of customers' images",
+            f"set 'PreserveJobFiles No' in {conf}",
+        )
+    )
+    history = settings.get("preservejobhistory", "Yes")
+    findings.append(
+        _fix(
+            f"PreserveJobHistory is {history}: after a crash labd cannot tell what printed",
+            f"set 'PreserveJobHistory Yes' in {conf}",
+        )
+        if history.lower() in _OFF
+        else _ok("PreserveJobHistory is on: reconciliation can see finished jobs")
+    )
+    for printer in sorted(config.printers.values(), key=lambda p: p.name):
+        try:
+            info = cups.queue_info(printer.queue)
+        except PrintError as e:
+            findings.append(_fix(f"queue {printer.queue}: {e.problem}"))
+            continue
+        if info is None:
+            findings.append(
+                _fix(
+                    f"queue {printer.queue!r} (printer {printer.name}) does not exist",
+                    f"add it: lpadmin -p {printer.queue} -v <device URI> -m everywhere -E",
+                )
+            )
+        elif info.error_policy == "retry-job":
+            findings.append(
+                _fix(
+                    f"queue {printer.queue!r} has error policy retry-job: CUPS reprints whole "
+                    "jobs after an error",
+                    f"lpadmin -p {printer.queue} -o printer-error-policy=abort-job",
+                )
+            )
+        else:
+            findings.append(_ok(f"queue {printer.queue!r}: error policy {info.error_policy}"))
+    return findings
+
+
+def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
+    """Run the checks; exit non-zero when something needs fixing."""
+    findings = check_cups(config_of(args))
+    for f in findings:
+        out.write(f"{'ok  ' if f.ok else 'FIX '} {f.what}\n")
+        if f.fix:
+            out.write(f"      fix: {f.fix}\n")
+    problems = sum(not f.ok for f in findings)
+    out.write(f"{problems} problem(s)\n" if problems else "no problems\n")
+    return _PROBLEMS_EXIT if problems else 0
+
+
+def register(sub: Subparsers) -> None:
+    """Add doctor."""
+    sub.add_parser("doctor", help="check the CUPS server labd relies on").set_defaults(
+        func=cmd_doctor
+    )
