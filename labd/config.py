@@ -149,6 +149,9 @@ class _Table:
             raise self.error(name, f"{value!r} is not one of: {', '.join(choices)}")
         return value
 
+    def flag(self, name: str, default: bool) -> bool:  # noqa: FBT001  # mirrors the TOML value
+        return bool(self._get(name, bool, "true or false", default))
+
     def strings(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
         value = self._get(name, list, "a list of strings", list(default))
         if not all(isinstance(v, str) for v in value):
@@ -416,6 +419,7 @@ class MediaSettings:
 
     overdue_days: int = 14
     disposition: Mapping[str, str] = field(default_factory=lambda: DEFAULT_DISPOSITION)
+    detect: bool = True  # record USB sticks plugged into the print server (udev)
 
 
 @dataclass(frozen=True)
@@ -430,6 +434,7 @@ class WasteSettings:
 
 def _media(t: _Table) -> MediaSettings:
     overdue = t.integer("overdue_days", 14, low=1, high=3650)
+    detect = t.flag("detect", default=True)
     given = t.table("disposition")
     disposition = dict(DEFAULT_DISPOSITION)
     for kind, value in given.items():
@@ -439,7 +444,9 @@ def _media(t: _Table) -> MediaSettings:
             raise t.error(f"disposition.{kind}", f"{value!r} is not one of: return, destroy")
         disposition[kind] = value
     t.finish()
-    return MediaSettings(overdue_days=overdue, disposition=MappingProxyType(disposition))
+    return MediaSettings(
+        overdue_days=overdue, disposition=MappingProxyType(disposition), detect=detect
+    )
 
 
 def _waste(t: _Table) -> WasteSettings:

@@ -20,9 +20,11 @@ import structlog
 
 from labd.clock import Clock, SystemClock
 from labd.config import Config, check_paths
-from labd.errors import IllegalTransition
+from labd.errors import IllegalTransition, MediaError
 from labd.intake import EventSink, Intake, Watcher
 from labd.journal import Journal, ensure_private_dir
+from labd.media import MediaLedger
+from labd.media_detect import MediaDetector
 from labd.model import JobState
 from labd.notify import Notifier, watchdog_interval
 from labd.pipeline import Pipeline, fault_from_env
@@ -145,6 +147,17 @@ class Daemon:
         parts.append(f"{counts.get(JobState.DONE, 0)} done")
         return ", ".join(parts)
 
+    @staticmethod
+    def _start_detector(media: MediaLedger) -> MediaDetector | None:
+        """USB media detection; labd runs on without it where udev cannot be reached."""
+        detector = MediaDetector(media)
+        try:
+            detector.start()
+        except MediaError as e:
+            log.warning("media.detection_unavailable", problem=str(e))
+            return None
+        return detector
+
     def _healthy(self) -> bool:
         now = self.clock.monotonic()
         return all(now - t < STALL_SECONDS for t in self._heartbeats.values())
@@ -168,6 +181,8 @@ class Daemon:
     def _run(self, journal: Journal) -> int:
         config = self.config
         journal.record("daemon.started", {"hotfolders": sorted(config.hotfolders)})
+        media = MediaLedger(journal, config.media)
+        detector = self._start_detector(media) if config.media.detect else None
         pipeline = Pipeline(
             config=config,
             journal=journal,
@@ -185,6 +200,7 @@ class Daemon:
             rescan_seconds=config.rescan_seconds,
             clock=self.clock,
             on_claimed=lambda job: self.enqueue(job.id),
+            media=media,
         )
         intake.recover()
         for job_id in pipeline.recover():
@@ -210,6 +226,9 @@ class Daemon:
 
         ping = watchdog_interval()
         while not self.stop.wait(min(ping or 2.0, 2.0)):
+            # Customer media whose orders are all done are ready to go back (or to the
+            # shredder); the ledger says which.
+            media.ready_for_done_jobs()
             if self._healthy():
                 self.notifier.watchdog()
             else:
@@ -220,6 +239,8 @@ class Daemon:
                 self.notifier.status(status)
 
         self.notifier.stopping()
+        if detector is not None:
+            detector.stop()
         watcher.stop()
         sink.wake.set()
         for thread in threads:

@@ -97,6 +97,12 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         """CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
            BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END""",
     ),
+    # 2: what a job ticket says: the order reference (personal) and copies per file.
+    (
+        "ALTER TABLE job_personal ADD COLUMN order_ref TEXT",
+        "ALTER TABLE job_files ADD COLUMN copies INTEGER",
+        "CREATE INDEX job_personal_order ON job_personal(order_ref)",
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
@@ -198,7 +204,7 @@ class ChainCheck:
 
 _JOB_COLUMNS: Final = (
     "j.id, j.hotfolder, j.kind, j.state, j.technician, p.entry, j.spool, j.created_at, "
-    "j.updated_at, j.rule, p.reason"
+    "j.updated_at, j.rule, p.reason, p.order_ref"
 )
 _JOB_FROM: Final = "jobs j LEFT JOIN job_personal p ON p.job_id = j.id"
 
@@ -216,6 +222,7 @@ def _job(row: sqlite3.Row) -> Job:
         updated_at=row[8],
         rule=row[9],
         reason=row[10],
+        order_ref=row[11],
     )
 
 
@@ -456,6 +463,21 @@ class Journal:
                     JobState.CLAIMED,
                     data={"files": len(files), "bytes": sum(s for _, s in files)},
                 )
+
+    def ticket(
+        self, job_id: int, *, order_ref: str | None, copies: Mapping[int, int], media: int
+    ) -> None:
+        """Record what the job's ticket says: order reference, copies per file seq."""
+        with self._tx() as cur:
+            cur.execute(
+                "UPDATE job_personal SET order_ref = ? WHERE job_id = ?", (order_ref, job_id)
+            )
+            cur.executemany(
+                "UPDATE job_files SET copies = ? WHERE job_id = ? AND seq = ?",
+                [(n, job_id, seq) for seq, n in copies.items()],
+            )
+            data = {"order_ref": order_ref is not None, "copies": len(copies), "media": media}
+            self._append(cur, job_id, "job.ticket", data)
 
     def withdrawn(self, job_id: int) -> None:
         """The files left the hot folder before labd could claim them."""
@@ -725,7 +747,8 @@ class Journal:
         """The input files of a job, in order."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT job_id, seq, name, size FROM job_files WHERE job_id = ? ORDER BY seq",
+                "SELECT job_id, seq, name, size, copies FROM job_files WHERE job_id = ? "
+                "ORDER BY seq",
                 (job_id,),
             ).fetchall()
         return [JobFile(*r) for r in rows]

@@ -302,6 +302,29 @@ class MediaLedger:
         log.info("media.registered", item=item_id, kind=kind.value, by=by)
         return self.item(item_id)
 
+    def receive(
+        self,
+        kind: MediaKind,
+        identifier: str,
+        *,
+        by: str,
+        job: int,
+        id_kind: IdKind = IdKind.TAG,
+        orders: Sequence[str] = (),
+        disposition: Disposition | None = None,
+    ) -> MediaItem:
+        """A job ticket names a carrier: link the one in the house, or register it."""
+        marks = ", ".join("?" * len(_OUTSTANDING))
+        sql = (
+            "SELECT m.id FROM media_items m JOIN media_personal p ON p.item_id = m.id "  # noqa: S608  # placeholders only
+            f"WHERE p.identifier = ? AND m.state IN ({marks}) ORDER BY m.id DESC LIMIT 1"
+        )
+        rows = self.journal.query(sql, [identifier.strip(), *sorted(s.value for s in _OUTSTANDING)])
+        if rows:  # e.g. the stick detected when it was plugged in, still unlinked
+            return self.link(int(str(rows[0][0])), by=by, orders=orders, jobs=[job])
+        return self.register(kind, identifier, by=by, id_kind=id_kind, orders=orders,
+                             jobs=[job], disposition=disposition)  # fmt: skip
+
     def detected(
         self,
         *,

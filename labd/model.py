@@ -207,6 +207,7 @@ class Job:
     updated_at: str
     rule: str | None = None  # machine-readable code of why the job is HELD or QUARANTINED
     reason: str | None = None  # the same for a technician; may name files, so personal data
+    order_ref: str | None = None  # from the job ticket: personal data, kept out of the chain
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,7 @@ class JobFile:
     seq: int
     name: str  # relative path inside the job: personal data, kept out of the event chain
     size: int
+    copies: int | None = None  # from the job ticket; None: the product's
 
 
 @dataclass(frozen=True)

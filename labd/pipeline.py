@@ -187,11 +187,14 @@ class Pipeline:
         hf = self.config.hotfolders[job.hotfolder]
         printer = self.config.printers[hf.printer]
         product = self.config.products[hf.product]
-        options = dict(printer.options)
-        if product.copies > 1:
-            options["copies"] = str(product.copies)
+        copies = {f.seq: f.copies for f in self.journal.files(job.id) if f.copies is not None}
         superseded = self.journal.superseded(job.id)
         for out in self.journal.outputs(job.id):
+            options = dict(printer.options)
+            # The ticket's copies of this output's source file, else the product's.
+            n = copies.get(out.source_seq or 0, product.copies)
+            if n > 1:
+                options["copies"] = str(n)
             if out.cups_job_id is not None:
                 continue
             if self.stop.is_set():

@@ -12,7 +12,6 @@ import structlog
 
 from labd.cli.common import Subparsers, config_of
 from labd.config import Config
-from labd.convert import convert_batch, outputs_for, process_pool
 from labd.errors import ConfigError, InputRejected
 from labd.model import Product
 
@@ -26,6 +25,9 @@ def cmd_convert(args: argparse.Namespace, out: TextIO) -> int:
     when every page is good).  Outputs are named as in the spool (0001.jpg ..., book.pdf);
     each line of output says which input an output was made from.
     """
+    # Only `convert` pays for Pillow, pikepdf and img2pdf.
+    from labd.convert import convert_batch, outputs_for, process_pool  # noqa: PLC0415
+
     config = config_of(args)
     product = _product(config, args.product, args.config)
     inputs: list[Path] = args.files

@@ -1,18 +1,22 @@
 """``labd doctor``: check what labd relies on and say how to fix what is wrong.
 
-For now the CUPS server: the settings that protect customers' images and make
-reconciliation possible, and the configured queues.
+The CUPS server (the settings that protect customers' images and make reconciliation
+possible, the configured queues), the hot folders (who can reach them, how they are
+watched) and the Samba shares in front of them.
 """
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final, TextIO
 
+from labd import samba
 from labd.cli.common import Subparsers, config_of
 from labd.config import Config
 from labd.errors import PrintError
+from labd.intake.safety import check_folder
 from labd.printing import CupsClient
 
 _OFF: Final = frozenset({"no", "off", "false", "0"})
@@ -27,6 +31,7 @@ class Finding:
     ok: bool
     what: str
     fix: str = ""
+    warning: bool = False  # worth fixing, but nothing is at risk
 
 
 def _ok(what: str) -> Finding:
@@ -108,11 +113,51 @@ def check_cups(config: Config) -> list[Finding]:
     return findings
 
 
+def check_hotfolders(config: Config) -> list[Finding]:
+    """Each hot folder: reachable only by the lab, and how it is watched."""
+    findings = []
+    for hf in config.hotfolders.values():
+        check = check_folder(hf)
+        if check.problem is not None:
+            findings.append(_fix(f"hot folder {hf.name}: {check.problem}"))
+        else:
+            findings.append(_ok(f"hot folder {hf.name}: {check.watch.value} on {check.filesystem}"))
+    return findings
+
+
+def check_shares(config: Config, smb_conf: Path) -> list[Finding]:
+    """The Samba shares in front of the hot folders."""
+    if not smb_conf.is_file():
+        return [
+            _ok(
+                f"Samba: no configuration at {smb_conf}; skipped",
+            )
+        ]
+    found = samba.check(samba.effective_config(smb_conf), config.hotfolders.values())
+    if not found:
+        return [_ok(f"Samba ({smb_conf}): every hot folder's share needs a password")]
+    return [
+        Finding(
+            ok=f.severity != "error",
+            what=f"Samba {f.subject}: {f.problem}",
+            fix=f.fix,
+            warning=f.severity != "error",
+        )
+        for f in found
+    ]
+
+
 def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
     """Run the checks; exit non-zero when something needs fixing."""
-    findings = check_cups(config_of(args))
+    config = config_of(args)
+    findings = [
+        *check_cups(config),
+        *check_hotfolders(config),
+        *check_shares(config, args.smb_conf),
+    ]
     for f in findings:
-        out.write(f"{'ok  ' if f.ok else 'FIX '} {f.what}\n")
+        mark = "warn" if f.warning else "ok  " if f.ok else "FIX "
+        out.write(f"{mark} {f.what}\n")
         if f.fix:
             out.write(f"      fix: {f.fix}\n")
     problems = sum(not f.ok for f in findings)
@@ -122,6 +167,11 @@ def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
 
 def register(sub: Subparsers) -> None:
     """Add doctor."""
-    sub.add_parser("doctor", help="check the CUPS server labd relies on").set_defaults(
-        func=cmd_doctor
+    doctor = sub.add_parser("doctor", help="check CUPS, the hot folders and their shares")
+    doctor.add_argument(
+        "--smb-conf",
+        type=Path,
+        default=samba.DEFAULT_SMB_CONF,
+        help="the Samba configuration to check (default: %(default)s)",
     )
+    doctor.set_defaults(func=cmd_doctor)

@@ -15,12 +15,15 @@ from typing import Final
 import structlog
 
 from labd.clock import Clock
+from labd.errors import InputRejected
 from labd.intake.claim import INBOX, claim_many, inspect, recover
 from labd.intake.safety import FolderCheck, check_folder
 from labd.intake.stability import StabilityTracker, is_ignored
+from labd.intake.ticket import read_ticket
 from labd.intake.watch import EventSink, Watcher
 from labd.journal import Journal
-from labd.model import HotFolder, Job, WatchMode
+from labd.media import MediaLedger
+from labd.model import HotFolder, Job, JobFile, JobKind, WatchMode
 from labd.quarantine import quarantine
 
 __all__ = ["EventSink", "Intake", "Watcher"]
@@ -45,8 +48,10 @@ class Intake:
         rescan_seconds: float,
         clock: Clock,
         on_claimed: Callable[[Job], None],
+        media: MediaLedger | None = None,
     ) -> None:
         self.hotfolders = dict(hotfolders)
+        self.media = media
         self.journal = journal
         self.spool_dir = spool_dir
         self.quarantine_dir = quarantine_dir
@@ -191,27 +196,48 @@ class Intake:
         entry = Path(job.spool) / INBOX / job.entry
         refusal = inspect(entry, hf)
         if refusal is not None:
-            quarantine(
-                entry,
-                self.quarantine_dir,
-                hotfolder=hf.name,
-                job_id=job.id,
-                rule=refusal.rule,
-                reason=refusal.reason,
-            )
-            self.journal.quarantined(job.id, rule=refusal.rule, reason=refusal.reason)
+            self._quarantine(job, entry, refusal.rule, refusal.reason)
             self.journal.record("security.refused", {"rule": refusal.rule}, job_id=job.id)
             return
-        if not self.journal.files(job.id):
+        files = self.journal.files(job.id)
+        if not files:
             reason = f"{job.entry} holds no files labd could print"
-            quarantine(
-                entry,
-                self.quarantine_dir,
-                hotfolder=hf.name,
-                job_id=job.id,
-                rule="intake.empty",
-                reason=reason,
-            )
-            self.journal.quarantined(job.id, rule="intake.empty", reason=reason)
+            self._quarantine(job, entry, "intake.empty", reason)
             return
+        if job.kind is JobKind.ORDER:
+            try:
+                self._apply_ticket(job, entry, files)
+            except InputRejected as e:
+                self._quarantine(job, entry, e.rule, e.reason)
+                return
         self.on_claimed(job)
+
+    def _quarantine(self, job: Job, entry: Path, rule: str, reason: str) -> None:
+        quarantine(entry, self.quarantine_dir, hotfolder=job.hotfolder, job_id=job.id,
+                   rule=rule, reason=reason)  # fmt: skip
+        self.journal.quarantined(job.id, rule=rule, reason=reason)
+
+    def _apply_ticket(self, job: Job, entry: Path, files: list[JobFile]) -> None:
+        """Record what the order's ticket says; InputRejected when it is bad."""
+        prefix = f"{job.entry}/"
+        inside = {f.name.removeprefix(prefix): f.seq for f in files}
+        ticket = read_ticket(entry, list(inside))
+        if ticket is None:
+            return
+        copies = {
+            seq: n for name, seq in inside.items() if (n := ticket.copies_of(name)) is not None
+        }
+        self.journal.ticket(job.id, order_ref=ticket.order, copies=copies, media=len(ticket.media))
+        for carrier in ticket.media:
+            if self.media is None:
+                log.warning("intake.ticket_media_ignored", job_id=job.id)
+                break
+            self.media.receive(
+                carrier.kind,
+                carrier.identifier,
+                id_kind=carrier.id_kind,
+                disposition=carrier.disposition,
+                orders=[ticket.order] if ticket.order else [],
+                job=job.id,
+                by=job.technician,
+            )

@@ -18,6 +18,7 @@ import structlog
 
 from labd.intake.safety import owner_problem
 from labd.intake.stability import READY_MARKER, is_ignored
+from labd.intake.ticket import TICKET_NAME
 from labd.journal import Discovery, Journal
 from labd.model import HotFolder, Job, JobKind, JobState
 
@@ -90,13 +91,13 @@ def inspect(path: Path, hf: HotFolder) -> Refusal | None:
 def job_files(inbox: Path, ignore: tuple[str, ...]) -> list[tuple[str, int]]:
     """The printable files under ``inbox`` as (name relative to it, size), in natural order.
 
-    Ignored names and the READY marker are not job files.
+    Ignored names, the READY marker and the job ticket are not job files.
     """
     found: list[tuple[str, int]] = []
     for dirpath, dirnames, filenames in os.walk(inbox, followlinks=False):
         dirnames[:] = [d for d in dirnames if not is_ignored(d, ignore)]
         for name in filenames:
-            if is_ignored(name, ignore) or name == READY_MARKER:
+            if is_ignored(name, ignore) or name in (READY_MARKER, TICKET_NAME):
                 continue
             full = Path(dirpath, name)
             found.append((str(full.relative_to(inbox)), full.lstat().st_size))

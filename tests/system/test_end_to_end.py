@@ -241,3 +241,58 @@ def test_sigterm_mid_order_then_restart_prints_every_image_once(lab: Lab, tmp_pa
     )
     assert titles_received(lab, job_id, before) == sorted(expected), f"stopped in {stopped_in}"
     assert lab.stop() == 0
+
+
+def test_order_with_a_ticket_prints_its_copies_and_records_its_media(
+    lab: Lab, tmp_path: Path
+) -> None:
+    lab.start()
+    before = set(lab.server.received())
+    order = tmp_path / "Berg"
+    order.mkdir()
+    make_photo(order / "a.jpg", size=(1200, 800))
+    make_photo(order / "b.jpg", size=(1200, 800))
+    (order / "ticket.toml").write_text(
+        'order = "2026-1042"\n[copies_per_file]\n"b.jpg" = 3\n'
+        '[[media]]\nkind = "dvd"\nidentifier = "T-77"\n'
+    )
+    shutil.copytree(order, lab.hot / order.name)
+    [job_id] = lab.wait_for_jobs(1)
+    assert lab.wait_for_state(job_id, {"DONE", "HELD", "QUARANTINED"}) == "DONE"
+    docs = received_since(lab, before, 2)
+    copies = sorted(lab.server.job_attributes(d).get("IPP_COPIES", "1") for d in docs)
+    assert copies == ["1", "3"]  # b.jpg three times, in one CUPS job
+    assert lab.query("SELECT name, copies FROM job_files WHERE job_id = ? ORDER BY seq",
+                     job_id) == [("Berg/a.jpg", None), ("Berg/b.jpg", 3)]  # fmt: skip
+    assert lab.query("SELECT order_ref FROM job_personal WHERE job_id = ?", job_id) == [
+        ("2026-1042",)
+    ]
+    # The disc it came on is in the media ledger, tied to the job, and ready once DONE.
+    [(kind,)] = lab.query(
+        "SELECT m.kind FROM media_items m JOIN media_jobs j ON j.item_id = m.id WHERE j.job_id = ?",
+        job_id,
+    )
+    assert kind == "dvd"
+    wait_until(
+        lambda: lab.query("SELECT state FROM media_items") == [("ready",)],
+        timeout=10,
+        what="the disc ready once its order is done",
+    )
+    assert lab.stop() == 0
+
+
+def test_order_with_a_bad_ticket_is_quarantined_whole(lab: Lab, tmp_path: Path) -> None:
+    lab.start()
+    order = tmp_path / "Dahl"
+    order.mkdir()
+    make_photo(order / "a.jpg", size=(1200, 800))
+    (order / "ticket.toml").write_text("copies = 0\n")
+    shutil.copytree(order, lab.hot / order.name)
+    [job_id] = lab.wait_for_jobs(1)
+    assert lab.wait_for_state(job_id, {"DONE", "HELD", "QUARANTINED"}) == "QUARANTINED"
+    assert lab.query("SELECT rule FROM jobs WHERE id = ?", job_id) == [("intake.bad_ticket",)]
+    kept = lab.root / "quarantine" / "prints-10x15" / f"{job_id}-Dahl"
+    assert sorted(p.name for p in kept.iterdir()) == ["a.jpg", "ticket.toml"]  # nothing lost
+    reason = (kept.parent / f"{kept.name}.reason.txt").read_text()
+    assert "ticket.toml: copies: 0 is out of range" in reason
+    assert lab.stop() == 0

@@ -61,3 +61,31 @@ def test_the_shipped_example_is_clean_as_samba_reads_it(tmp_path: Path) -> None:
     conf = tmp_path / "smb.conf"
     conf.write_text(text)
     assert check(effective_config(conf), folders) == []
+
+
+def test_doctor_checks_hot_folders_and_their_shares(tmp_path: Path) -> None:
+    from labd.cli.doctor import check_hotfolders, check_shares  # noqa: PLC0415  # under test
+    from labd.config import load  # noqa: PLC0415
+
+    (tmp_path / "hot" / "open").mkdir(parents=True, mode=0o755)
+    (tmp_path / "hot" / "open").chmod(0o755)
+    (tmp_path / "hot" / "closed").mkdir(mode=0o770)
+    (tmp_path / "hot" / "closed").chmod(0o770)
+    conf = tmp_path / "labd.toml"
+    conf.write_text(
+        '[labd]\nstate_dir = "s"\nspool_dir = "sp"\nquarantine_dir = "q"\nhotfolder_root = "hot"\n'
+        '[printers.p]\nqueue = "q"\n[products.x]\nformat = "jpeg"\nsize = "6x4 in"\n'
+        '[hotfolders.open]\nproduct = "x"\nprinter = "p"\n'
+        '[hotfolders.closed]\nproduct = "x"\nprinter = "p"\n'
+    )
+    config = load(conf)
+    folders = {f.what.split(":")[0]: f for f in check_hotfolders(config)}
+    assert not folders["hot folder open"].ok
+    assert "fix: chmod o-rwx" in folders["hot folder open"].what
+    assert folders["hot folder closed"].ok
+    smb = tmp_path / "smb.conf"
+    smb.write_text(f"[closed]\n path = {tmp_path / 'hot' / 'closed'}\n guest ok = yes\n")
+    shares = check_shares(config, smb)
+    assert any(not f.ok and "guests may connect" in f.what for f in shares)
+    assert any(f.warning and "no Samba share exposes" in f.what for f in shares)
+    assert check_shares(config, tmp_path / "none.conf")[0].what.endswith("skipped")
