@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
 
-def configure(*, level: str = "INFO", json: bool | None = None) -> None:
-    """Configure structlog and the stdlib root logger.  ``json`` defaults to "not a TTY"."""
+def configure(
+    *, level: str = "INFO", json: bool | None = None, stream: TextIO | None = None
+) -> None:
+    """Configure structlog and the stdlib root logger.
+
+    ``stream`` defaults to stdout (the daemon's log goes to journald); commands whose
+    stdout is their output pass stderr.  ``json`` defaults to "the stream is not a TTY".
+    """
+    stream = stream or sys.stdout
     if json is None:
-        json = not sys.stdout.isatty()
+        json = not stream.isatty()
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -27,7 +34,7 @@ def configure(*, level: str = "INFO", json: bool | None = None) -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if json
-        else structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
     structlog.configure(
         processors=[
@@ -47,7 +54,7 @@ def configure(*, level: str = "INFO", json: bool | None = None) -> None:
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -23,6 +23,7 @@ from labd.logging import configure as configure_logging
 
 log = structlog.get_logger(__name__)
 
+_DAEMON_COMMANDS = frozenset({"run", "demo"})
 _AREAS = (service, jobs, journal, intake, media, waste, printing, doctor, convert)
 
 
@@ -60,7 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Entry point of the ``labd`` console script."""
     args = build_parser().parse_args(argv)
-    configure_logging(level=args.log_level)
+    # The daemon logs to stdout (journald); every other command's stdout is its output
+    # (tables, JSON, CSV), so its log lines go to stderr.
+    daemon = args.command in _DAEMON_COMMANDS
+    configure_logging(level=args.log_level, stream=None if daemon else sys.stderr)
     out = out or sys.stdout
     try:
         return int(args.func(args, out))
