@@ -33,6 +33,9 @@ from labd.media import MediaLedger, parse_ts
 log = structlog.get_logger(__name__)
 
 OTHER: Final = "other"
+# Built in too: an extra print CUPS may have made (a restart mid-job), confirmed by a
+# technician at the printer.
+DUPLICATE: Final = "duplicate"
 _CONTAINER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -151,6 +154,17 @@ class Container:
         row = {name: getattr(self, name) for name in self.__dataclass_fields__}
         row["din_level"] = self.din_level
         return row
+
+
+@dataclass(frozen=True)
+class PossibleDuplicate:
+    """An extra print CUPS may have made, waiting for a technician's word."""
+
+    event: int  # the journal event that reported it
+    ts: str
+    job_id: int
+    output: int
+    why: str
 
 
 @dataclass(frozen=True)
@@ -362,8 +376,11 @@ class WasteLedger:
         sheets: int | None = None,
         text: str | None = None,
         reprint: bool = False,
+        confirms: int | None = None,
     ) -> WasteEntry:
         """Misprints of ``job_id`` (its ``outputs`` by number) went into ``container``.
+
+        ``confirms`` is the journal event of a possible duplicate this entry confirms.
 
         ``reprint`` records that the outputs are to be printed again and links that intent
         to this entry; labd does not resubmit them by itself yet.
@@ -373,7 +390,7 @@ class WasteLedger:
                 raise WasteEntryRefused(
                     "reason 'other' needs a text (--text) saying what was wrong"
                 )
-        elif reason not in self.settings.reasons:
+        elif reason not in (*self.settings.reasons, DUPLICATE):
             known = ", ".join((*self.settings.reasons, OTHER))
             raise WasteEntryRefused(f"unknown reason {reason!r}; reasons: {known}")
         have = [o.seq for o in self.journal.outputs(job_id)] if self._job_exists(job_id) else []
@@ -407,6 +424,12 @@ class WasteLedger:
                     {"entry": entry_id, "outputs": sorted(set(outputs)), "by": by},
                     job_id=job_id,
                 )
+            if confirms is not None:
+                tx.event(
+                    "waste.duplicate_confirmed",
+                    {"event": confirms, "entry": entry_id, "by": by},
+                    job_id=job_id,
+                )
         log.info(
             "waste.misprint",
             job=job_id,
@@ -416,6 +439,54 @@ class WasteLedger:
             reprint=reprint,
         )
         return self.entry(entry_id)
+
+    # -- possible duplicates reported by the printing part ------------------------------------
+
+    def possible_duplicates(self) -> list[PossibleDuplicate]:
+        """Possible extra prints the printing part reported, not yet confirmed or dismissed."""
+        decided = {
+            int(json.loads(str(d))["event"])
+            for (d,) in self.journal.query(
+                "SELECT data FROM events WHERE kind IN "
+                "('waste.duplicate_confirmed', 'waste.duplicate_dismissed')"
+            )
+        }
+        found = []
+        for seq, ts, job_id, data in self.journal.query(
+            "SELECT seq, ts, job_id, data FROM events WHERE kind = 'print.possible_duplicate' "
+            "ORDER BY seq"
+        ):
+            if int(str(seq)) in decided:
+                continue
+            d = json.loads(str(data))
+            found.append(
+                PossibleDuplicate(int(str(seq)), str(ts), int(str(job_id)), int(d["seq"]), d["why"])
+            )
+        return found
+
+    def _duplicate(self, event: int) -> PossibleDuplicate:
+        for dup in self.possible_duplicates():
+            if dup.event == event:
+                return dup
+        raise WasteEntryRefused(f"event {event} is no open possible duplicate")
+
+    def confirm_duplicate(
+        self, event: int, *, container: str, by: str, sheets: int | None = None
+    ) -> WasteEntry:
+        """The extra print was found: it goes into ``container`` as a misprint."""
+        dup = self._duplicate(event)
+        return self.misprint(dup.job_id, container=container, reason=DUPLICATE, by=by,
+                             outputs=[dup.output], sheets=sheets, confirms=event)  # fmt: skip
+
+    def dismiss_duplicate(self, event: int, *, by: str, reason: str) -> None:
+        """No extra print came out (the printer had not started, say)."""
+        dup = self._duplicate(event)
+        if not reason.strip():
+            raise WasteEntryRefused("say why it is no duplicate (--reason)")
+        self.journal.record(
+            "waste.duplicate_dismissed", {"event": event, "by": by}, job_id=dup.job_id,
+            detail=reason,
+        )  # fmt: skip
 
     def mark_uncollected(self, job_id: int, *, by: str) -> Uncollected:
         """A finished order was not picked up; it becomes due for destruction after N days."""

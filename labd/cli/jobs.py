@@ -11,7 +11,9 @@ from labd.cli.common import Subparsers, config_of, open_journal, write_table
 from labd.cli.journal import event_row, event_summary
 from labd.intake.safety import check_folder
 from labd.journal import Journal
+from labd.media import MediaLedger, MediaState
 from labd.model import Job, JobState
+from labd.waste import WasteLedger
 
 _DETAIL_KEYS = (
     "id", "state", "hotfolder", "kind", "entry", "technician", "created_at", "updated_at",
@@ -115,6 +117,10 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     try:
         counts = journal.counts()
         attention = journal.jobs([JobState.HELD, JobState.UNCERTAIN])
+        media = MediaLedger(journal, config.media)
+        overdue_media = media.overdue()
+        unlinked = media.items(states=[MediaState.UNLINKED])
+        overdue_containers = WasteLedger(journal, config.waste, media).overdue()
     finally:
         journal.close()
     out.write(f"journal {config.journal_path}\n")
@@ -130,6 +136,18 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     out.write(f"jobs: {summary}\n")
     for job in attention:
         out.write(f"needs attention: job {job.id} {job.state.value} {job.rule}: {job.reason}\n")
+    for item in overdue_media:
+        out.write(
+            f"media overdue: item {item.id} ({item.kind.value}, {item.disposition.value}) "
+            f"ready since {item.ready_at}, jobs {', '.join(map(str, item.jobs)) or '-'}\n"
+        )
+    for item in unlinked:
+        out.write(f"media unlinked: item {item.id} ({item.kind.value}) plugged in, no order\n")
+    for container in overdue_containers:
+        out.write(
+            f"waste overdue: container {container.id} collected {container.collected_on}, "
+            "no certificate of destruction yet\n"
+        )
     return 0
 
 

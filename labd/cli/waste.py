@@ -10,6 +10,7 @@ from typing import TextIO
 from labd.cli.common import Subparsers
 from labd.cli.media import Actions, cell, default_user, ledgers, write_records
 from labd.errors import WasteError
+from labd.pipeline import reprint_job
 from labd.waste import Container, ContainerState, WasteMaterial
 
 _CONTAINER_COLUMNS = (
@@ -96,6 +97,7 @@ def _manifest(args: argparse.Namespace, out: TextIO) -> int:
 
 def _misprint(args: argparse.Namespace, out: TextIO) -> int:
     with ledgers(args) as (_, _m, waste):
+        journal = waste.journal
         entry = waste.misprint(
             args.job,
             container=args.container,
@@ -106,15 +108,39 @@ def _misprint(args: argparse.Namespace, out: TextIO) -> int:
             text=args.text,
             reprint=args.reprint,
         )
-    out.write(
-        f"waste entry {entry.id}: job {args.job}, {entry.sheets} sheets ({entry.reason}) "
-        f"into {entry.container}\n"
-    )
-    if args.reprint:
         out.write(
-            "reprint requested and linked to this entry; labd does not resubmit it by "
-            "itself yet: print the outputs again by hand\n"
+            f"waste entry {entry.id}: job {args.job}, {entry.sheets} sheets ({entry.reason}) "
+            f"into {entry.container}\n"
         )
+        if args.reprint:
+            # The misprinted outputs print again as a new job, linked to this entry; the
+            # running daemon submits it on its next follow pass.
+            again = reprint_job(journal, args.job, list(args.outputs or ()) or None, by=args.by)
+            journal.record(
+                "waste.reprinted", {"entry": entry.id, "reprint_job": again.id}, job_id=args.job
+            )
+            out.write(f"job {again.id}: reprint of job {args.job} for waste entry {entry.id}\n")
+    return 0
+
+
+def _duplicates(args: argparse.Namespace, out: TextIO) -> int:
+    with ledgers(args) as (_, _m, waste):
+        if args.step == "confirm":
+            entry = waste.confirm_duplicate(
+                args.event, container=args.container, by=args.by, sheets=args.sheets
+            )
+            out.write(f"waste entry {entry.id}: duplicate of job {entry.job_id} confirmed\n")
+            return 0
+        if args.step == "dismiss":
+            waste.dismiss_duplicate(args.event, by=args.by, reason=args.reason)
+            out.write(f"event {args.event}: dismissed\n")
+            return 0
+        found = waste.possible_duplicates()
+    rows = [
+        {"event": d.event, "ts": d.ts, "job": d.job_id, "output": d.output, "why": d.why}
+        for d in found
+    ]
+    write_records(out, rows, ["event", "ts", "job", "output", "why"], args.format)
     return 0
 
 
@@ -238,6 +264,22 @@ def _register_entries(areas: Actions) -> None:
     _common(p)
     for p in steps.choices.values():
         p.set_defaults(func=_uncollected)
+
+    duplicates = areas.add_parser("duplicates", help="possible extra prints to confirm")
+    steps = duplicates.add_subparsers(dest="step", required=True, metavar="STEP")
+    p = steps.add_parser("list", help="possible duplicates nobody has looked at yet")
+    _common(p, by=False, fmt=True)
+    p = steps.add_parser("confirm", help="the extra print was found: into a container")
+    p.add_argument("event", type=int, help="the event number from `list`")
+    p.add_argument("--container", required=True)
+    p.add_argument("--sheets", type=int, help="sheets (default: one)")
+    _common(p)
+    p = steps.add_parser("dismiss", help="no extra print came out")
+    p.add_argument("event", type=int)
+    p.add_argument("--reason", required=True, help="why it is no duplicate")
+    _common(p)
+    for p in steps.choices.values():
+        p.set_defaults(func=_duplicates)
 
     p = areas.add_parser("report", help="certificates register, or waste per reason and month")
     p.add_argument("report", nargs="?", choices=["reasons", "certificates"], default="reasons")

@@ -13,6 +13,7 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import structlog
 
@@ -67,22 +68,43 @@ def _check_link_and_owner(st: os.stat_result, label: str, hf: HotFolder) -> Refu
     return None
 
 
+# Open without following a link, without blocking on a FIFO or taking a terminal.
+_OPEN_FLAGS: Final = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+
+
+def _check_path(path: Path, label: str, hf: HotFolder) -> Refusal | None:
+    """Check one path; a regular file is opened (never following a link) and checked on
+    the open descriptor, so what is checked is what conversion will read."""
+    st = path.lstat()
+    if not stat.S_ISREG(st.st_mode):
+        return _check(st, label, hf)  # links, folders, devices, FIFOs: never opened
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as e:  # ELOOP: it became a link since the lstat
+        return Refusal("intake.not_regular", f"{label} cannot be opened safely: {e.strerror}")
+    try:
+        return _check(os.fstat(fd), label, hf)
+    finally:
+        os.close(fd)
+
+
 def inspect(path: Path, hf: HotFolder) -> Refusal | None:
     """Check an entry without following links or reading it; a Refusal if it is unsafe.
 
     Links, devices, FIFOs, files with several hard links (a way to print another
     customer's file), files of users not allowed here and oversized files are refused.
+    Called once the entry is in the private spool, where nobody else can swap a file
+    for a link between this check and the conversion.
     """
-    st = path.lstat()
-    refusal = _check(st, path.name, hf)
-    if refusal is not None or not stat.S_ISDIR(st.st_mode):
+    refusal = _check_path(path, path.name, hf)
+    if refusal is not None or not path.is_dir() or path.is_symlink():
         return refusal
     for dirpath, dirnames, filenames in os.walk(path, followlinks=False):
         for name in dirnames + filenames:
             if is_ignored(name, hf.ignore):
                 continue
             inner = Path(dirpath, name)
-            refusal = _check(inner.lstat(), str(inner.relative_to(path.parent)), hf)
+            refusal = _check_path(inner, str(inner.relative_to(path.parent)), hf)
             if refusal is not None:
                 return refusal
     return None

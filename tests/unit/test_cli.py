@@ -39,3 +39,29 @@ def test_jobs_without_a_journal_says_so(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["--config", str(path), "jobs"], out=io.StringIO()) == 4
     assert "does not exist; has labd run with this configuration?" in capsys.readouterr().err
     assert not (tmp_path / "state" / "journal.sqlite").exists()  # reading never creates it
+
+
+def test_status_lists_overdue_and_unlinked_media(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
+
+    from labd.clock import ManualClock  # noqa: PLC0415
+    from labd.config import load  # noqa: PLC0415
+    from labd.journal import Journal  # noqa: PLC0415
+    from labd.media import MediaKind, MediaLedger  # noqa: PLC0415
+
+    path = write(tmp_path, GOOD)
+    (tmp_path / "hot" / "prints").mkdir(parents=True, mode=0o770)
+    config = load(path)
+    month_ago = ManualClock(datetime.now(UTC) - timedelta(days=30))
+    journal = Journal.open(config.journal_path, month_ago)
+    media = MediaLedger(journal, config.media)
+    stick = media.register(MediaKind.USB, "SN-1", by="anna", orders=["2026-1"])
+    media.ready(stick.id, by="anna")
+    fresh = media.register(MediaKind.DVD, "T-2", by="anna", orders=["2026-2"])
+    journal.close()
+    out = io.StringIO()
+    assert main(["--config", str(path), "status"], out=out) == 0
+    text = out.getvalue()
+    assert f"media overdue: item {stick.id} (usb, return)" in text
+    assert f"item {fresh.id} " not in text  # received a month ago, but not ready: not overdue
+    assert "prints: " in text

@@ -231,3 +231,30 @@ def test_explain_says_what_labd_would_do(tmp_path: Path, hot: Path) -> None:
     )
     hot.chmod(0o775)
     assert say(hot / "done.jpg").startswith("hot folder prints is refused, nothing in it is taken")
+
+
+def test_a_folder_that_goes_away_is_unavailable_and_its_backlog_taken_on_return(
+    tmp_path: Path, hot: Path
+) -> None:
+    clock, claimed = ManualClock(), list[Job]()
+    intake, journal = make_intake(tmp_path, hotfolder(hot), clock, claimed)
+    intake.tick()
+    assert intake.checks["prints"].ok
+    away = tmp_path / "unmounted"
+    hot.rename(away)  # the share is unmounted
+    clock.advance(RESCAN)
+    intake.tick()
+    assert intake.checks["prints"].problem == (
+        f"{hot} does not exist (share unmounted?); create it or fix the path"
+    )
+    assert intake.inotify_folders() == []  # its watch is released
+    (away / "queued-1.jpg").write_bytes(b"1")  # orders piled up meanwhile
+    (away / "queued-2.jpg").write_bytes(b"2")
+    away.rename(hot)  # mounted again
+    clock.advance(RESCAN)
+    intake.tick()
+    assert intake.checks["prints"].ok
+    clock.advance(STABLE + 0.1)
+    intake.tick()
+    assert sorted(j.entry for j in claimed) == ["queued-1.jpg", "queued-2.jpg"]
+    journal.close()

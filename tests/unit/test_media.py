@@ -41,6 +41,9 @@ def done_job(journal: Journal, tmp_path: Path, *, finish: bool = True) -> int:
     )  # fmt: skip
     journal.claimed(job.id, [("a.jpg", 1), ("b.jpg", 2)])
     journal.converted(job.id, [("out/0001.jpg", 1), ("out/0002.jpg", 2)], "minilab")
+    (Path(job.spool) / "out").mkdir(parents=True)
+    for n in (1, 2):  # print-ready files a reprint copies
+        (Path(job.spool) / "out" / f"000{n}.jpg").write_bytes(b"print %d" % n)
     for seq in (1, 2):
         journal.submit_intent(job.id, seq)
         journal.submitted(job.id, seq, 100 + seq)

@@ -89,7 +89,10 @@ def test_waste_commands(lab, capsys) -> None:
     out = lab("waste", "misprint", job, "--outputs", "1,2", "--reason", "banding", "--container",
               "W-1", "--reprint")  # fmt: skip
     assert "2 sheets (banding) into W-1" in out
-    assert "does not resubmit it by itself" in out
+    assert f"reprint of job {job} for waste entry 1" in out
+    [again] = [j for j in json.loads("[" + ",".join(lab("jobs", "--format", "json").splitlines())
+                                          + "]") if j["id"] != lab.job]  # fmt: skip
+    assert again["state"] == "CONVERTED"  # the daemon submits it on its next pass
     lab("waste", "misprint", job, "--reason", "smudge", "--container", "W-1", code=26)
     assert "unknown reason 'smudge'; reasons: banding, dust, other" in capsys.readouterr().err
     lab("media", "register", "--kind", "cd", "--id", "T-1", "--order", "A-7")

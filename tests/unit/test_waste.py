@@ -270,3 +270,33 @@ def test_waste_per_reason_per_month(waste, journal, tmp_path, clock: ManualClock
         {"month": "2026-01", "kind": "misprint", "reason": "banding", "entries": 2, "sheets": 5},
         {"month": "2026-02", "kind": "misprint", "reason": "dust", "entries": 1, "sheets": 1},
     ]
+
+
+def test_a_possible_duplicate_is_confirmed_into_a_container_once(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path / "j.sqlite", ManualClock())
+    waste = WasteLedger(journal)
+    job = done_job(journal, tmp_path)
+    waste.open("W-1", material=WasteMaterial.P, level=4, location="QC", by="carl")
+    journal.record(  # what the printing part writes when CUPS restarted a job mid-print
+        "print.possible_duplicate",
+        {"seq": 2, "cups_job_id": 102, "queue": "minilab", "why": "CUPS restarted the job"},
+        job_id=job,
+    )
+    other = journal.record(
+        "print.possible_duplicate",
+        {"seq": 1, "cups_job_id": 101, "queue": "minilab", "why": "CUPS went away"},
+        job_id=job,
+    )
+    [first, second] = waste.possible_duplicates()
+    assert (first.job_id, first.output, first.why) == (job, 2, "CUPS restarted the job")
+    entry = waste.confirm_duplicate(first.event, container="W-1", by="carl")
+    assert (entry.reason, entry.outputs, entry.sheets) == ("duplicate", (2,), 1)
+    with pytest.raises(WasteEntryRefused, match="no open possible duplicate"):
+        waste.confirm_duplicate(first.event, container="W-1", by="carl")  # not twice
+    with pytest.raises(WasteEntryRefused, match="say why"):
+        waste.dismiss_duplicate(other, by="carl", reason=" ")
+    waste.dismiss_duplicate(other, by="carl", reason="the printer had not started")
+    assert waste.possible_duplicates() == []
+    assert second.event == other
+    assert journal.verify().first_bad is None
+    journal.close()
