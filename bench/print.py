@@ -1,6 +1,6 @@
 """How fast labd hands jobs to CUPS and follows them to completion, against `lp` and pycups.
 
-Usage: .venv/bin/python bench/print.py [JOBS]
+Usage: .venv/bin/python bench/print.py [JOBS] [ROUNDS]
 
 On a private CUPS (EmbeddedPrintServer) with file:///dev/null queues, the same small JPEG
 is printed JOBS times three ways, each to a queue of its own and timed until CUPS reports
@@ -14,6 +14,7 @@ every job completed:
 
 from __future__ import annotations
 
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -105,38 +106,45 @@ def bench_labd(root: Path, server: EmbeddedPrintServer, queue: str, photo: Path,
 
 def main() -> int:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     root = Path(tempfile.mkdtemp(prefix="labd-bench-"))
     root.chmod(0o755)  # CUPS runs filters and backends as user lp
     photo = root / "photo.jpg"
     Image.new("RGB", (600, 400), (200, 120, 40)).save(photo, quality=85)
+    results: dict[str, list[float]] = {"labd": [], "lp": [], "pycups loop (limit)": []}
     with EmbeddedPrintServer(root / "cups-root").start(()) as server:
-        for q in ("bench-labd", "bench-lp", "bench-limit"):
-            server.add_raw_queue(q)
         conn = cups.Connection(host=server.server)
+        # Rounds interleave the three ways, so a load that comes and goes on the machine
+        # falls on all of them alike; the medians are reported.
+        for r in range(rounds):
+            for q in ("labd", "lp", "limit"):
+                server.add_raw_queue(f"bench-{q}-{r}")
 
-        def run_lp() -> None:
-            ids = []
-            for i in range(n):
-                out = subprocess.run(
-                    ["lp", "-h", server.server, "-d", "bench-lp", "-t", f"lp-{i}", str(photo)],
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                ).stdout  # "request id is bench-lp-12 (1 file(s))"
-                ids.append(int(out.split()[3].rsplit("-", 1)[1]))
-            wait_completed(conn, ids)
+            def run_lp(queue: str = f"bench-lp-{r}") -> None:
+                ids = []
+                for i in range(n):
+                    out = subprocess.run(
+                        ["lp", "-h", server.server, "-d", queue, "-t", f"lp-{i}", str(photo)],
+                        check=True,
+                        capture_output=True,
+                        text=True,
+                    ).stdout  # "request id is bench-lp-0-12 (1 file(s))"
+                    ids.append(int(out.split()[3].rsplit("-", 1)[1]))
+                wait_completed(conn, ids)
 
-        def run_limit() -> None:
-            ids = [conn.printFile("bench-limit", str(photo), f"limit-{i}", {}) for i in range(n)]
-            wait_completed(conn, ids)
+            def run_limit(queue: str = f"bench-limit-{r}") -> None:
+                ids = [conn.printFile(queue, str(photo), f"limit-{i}", {}) for i in range(n)]
+                wait_completed(conn, ids)
 
-        limit = timed(run_limit)
-        lp = timed(run_lp)
-        labd = bench_labd(root / "labd", server, "bench-labd", photo, n)
-    rates = {"labd": n / labd, "lp": n / lp, "pycups loop (limit)": n / limit}
-    print(f"{n} jobs each, file:///dev/null queue, private cupsd")
+            results["pycups loop (limit)"].append(n / timed(run_limit))
+            results["lp"].append(n / timed(run_lp))
+            labd = bench_labd(root / f"labd-{r}", server, f"bench-labd-{r}", photo, n)
+            results["labd"].append(n / labd)
+    rates = {name: statistics.median(values) for name, values in results.items()}
+    print(f"{n} jobs each, {rounds} interleaved rounds, file:///dev/null queues, private cupsd")
     for name, rate in rates.items():
-        print(f"  {name:20} {rate:8.1f} jobs/s")
+        spread = ", ".join(f"{v:.0f}" for v in results[name])
+        print(f"  {name:20} {rate:8.1f} jobs/s (median; rounds: {spread})")
     print(f"  labd / lp     = {rates['labd'] / rates['lp']:.2f}")
     print(f"  labd / limit  = {rates['labd'] / rates['pycups loop (limit)']:.2f}")
     return 0

@@ -103,6 +103,16 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "ALTER TABLE job_files ADD COLUMN copies INTEGER",
         "CREATE INDEX job_personal_order ON job_personal(order_ref)",
     ),
+    # 3: per-job salts for chained references to personal fields (erased with the data, so
+    # the reference says nothing afterwards); indexes for the supervisor's filters.
+    (
+        """CREATE TABLE job_salts (
+            job_id INTEGER PRIMARY KEY REFERENCES jobs(id),
+            salt BLOB NOT NULL
+        )""",
+        "CREATE INDEX events_ts ON events(ts)",
+        "CREATE INDEX events_kind ON events(kind)",
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
@@ -117,6 +127,15 @@ def event_hash(
     """The chain link of one event: SHA-256 over the previous hash and this event."""
     body = _canonical({"seq": seq, "ts": ts, "job": job_id, "kind": kind, "data": data})
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
+def personal_ref(salt: bytes, value: str) -> str:
+    """A salted reference to a personal value, for chained events that must name one.
+
+    With the salt (kept outside the chain) a supervisor can check that an event refers to
+    a given value; once the salt is erased the reference says nothing.
+    """
+    return hashlib.sha256(salt + value.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -200,6 +219,8 @@ class ChainCheck:
     head: str
     first_bad: int | None  # seq of the first event that does not fit, None when all fit
     problem: str | None
+    head_seq: int | None = None  # with ``verify(head=...)``: the event that has that hash
+    head_found: bool | None = None  # with ``verify(head=...)``: the chain still holds it
 
 
 _JOB_COLUMNS: Final = (
@@ -232,6 +253,7 @@ class Journal:
     def __init__(self, conn: sqlite3.Connection, path: Path, clock: Clock) -> None:
         self._conn = conn
         self._lock = threading.RLock()
+        self._open: sqlite3.Cursor | None = None  # the cursor of a running batch()
         self.path = path
         self.clock = clock
 
@@ -252,6 +274,9 @@ class Journal:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
+            # Deleted personal data is overwritten with zeros in the file, not just unlinked
+            # from the b-tree (erasure; see README "What deleting means").
+            conn.execute("PRAGMA secure_delete = ON")
         except sqlite3.Error as e:
             raise JournalError(str(path), f"cannot open: {e}") from e
         if mode != "wal":
@@ -326,6 +351,19 @@ class Journal:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Cursor]:
         with self._lock:
+            if self._open is not None:
+                # Inside a batch: a savepoint, so a step that fails leaves nothing behind
+                # while the batch commits the rest.
+                cur = self._open
+                cur.execute("SAVEPOINT step")
+                try:
+                    yield cur
+                except BaseException:
+                    cur.execute("ROLLBACK TO step")
+                    cur.execute("RELEASE step")
+                    raise
+                cur.execute("RELEASE step")
+                return
             cur = self._conn.cursor()
             try:
                 cur.execute("BEGIN IMMEDIATE")
@@ -341,6 +379,37 @@ class Journal:
             except sqlite3.Error as e:
                 cur.execute("ROLLBACK")
                 raise JournalError(str(self.path), f"cannot commit: {e}") from e
+
+    @contextmanager
+    def relaxed(self) -> Iterator[None]:
+        """Commits in this block skip their fsync (``synchronous=NORMAL``).
+
+        Only for records that reconciliation can rebuild if a power cut loses them (a CUPS
+        job id, which CUPS' history gives back by the job's name; CUPS states): the WAL is
+        written in order, so the next FULL commit, such as the next submit intent, makes
+        them durable too.  An application crash loses nothing either way.
+        """
+        with self._lock:
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            try:
+                yield
+            finally:
+                self._conn.execute("PRAGMA synchronous = FULL")
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Commit every write made in this block (by this thread) at once, at its end.
+
+        For records that no side effect waits on, such as the CUPS states one follow pass
+        reads: one fsync instead of one per record.  Never around a write that must be
+        on disk before an action outside the journal (the submit intent).
+        """
+        with self._lock, self._tx() as cur:
+            self._open = cur
+            try:
+                yield
+            finally:
+                self._open = None
 
     def _now(self) -> str:
         return isoformat(self.clock.now())
@@ -476,7 +545,13 @@ class Journal:
                 "UPDATE job_files SET copies = ? WHERE job_id = ? AND seq = ?",
                 [(n, job_id, seq) for seq, n in copies.items()],
             )
-            data = {"order_ref": order_ref is not None, "copies": len(copies), "media": media}
+            data: dict[str, object] = {
+                "order_ref": order_ref is not None,
+                "copies": len(copies),
+                "media": media,
+            }
+            if order_ref is not None:
+                data["order_hash"] = personal_ref(self._salt(cur, job_id), order_ref)
             self._append(cur, job_id, "job.ticket", data)
 
     def withdrawn(self, job_id: int) -> None:
@@ -799,23 +874,246 @@ class Journal:
             rows = self._conn.execute("SELECT state, count(*) FROM jobs GROUP BY state")
             return {JobState(s): n for s, n in rows}
 
-    def verify(self) -> ChainCheck:
-        """Walk the whole event chain; name the first event that does not fit."""
-        prev, count = GENESIS, 0
+    def verify(self, head: str | None = None) -> ChainCheck:
+        """Walk the whole event chain; name the first event that does not fit.
+
+        ``head`` is a head hash noted earlier, optionally as ``SEQ:HASH``: the check also
+        says whether the chain still holds it (a truncated or rewritten tail does not).
+        """
+        want_seq, want_hash = _split_head(head)
+        prev, count, head_seq = GENESIS, 0, None
         with self._lock:
             rows = self._conn.execute(
                 "SELECT seq, ts, job_id, kind, data, prev_hash, hash FROM events ORDER BY seq"
             )
-            for seq, ts, job_id, kind, data, prev_hash, digest in rows:
+            for row in rows:
                 count += 1
-                if seq != count:
-                    return ChainCheck(count - 1, prev, seq, f"expected event {count}, found {seq}")
-                if prev_hash != prev:
-                    return ChainCheck(count - 1, prev, seq, "does not link to the event before")
-                if event_hash(prev, seq=seq, ts=ts, job_id=job_id, kind=kind, data=data) != digest:
-                    return ChainCheck(count - 1, prev, seq, "its content does not match its hash")
-                prev = digest
-        return ChainCheck(count, prev, None, None)
+                problem = _misfit(row, count, prev)
+                seq = row[0] if isinstance(row[0], int) else count
+                if problem is not None:
+                    found = None if head is None else (head_seq is not None)
+                    return ChainCheck(
+                        count - 1, prev, seq, problem, head_seq=head_seq, head_found=found
+                    )
+                prev = str(row[6])
+                if want_hash is not None and prev == want_hash:
+                    head_seq = seq
+        check = ChainCheck(count, prev, None, None)
+        if want_hash is None:
+            return check
+        if head_seq is not None and want_seq in (None, head_seq):
+            return ChainCheck(count, prev, None, None, head_seq=head_seq, head_found=True)
+        if want_seq is not None and want_seq > count:
+            problem = f"event {count + 1} and after are missing: the journal ends at {count}"
+            return ChainCheck(count, prev, count + 1, problem, head_found=False)
+        if want_seq is not None:
+            problem = f"event {want_seq} no longer has the noted hash: the chain was rewritten"
+            return ChainCheck(count, prev, want_seq, problem, head_found=False)
+        problem = (
+            "the noted head is not in the chain: events were removed from its end "
+            "(and perhaps appended again), or it was rewritten"
+        )
+        return ChainCheck(count, prev, None, problem, head_found=False)
+
+    # -- supervisor's views and erasure ---------------------------------------------------------
+
+    def find_events(self, f: EventFilter) -> list[Event]:
+        """Events matching a supervisor's filter, in order."""
+        where, args = _filter_sql(f)
+        sql = (
+            "SELECT e.seq, e.ts, e.job_id, e.kind, e.data, e.hash, d.text FROM events e "  # noqa: S608  # constants; values bound
+            "LEFT JOIN event_details d ON d.seq = e.seq "
+            "LEFT JOIN jobs j ON j.id = e.job_id "
+            "LEFT JOIN job_personal p ON p.job_id = e.job_id "
+            f"WHERE {' AND '.join(where)} ORDER BY e.seq"
+        )
+        if f.limit is not None:
+            sql += f" LIMIT {int(f.limit)}"
+        with self._lock:
+            rows = self._conn.execute(sql, args).fetchall()
+        return [_event(r) for r in rows]
+
+    def jobs_of_order(self, order_ref: str) -> list[int]:
+        """Jobs whose ticket names ``order_ref``, and the reprints made of them."""
+        with self._lock:
+            ids = {
+                int(r[0])
+                for r in self._conn.execute(
+                    "SELECT job_id FROM job_personal WHERE order_ref = ?", (order_ref,)
+                )
+            }
+            return sorted(ids | self._reprints_of(ids))
+
+    def _reprints_of(self, ids: set[int]) -> set[int]:
+        found: set[int] = set()
+        frontier = set(ids)
+        while frontier:
+            marks = ", ".join("?" * len(frontier))
+            rows = self._conn.execute(
+                "SELECT job_id FROM events WHERE kind = 'job.reprint' AND "  # noqa: S608  # placeholders
+                f"json_extract(data, '$.original') IN ({marks})",
+                sorted(frontier),
+            ).fetchall()
+            frontier = {int(r[0]) for r in rows} - found - ids
+            found |= frontier
+        return found
+
+    def salt(self, job_id: int) -> bytes | None:
+        """The salt of the job's personal references; None once erased (or never made)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT salt FROM job_salts WHERE job_id = ?", (job_id,)
+            ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def _salt(self, cur: sqlite3.Cursor, job_id: int) -> bytes:
+        row = cur.execute("SELECT salt FROM job_salts WHERE job_id = ?", (job_id,)).fetchone()
+        if row is not None:
+            return bytes(row[0])
+        salt = os.urandom(16)
+        cur.execute("INSERT INTO job_salts (job_id, salt) VALUES (?, ?)", (job_id, salt))
+        return salt
+
+    def salt_in(self, tx: Tx, job_id: int) -> bytes:
+        """The job's salt within a transaction, made on first use."""
+        return self._salt(tx._cur, job_id)  # Tx is this module's own type
+
+    def purged_in(self, tx: Tx, job_id: int, **data: object) -> bool:
+        """Move the job to PURGED within ``tx``; False if it is PURGED already."""
+        cur = tx._cur  # Tx is this module's own type
+        if self._state(cur, job_id) is JobState.PURGED:
+            return False
+        self._move(cur, job_id, JobState.PURGED, data=data)
+        return True
+
+    def erase_personal(self, tx: Tx, job_ids: Sequence[int]) -> dict[str, int]:
+        """Delete the personal data the core tables hold of these jobs; return counts.
+
+        Entry and order reference, reasons, file names, the texts beside their events and
+        the salts of their references go; sizes, states and the chained events stay.
+        """
+        counts = {"entries": 0, "file_names": 0, "details": 0, "salts": 0}
+        for job_id in job_ids:
+            counts["entries"] += tx.execute(
+                "DELETE FROM job_personal WHERE job_id = ?", (job_id,)
+            ).rowcount
+            counts["file_names"] += tx.execute(
+                "UPDATE job_files SET name = '' WHERE job_id = ? AND name != ''", (job_id,)
+            ).rowcount
+            counts["details"] += tx.execute(
+                "DELETE FROM event_details WHERE seq IN (SELECT seq FROM events WHERE job_id = ?)",
+                (job_id,),
+            ).rowcount
+            counts["salts"] += tx.execute(
+                "DELETE FROM job_salts WHERE job_id = ?", (job_id,)
+            ).rowcount
+        return counts
+
+    def scrub(self) -> bool:
+        """Move everything into the main file and empty the WAL, after an erasure.
+
+        The WAL holds old page images, with the erased data, until a checkpoint copies the
+        pages back.  Returns False when a reader kept the checkpoint from finishing.
+        """
+        with self._lock:
+            busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return int(busy) == 0
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """What ``labd journal`` selects: every field None (or empty) means no restriction."""
+
+    since: str | None = None  # journal timestamps, inclusive
+    until: str | None = None  # exclusive
+    job: int | None = None
+    after: int = 0
+    hotfolder: str | None = None
+    order: str | None = None
+    technician: str | None = None
+    state: JobState | None = None  # state changes into this state
+    kinds: tuple[str, ...] = ()
+    limit: int | None = None
+
+
+def _event(r: Sequence[object]) -> Event:
+    return Event(
+        seq=int(str(r[0])),
+        ts=str(r[1]),
+        job_id=None if r[2] is None else int(str(r[2])),
+        kind=str(r[3]),
+        data=MappingProxyType(json.loads(str(r[4]))),
+        hash=str(r[5]),
+        detail=None if r[6] is None else str(r[6]),
+    )
+
+
+def _filter_sql(f: EventFilter) -> tuple[list[str], list[object]]:
+    """The WHERE terms and arguments of a filter (tables e, j, p as in find_events)."""
+    where: list[str] = ["1 = 1"]
+    args: list[object] = []
+    simple = (
+        ("e.ts >= ?", f.since),
+        ("e.ts < ?", f.until),
+        ("e.job_id = ?", f.job),
+        ("e.seq > ?", f.after or None),
+        ("j.hotfolder = ?", f.hotfolder),
+        ("p.order_ref = ?", f.order),
+    )
+    for term, value in simple:
+        if value is not None:
+            where.append(term)
+            args.append(value)
+    if f.technician is not None:
+        where.append("(j.technician = ? OR json_extract(e.data, '$.by') = ?)")
+        args.extend([f.technician, f.technician])
+    if f.state is not None:
+        where.append("e.kind = 'job.state_changed' AND json_extract(e.data, '$.to') = ?")
+        args.append(f.state.value)
+    if f.kinds:
+        # A kind ending in '.' or '*' is a prefix: 'retention.' or 'media.*'.
+        alts = []
+        for kind in f.kinds:
+            if kind.endswith(("*", ".")):
+                alts.append("substr(e.kind, 1, ?) = ?")
+                prefix = kind.rstrip("*")
+                args.extend([len(prefix), prefix])
+            else:
+                alts.append("e.kind = ?")
+                args.append(kind)
+        where.append("(" + " OR ".join(alts) + ")")
+    return where, args
+
+
+def _split_head(head: str | None) -> tuple[int | None, str | None]:
+    if head is None:
+        return None, None
+    seq, colon, digest = head.strip().rpartition(":")
+    if colon and seq.isdigit():
+        return int(seq), digest.lower()
+    return None, head.strip().lower()
+
+
+def _misfit(row: Sequence[object], expected: int, prev: str) -> str | None:
+    """Why one event row does not fit the chain after ``prev``, or None when it does."""
+    seq, ts, job_id, kind, data, prev_hash, digest = row
+    if seq != expected:
+        return f"expected event {expected}, found {seq}"
+    if prev_hash != prev:
+        return "does not link to the event before"
+    typed = (
+        isinstance(ts, str)
+        and isinstance(kind, str)
+        and isinstance(data, str)
+        and (job_id is None or isinstance(job_id, int))
+    )
+    if not typed:
+        return "its content does not match its hash (a column has the wrong type)"
+    assert isinstance(ts, str) and isinstance(kind, str) and isinstance(data, str)  # noqa: PT018, S101  # narrowed above, for mypy
+    assert job_id is None or isinstance(job_id, int)  # noqa: S101  # narrowed above, for mypy
+    if event_hash(prev, seq=expected, ts=ts, job_id=job_id, kind=kind, data=data) != digest:
+        return "its content does not match its hash"
+    return None
 
 
 def ensure_private_dir(path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,8 @@ _IPP_SERVICE_UNAVAILABLE: Final = 0x0502
 _IPP_CLIENT_ERRORS: Final = range(0x0400, 0x0500)
 
 _IPP_PRINTER_STOPPED: Final = 5
+# How long a queue seen to exist is trusted without asking CUPS again before a submit.
+QUEUE_CHECK_SECONDS: Final = 5.0
 
 _JOB_ATTRIBUTES: Final = [
     "job-id",
@@ -123,6 +126,7 @@ class CupsClient:
     def __init__(self, server: str | None = None) -> None:
         self.server = server
         self._local = threading.local()
+        self._queue_seen: dict[str, float] = {}  # queue -> when it was last seen to exist
 
     @property
     def where(self) -> str:
@@ -142,16 +146,25 @@ class CupsClient:
         # libcups looks an unknown queue name up on the default server and the network
         # (cupsGetNamedDest), which would leave the server this client is bound to:
         # only queues that exist here get that far.
-        attributes = self._queue_attributes(queue)
-        if attributes is None:
-            raise PrintError(queue, f"no CUPS queue named {queue!r}", transient=False)
-        if not attributes.get("printer-is-accepting-jobs", True):
-            raise PrintError(queue, _not_accepting(queue, attributes))
-        job_id: int = self._call(
-            queue,
-            lambda c: c.printFile(queue, str(path), title, dict(options or {})),
-            not_found=f"no CUPS queue named {queue!r}",
-        )
+        checked = self._queue_seen.get(queue)
+        if checked is None or time.monotonic() - checked > QUEUE_CHECK_SECONDS:
+            attributes = self._queue_attributes(queue)
+            if attributes is None:
+                raise PrintError(queue, f"no CUPS queue named {queue!r}", transient=False)
+            if not attributes.get("printer-is-accepting-jobs", True):
+                raise PrintError(queue, _not_accepting(queue, attributes))
+            # A queue seen a moment ago still exists: a burst of jobs asks once, not per
+            # job (a queue that stops accepting meanwhile makes printFile itself fail).
+            self._queue_seen[queue] = time.monotonic()
+        try:
+            job_id: int = self._call(
+                queue,
+                lambda c: c.printFile(queue, str(path), title, dict(options or {})),
+                not_found=f"no CUPS queue named {queue!r}",
+            )
+        except PrintError:
+            self._queue_seen.pop(queue, None)
+            raise
         log.info("print.submitted", queue=queue, cups_job_id=job_id, title=title)
         return job_id
 

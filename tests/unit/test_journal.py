@@ -233,3 +233,27 @@ def test_component_transaction_is_all_or_nothing(tmp_path: Path, journal: Journa
     assert journal.query("SELECT count(*) FROM tally") == [(0,)]
     assert len(journal.events()) == before
     assert journal.verify().first_bad is None
+
+
+def test_batch_commits_once_and_a_failed_step_inside_leaves_nothing(
+    tmp_path: Path, journal: Journal
+) -> None:
+    job = new_job(journal, tmp_path)
+    journal.claimed(job.id, [("a.jpg", 1)])
+    journal.converted(job.id, [("out/0001.jpg", 1)], "q")
+    journal.submit_intent(job.id, 1)
+    journal.submitted(job.id, 1, 7)
+    other = sqlite3.connect(journal.path)
+    with journal.relaxed(), journal.batch():
+        journal.cups_state(job.id, 1, "completed")
+        with pytest.raises(IllegalTransition):
+            journal.done(job.id)  # not PRINTED yet: refused, and rolled back alone
+        journal.printed(job.id)
+        # Another connection sees none of it before the batch ends.
+        assert other.execute("SELECT state FROM jobs").fetchall() == [("SUBMITTED",)]
+    assert other.execute("SELECT state FROM jobs").fetchall() == [("PRINTED",)]
+    other.close()
+    assert journal.outputs(job.id)[0].cups_state == "completed"
+    assert journal.verify().first_bad is None
+    with journal._lock:  # relaxed() put FULL back
+        assert journal._conn.execute("PRAGMA synchronous").fetchone()[0] == 2
