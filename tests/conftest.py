@@ -5,12 +5,31 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from labd.printing.embedded import EmbeddedPrintServer
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads() -> Iterator[None]:
+    """Fail a test that leaves a thread running (an observer, a loop, a reader not stopped).
+
+    A thread that is still winding down gets a short deadline to end.
+    """
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5.0
+    while True:
+        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not leaked or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)  # polling, with the deadline above
+    assert not leaked, f"threads left running: {sorted(t.name for t in leaked)}"
 
 
 @pytest.fixture(scope="session")
