@@ -47,6 +47,8 @@ DEFAULT_RESCAN_SECONDS: Final = 60.0
 DEFAULT_FOLLOW_SECONDS: Final = 1.0
 DEFAULT_MAX_FILE_MB: Final = 2048
 DEFAULT_POLL_SECONDS: Final = 2.0
+DEFAULT_STALL_SECONDS: Final = 120.0
+DEFAULT_MIN_FREE_MB: Final = 512
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[xX\u00d7]\s*(\d+(?:\.\d+)?)\s*(mm|cm|in)\s*$")
 _UNIT_MM: Final = {"mm": 1.0, "cm": 10.0, "in": MM_PER_INCH}
@@ -70,12 +72,29 @@ class Config:
     hotfolders: Mapping[str, HotFolder]
     media: MediaSettings = field(default_factory=lambda: MediaSettings())  # noqa: PLW0108  # defined further down
     waste: WasteSettings = field(default_factory=lambda: WasteSettings())  # noqa: PLW0108  # defined further down
+    retention: RetentionSettings = field(default_factory=lambda: RetentionSettings())  # noqa: PLW0108  # defined further down
+    # A loop without progress for this long stops the watchdog pings (systemd restarts labd).
+    stall_seconds: float = DEFAULT_STALL_SECONDS
+    # Below this much free space in the spool (or the journal's filesystem) no job is taken.
+    min_free_bytes: int = DEFAULT_MIN_FREE_MB * 1024**2
     _extra: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def journal_path(self) -> Path:
         """The SQLite journal's file."""
         return self.state_dir / "journal.sqlite"
+
+    def retention_days(self, hotfolder: str) -> int:
+        """Days a job of ``hotfolder`` is kept after it finished: the hot folder's setting,
+        else its product's, else ``[retention] days`` (also for hot folders no longer
+        configured)."""
+        hf = self.hotfolders.get(hotfolder)
+        if hf is not None and hf.retention_days is not None:
+            return hf.retention_days
+        product = self.products.get(hf.product) if hf is not None else None
+        if product is not None and product.retention_days is not None:
+            return product.retention_days
+        return self.retention.days
 
     def rebased(self, base: Path) -> Config:
         """Return this configuration with every path moved under ``base`` (for ``labd demo``)."""
@@ -245,6 +264,7 @@ def _product(t: _Table, name: str) -> Product:
         black_point_compensation=t._get(
             "black_point_compensation", bool, "true or false", default=True
         ),
+        retention_days=t.integer("retention_days", None, low=0, high=MAX_RETENTION_DAYS),
     )
     t.finish()
     return product
@@ -296,6 +316,8 @@ def parse(data: Mapping[str, Any], file: str) -> Config:
     max_file_mb = labd.number("max_file_mb", DEFAULT_MAX_FILE_MB, low=1, high=1024**2)
     watch = labd.choice("watch", tuple(WatchMode), WatchMode.AUTO.value)
     poll = labd.number("poll_seconds", DEFAULT_POLL_SECONDS, low=0.1, high=600)
+    stall = labd.number("stall_seconds", DEFAULT_STALL_SECONDS, low=1, high=86400)
+    min_free_mb = labd.number("min_free_mb", DEFAULT_MIN_FREE_MB, low=0, high=1024**3)
     labd.finish()
 
     cups = _Table(file, "cups", top.table("cups"))
@@ -324,12 +346,14 @@ def parse(data: Mapping[str, Any], file: str) -> Config:
             max_file_bytes=int(t.number("max_file_mb", max_file_mb, low=1, high=1024**2) * 1024**2),
             watch=WatchMode(t.choice("watch", tuple(WatchMode), watch)),
             poll_seconds=float(t.number("poll_seconds", poll, low=0.1, high=600)),
+            retention_days=t.integer("retention_days", None, low=0, high=MAX_RETENTION_DAYS),
         )
         t.finish()
     if not hotfolders:
         raise top.error("hotfolders", "no hot folders are configured; labd would watch nothing")
     media = _media(_Table(file, "media", top.table("media")))
     waste = _waste(_Table(file, "waste", top.table("waste")))
+    retention = _retention(_Table(file, "retention", top.table("retention")))
     top.finish()
 
     paths = [hf.path for hf in hotfolders.values()]
@@ -348,6 +372,9 @@ def parse(data: Mapping[str, Any], file: str) -> Config:
         hotfolders=MappingProxyType(hotfolders),
         media=media,
         waste=waste,
+        retention=retention,
+        stall_seconds=float(stall),
+        min_free_bytes=int(min_free_mb * 1024**2),
     )
 
 
@@ -464,6 +491,29 @@ def _waste(t: _Table) -> WasteSettings:
         reasons=reasons,
         certificate_overdue_days=t.integer("certificate_overdue_days", 30, low=1, high=3650),
         uncollected_days=t.integer("uncollected_days", 365, low=1, high=3650),
+    )
+    t.finish()
+    return settings
+
+
+# --- [retention]: how long customer files are kept ------------------------------------------
+
+DEFAULT_RETENTION_DAYS: Final = 14
+MAX_RETENTION_DAYS: Final = 3650
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """``[retention]``: the default period; hot folders and products may set their own."""
+
+    days: int = DEFAULT_RETENTION_DAYS  # after DONE, QUARANTINED or CANCELED
+    check_seconds: float = 60.0  # how often the daemon looks for jobs past their period
+
+
+def _retention(t: _Table) -> RetentionSettings:
+    settings = RetentionSettings(
+        days=t.integer("days", DEFAULT_RETENTION_DAYS, low=0, high=MAX_RETENTION_DAYS),
+        check_seconds=float(t.number("check_seconds", 60.0, low=0.1, high=86400)),
     )
     t.finish()
     return settings

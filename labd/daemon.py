@@ -4,38 +4,54 @@ Three loops, each a thread: intake (events and rescans → claimed jobs), work (
 submit, one job at a time), follow (CUPS job states, retries of held jobs).  The main
 thread owns signals and sd_notify: READY once the journal is open and the watches are live,
 WATCHDOG only while every loop has made progress recently, STATUS with a one-line summary.
-Nothing imports this module.
+SIGHUP rereads the configuration (a bad one is refused, the old one runs on); a full or
+unwritable spool holds intake until it clears.  Nothing imports this module.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import queue
 import signal
+import sqlite3
+import tempfile
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from types import FrameType
 from typing import Final
 
 import structlog
 
 from labd.clock import Clock, SystemClock
-from labd.config import Config, check_paths
-from labd.errors import IllegalTransition, MediaError
+from labd.config import Config, check_paths, load
+from labd.errors import ConfigError, IllegalTransition, LabdError, MediaError
 from labd.intake import EventSink, Intake, Watcher
 from labd.journal import Journal, ensure_private_dir
 from labd.media import MediaLedger
 from labd.media_detect import MediaDetector
 from labd.model import JobState
 from labd.notify import Notifier, watchdog_interval
-from labd.pipeline import Pipeline, fault_from_env
+from labd.pipeline import FAULT_ENV, Pipeline, fault_from_env
 from labd.printing import CupsClient
+from labd.retention import Retention
 
 log = structlog.get_logger(__name__)
 
-# A loop that has not reported progress for this long is stuck: the watchdog pings stop, and
-# systemd restarts labd (which loses nothing: every step is journaled).
-STALL_SECONDS: Final = 120.0
+# A loop that has not reported progress for `[labd] stall_seconds` is stuck: the watchdog
+# pings stop, and systemd restarts labd (which loses nothing: every step is journaled).
 LOOP_WAKE_SECONDS: Final = 1.0
+# How long a reload waits for the intake loop to take the new hot folders.
+RELOAD_WAIT_SECONDS: Final = 30.0
+# Test only (tests/system/test_service.py): LABD_FAULT=hang_convert makes the work loop
+# hang forever on its first job, as a conversion stuck on a hostile file would, so the
+# watchdog's reaction can be seen on a real process.  Never set in production.
+HANG_FAULT: Final = "hang_convert"
+# Errors of the disk under the spool or journal: they hold intake, they do not stop labd.
+_DISK_ERRNOS: Final = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EIO})
+# Settings a running labd cannot change: they name where its jobs and journal are.
+_RESTART_ONLY: Final = (("state_dir", "labd.state_dir"), ("spool_dir", "labd.spool_dir"))
 _WORK_STATES: Final = (JobState.CLAIMED, JobState.CONVERTED, JobState.SUBMITTING)
 
 
@@ -54,6 +70,10 @@ class Daemon:
         self._queued_lock = threading.Lock()
         self._heartbeats: dict[str, float] = {}
         self._errors: list[BaseException] = []
+        self._reload = threading.Event()
+        self._held: str | None = None  # why intake takes nothing now
+        self._deferred: set[int] = set()  # jobs a disk error interrupted: again once clear
+        self._disk_error: str | None = None  # the last disk error a loop ran into
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -73,9 +93,8 @@ class Daemon:
 
     def _signal(self, signum: int, _frame: FrameType | None) -> None:
         if signum == signal.SIGHUP:
-            log.warning(
-                "daemon.reload_unsupported", hint="restart labd to apply configuration changes"
-            )
+            # Handled by the main loop: a signal handler must not take locks or do I/O.
+            self._reload.set()
             return
         log.info("daemon.stopping", signal=signal.Signals(signum).name)
         self.stop.set()
@@ -99,10 +118,30 @@ class Daemon:
     # -- the loops ---------------------------------------------------------------------------
 
     def _intake_loop(self, intake: Intake, sink: EventSink, watcher: Watcher) -> None:
-        intake.run(sink, watcher, self.stop, beat=self._beat("intake"), max_wait=LOOP_WAKE_SECONDS)
+        while not self.stop.is_set():
+            try:
+                intake.run(
+                    sink, watcher, self.stop, beat=self._beat("intake"), max_wait=LOOP_WAKE_SECONDS
+                )
+            except (OSError, sqlite3.OperationalError) as e:
+                if isinstance(e, OSError) and e.errno not in _DISK_ERRNOS:
+                    raise
+                problem = f"intake: {_why(e)}"
+            else:
+                return
+            # Disk full or journal locked mid-claim: hold intake until the main loop sees it
+            # clear, then finish the interrupted claim as at a start.
+            log.error("intake.held_by_error", problem=problem)
+            intake.held = self._disk_error = problem
+            beat = self._beat("intake")
+            while intake.held is not None and not self.stop.wait(LOOP_WAKE_SECONDS):
+                beat()  # waiting on purpose is progress: no watchdog restart for a full disk
+            if not self.stop.is_set():
+                intake.recover()
 
     def _work_loop(self, pipeline: Pipeline) -> None:
         beat = self._beat("work")
+        hang = os.environ.get(FAULT_ENV) == HANG_FAULT
         while not self.stop.is_set():
             beat()
             try:
@@ -111,17 +150,35 @@ class Daemon:
                 continue
             with self._queued_lock:
                 self._queued.discard(job_id)
+            if hang:
+                log.warning("daemon.fault_injected", fault=HANG_FAULT, job_id=job_id)
+                threading.Event().wait()  # never returns: no more beats from this loop
             with structlog.contextvars.bound_contextvars(job_id=job_id):
                 try:
                     pipeline.process(job_id)
                 except IllegalTransition as e:
                     # A technician moved the job (labd cancel ...) while it was worked on.
                     log.info("pipeline.changed_elsewhere", problem=e.get_message())
+                except (OSError, sqlite3.OperationalError) as e:
+                    if isinstance(e, OSError) and e.errno not in _DISK_ERRNOS:
+                        raise
+                    # The job stays in its last journaled state; it goes on once the disk
+                    # (or the journal's lock) is free again.
+                    self._defer(job_id, f"work: {_why(e)}")
+
+    def _defer(self, job_id: int, problem: str) -> None:
+        log.error("pipeline.deferred", problem=problem)
+        self._disk_error = problem
+        self._deferred.add(job_id)
 
     def _follow_loop(self, pipeline: Pipeline) -> None:
         beat = self._beat("follow")
+        next_retention = self.clock.monotonic()
         while not self.stop.is_set():
             beat()
+            if self.clock.monotonic() >= next_retention:
+                next_retention = self.clock.monotonic() + pipeline.config.retention.check_seconds
+                self._retention(pipeline)
             pipeline.follow()
             for job_id in pipeline.due_retries():
                 self.enqueue(job_id)
@@ -130,6 +187,14 @@ class Daemon:
             for job in pipeline.journal.jobs(_WORK_STATES):
                 self.enqueue(job.id)
             self.stop.wait(self.config.follow_seconds)
+
+    def _retention(self, pipeline: Pipeline) -> None:
+        """Delete what is past its retention period; a failure waits for the next round."""
+        try:
+            # Built each round from the configuration in force: a reload changes periods.
+            Retention(pipeline.journal, pipeline.config, self.clock, pipeline.cups).run_due()
+        except LabdError as e:
+            log.warning("retention.run_failed", error=e.get_message())
 
     # -- running -------------------------------------------------------------------------------
 
@@ -140,10 +205,20 @@ class Daemon:
             counts.get(s, 0)
             for s in (JobState.CLAIMED, JobState.CONVERTED, JobState.SUBMITTING, JobState.SUBMITTED)
         )
-        parts = [f"{len(self.config.hotfolders)} hot folders", f"{active} jobs in progress"]
+        parts = [
+            f"{len(self.config.hotfolders)} hot folders",
+            f"{self.work.qsize()} jobs queued",
+            f"{active} jobs in progress",
+        ]
+        if self._held is not None:
+            parts.insert(0, f"NOT TAKING JOBS: {self._held}")
         for state in (JobState.HELD, JobState.UNCERTAIN, JobState.QUARANTINED):
             if counts.get(state):
                 parts.append(f"{counts[state]} {state.value.lower()}")
+        if counts.get(JobState.HELD):
+            # Printer or queue trouble, once per rule and reason: what a technician fixes.
+            trouble = {f"{j.rule}: {j.reason}" for j in journal.jobs([JobState.HELD])}
+            parts.extend(sorted(trouble)[:3])
         parts.append(f"{counts.get(JobState.DONE, 0)} done")
         return ", ".join(parts)
 
@@ -160,7 +235,103 @@ class Daemon:
 
     def _healthy(self) -> bool:
         now = self.clock.monotonic()
-        return all(now - t < STALL_SECONDS for t in self._heartbeats.values())
+        stall = self.config.stall_seconds
+        return all(now - t < stall for t in self._heartbeats.values())
+
+    def _disk_problem(self) -> str | None:
+        """Why no job should be taken now (spool or journal disk full, spool unwritable)."""
+        config = self.config
+        for what, folder in (("spool", config.spool_dir), ("journal", config.state_dir)):
+            try:
+                st = os.statvfs(folder)
+            except OSError as e:
+                return f"{what} {folder}: {e.strerror}"
+            free = st.f_bavail * st.f_frsize
+            if free < config.min_free_bytes:
+                return (
+                    f"{what} {folder}: {free // 1024**2} MB free, below min_free_mb "
+                    f"({config.min_free_bytes // 1024**2})"
+                )
+        try:
+            # os.access() says yes on a read-only mount; only a write proves it.
+            with tempfile.TemporaryFile(dir=config.spool_dir, prefix=".labd-probe-"):
+                pass
+        except OSError as e:
+            return f"spool {config.spool_dir} is not writable: {e.strerror}"
+        return None
+
+    def _check_disk(self, intake: Intake) -> None:
+        """Hold intake while the disk is in trouble; release it, and deferred jobs, after."""
+        problem = self._disk_problem()
+        if problem is None and self._disk_error is not None:
+            problem, self._disk_error = self._disk_error, None  # seen once; probe again next
+        if problem == self._held:
+            return
+        if problem is not None:
+            if self._held is None:
+                log.error("daemon.intake_held", problem=problem)
+            self._held = problem
+            intake.held = problem
+            return
+        log.info("daemon.intake_resumed", was=self._held)
+        self._held = None
+        intake.held = None
+        deferred, self._deferred = self._deferred, set()
+        for job_id in sorted(deferred):
+            self.enqueue(job_id)
+
+    def _reread(self) -> Config | None:
+        """The configuration file read again and checked, or None (logged) when it is bad."""
+        try:
+            return _reread(self.config)
+        except ConfigError as e:
+            error = e
+        log.error(
+            "daemon.reload_rejected",
+            file=error.file,
+            key=error.key,
+            problem=error.problem,
+            hint="the configuration labd started with runs on; fix the file and reload",
+        )
+        return None
+
+    def _apply(self, new: Config, intake: Intake, pipeline: Pipeline) -> None:
+        """Switch to ``new``: hot folders watched or released, in-flight jobs unharmed."""
+        old = self.config
+        removed = {n: hf for n, hf in old.hotfolders.items() if n not in new.hotfolders}
+        # Jobs already claimed from a removed hot folder finish with its product and printer.
+        pipeline.config = replace(
+            new,
+            hotfolders={**removed, **new.hotfolders},
+            products={**pipeline.config.products, **new.products},
+            printers={**pipeline.config.printers, **new.printers},
+        )
+        if new.cups_server != old.cups_server:
+            pipeline.cups = CupsClient(new.cups_server)
+        intake.rescan_seconds = new.rescan_seconds
+        intake.quarantine_dir = new.quarantine_dir
+        self.config = new
+        done = intake.replace_hotfolders(new.hotfolders)
+        if not done.wait(RELOAD_WAIT_SECONDS):
+            log.warning("daemon.reload_slow", waited=RELOAD_WAIT_SECONDS)
+        log.info(
+            "daemon.reloaded",
+            file=str(new.source),
+            added=sorted(set(new.hotfolders) - set(old.hotfolders)),
+            removed=sorted(removed),
+        )
+
+    def _reload_now(self, intake: Intake, pipeline: Pipeline, journal: Journal) -> str:
+        """SIGHUP: RELOADING=1, the new configuration or the old one, READY=1; the status."""
+        self.notifier.reloading()
+        log.info("daemon.reloading", file=str(self.config.source))
+        new = self._reread()
+        if new is not None:
+            self._apply(new, intake, pipeline)
+        # READY=1 ends the reload either way: labd runs, on the new or the old settings.
+        status = self.status_line(journal)
+        self.notifier.ready(status)
+        return status
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; return the exit code."""
@@ -168,7 +339,7 @@ class Daemon:
         check_paths(config)
         for folder in (config.state_dir, config.spool_dir):
             ensure_private_dir(folder)
-        config.quarantine_dir.mkdir(mode=0o770, parents=True, exist_ok=True)
+        _private_quarantine(config)
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, self._signal)
 
@@ -189,7 +360,7 @@ class Daemon:
             cups=CupsClient(config.cups_server),
             clock=self.clock,
             stop=self.stop,
-            fault=fault_from_env(),
+            fault=None if os.environ.get(FAULT_ENV) == HANG_FAULT else fault_from_env(),
         )
         sink = EventSink()
         intake = Intake(
@@ -226,14 +397,23 @@ class Daemon:
 
         ping = watchdog_interval()
         while not self.stop.wait(min(ping or 2.0, 2.0)):
-            # Customer media whose orders are all done are ready to go back (or to the
-            # shredder); the ledger says which.
-            media.ready_for_done_jobs()
+            if self._reload.is_set():
+                self._reload.clear()
+                status = self._reload_now(intake, pipeline, journal)
+            self._check_disk(intake)
+            try:
+                # Customer media whose orders are all done are ready to go back (or to the
+                # shredder); the ledger says which.
+                media.ready_for_done_jobs()
+                line = self.status_line(journal)
+            except sqlite3.OperationalError as e:
+                # The journal locked or its disk full: the loops hold; say so, keep pinging.
+                self._disk_error = f"journal: {_why(e)}"
+                line = f"NOT TAKING JOBS: {self._disk_error}"
             if self._healthy():
                 self.notifier.watchdog()
             else:
                 log.error("daemon.stalled", heartbeats=self._heartbeats)
-            line = self.status_line(journal)
             if line != status:
                 status = line
                 self.notifier.status(status)
@@ -249,3 +429,37 @@ class Daemon:
         journal.record("daemon.stopped", {"clean": not stuck and not self._errors})
         log.info("daemon.stopped", stuck_threads=stuck)
         return 1 if self._errors or stuck else 0
+
+
+def _why(error: OSError | sqlite3.OperationalError) -> str:
+    if isinstance(error, OSError):
+        return f"{error.strerror or error}" + (f" ({error.filename})" if error.filename else "")
+    return str(error)
+
+
+def _private_quarantine(config: Config) -> None:
+    """Quarantine folders technicians (the hot folders' group) can reach, whatever the umask.
+
+    The unit's UMask=0077 would make them 0700; chmod is not subject to the umask.
+    """
+    folders = [config.quarantine_dir, *(config.quarantine_dir / n for n in config.hotfolders)]
+    for folder in folders:
+        folder.mkdir(mode=0o770, parents=True, exist_ok=True)
+        if folder.stat().st_mode & 0o777 != 0o770:
+            folder.chmod(0o770)
+
+
+def _reread(old: Config) -> Config:
+    """``old``'s file read and checked again; ConfigError when labd cannot switch to it."""
+    new = load(old.source)
+    check_paths(new)
+    for attr, key in _RESTART_ONLY:
+        if getattr(new, attr) != getattr(old, attr):
+            raise ConfigError(str(old.source), key, "changes only with a restart of labd")
+    try:
+        _private_quarantine(new)
+    except OSError as e:
+        raise ConfigError(
+            str(old.source), "labd.quarantine_dir", f"{new.quarantine_dir}: {e.strerror}"
+        ) from e
+    return new

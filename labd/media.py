@@ -867,3 +867,32 @@ def _join(*parts: str | None) -> str | None:
 
 def _orders_detail(orders: Sequence[str]) -> str | None:
     return f"orders {', '.join(orders)}" if orders else None
+
+
+def erase_personal(tx: Tx, *, order_ref: str | None, job_ids: Sequence[int]) -> dict[str, int]:
+    """Erasure: delete what identifies the customer of items of an order or of these jobs.
+
+    Serial numbers, labels, parcel numbers, the order link and the texts beside the items'
+    events go; the item, its kind and every move stay, so its custody remains provable.
+    """
+    items: set[int] = set()
+    if order_ref is not None:
+        rows = tx.execute("SELECT item_id FROM media_orders WHERE order_ref = ?", (order_ref,))
+        items |= {int(r[0]) for r in rows.fetchall()}
+    for job_id in job_ids:
+        rows = tx.execute("SELECT item_id FROM media_jobs WHERE job_id = ?", (job_id,))
+        items |= {int(r[0]) for r in rows.fetchall()}
+    counts = {"media_items": len(items), "media_personal": 0, "media_details": 0}
+    for item_id in sorted(items):
+        counts["media_personal"] += tx.execute(
+            "DELETE FROM media_personal WHERE item_id = ?", (item_id,)
+        ).rowcount
+        counts["media_personal"] += tx.execute(
+            "DELETE FROM media_orders WHERE item_id = ?", (item_id,)
+        ).rowcount
+        counts["media_details"] += tx.execute(
+            "DELETE FROM event_details WHERE seq IN (SELECT seq FROM events WHERE "
+            "kind LIKE 'media.%' AND json_extract(data, '$.item') = ?)",
+            (item_id,),
+        ).rowcount
+    return counts

@@ -149,6 +149,7 @@ class Product:
     output_profile: str = "srgb"  # as configured ("srgb" or the file), for messages
     rendering_intent: RenderingIntent = RenderingIntent.PERCEPTUAL
     black_point_compensation: bool = True
+    retention_days: int | None = None  # None: [retention] days
 
     def pixel_size(self, *, landscape: bool) -> tuple[int, int]:
         """Return (width, height) in pixels, turned to match the image's orientation."""
@@ -190,6 +191,7 @@ class HotFolder:
     max_file_bytes: int = 2 * 1024**3
     watch: WatchMode = field(default_factory=lambda: WatchMode.AUTO)
     poll_seconds: float = 2.0
+    retention_days: int | None = None  # None: the product's, else [retention] days
 
 
 @dataclass(frozen=True)

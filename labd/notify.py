@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import sdnotify
 import structlog
@@ -53,6 +54,13 @@ class Notifier:
     def ready(self, status: str) -> None:
         """READY=1: the journal is open and every hot folder is watched."""
         self._send(f"READY=1\nSTATUS={status}")
+
+    def reloading(self) -> None:
+        """RELOADING=1: rereading the configuration; READY=1 follows when done."""
+        # MONOTONIC_USEC: systemd 253+ (Type=notify-reload) matches it to its own SIGHUP.
+        self._send(
+            f"RELOADING=1\nMONOTONIC_USEC={time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000}"
+        )
 
     def status(self, status: str) -> None:
         """STATUS=: one line on what labd is doing."""

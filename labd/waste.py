@@ -849,3 +849,17 @@ def _entry(r: Sequence[object]) -> WasteEntry:
 
 def _ranges(numbers: Sequence[int]) -> str:
     return ", ".join(str(n) for n in numbers)
+
+
+def erase_personal(tx: Tx, job_ids: Sequence[int]) -> dict[str, int]:
+    """Erasure: delete the free texts of these jobs' waste entries (their events' texts go
+    with the job's); containers, sheets and reasons stay, so the destruction stays provable.
+    """
+    erased = 0
+    for job_id in job_ids:
+        erased += tx.execute(
+            "DELETE FROM waste_entry_personal WHERE entry_id IN "
+            "(SELECT id FROM waste_entries WHERE job_id = ?)",
+            (job_id,),
+        ).rowcount
+    return {"waste_texts": erased}

@@ -16,7 +16,19 @@ from typing import TextIO
 import structlog
 
 from labd import __version__
-from labd.cli import convert, doctor, intake, jobs, journal, media, printing, service, waste
+from labd.cli import (
+    convert,
+    doctor,
+    intake,
+    jobs,
+    journal,
+    media,
+    printing,
+    report,
+    retention,
+    service,
+    waste,
+)
 from labd.cli.common import DEFAULT_CONFIG
 from labd.errors import LabdError
 from labd.logging import configure as configure_logging
@@ -24,7 +36,19 @@ from labd.logging import configure as configure_logging
 log = structlog.get_logger(__name__)
 
 _DAEMON_COMMANDS = frozenset({"run", "demo"})
-_AREAS = (service, jobs, journal, intake, media, waste, printing, doctor, convert)
+_AREAS = (
+    service,
+    jobs,
+    journal,
+    intake,
+    media,
+    waste,
+    printing,
+    doctor,
+    convert,
+    retention,
+    report,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,13 +1,16 @@
 """``labd doctor``: check what labd relies on and say how to fix what is wrong.
 
-The CUPS server (the settings that protect customers' images and make reconciliation
-possible, the configured queues), the hot folders (who can reach them, how they are
-watched) and the Samba shares in front of them.
+The installation (state and spool: there, private, owned by the service user, room in
+the spool, the journal on local disk), the CUPS server (the settings that protect
+customers' images and make reconciliation possible, the configured queues), the hot
+folders (who can reach them, how they are watched) and the Samba shares in front of them.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import pwd
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, TextIO
@@ -16,12 +19,16 @@ from labd import samba
 from labd.cli.common import Subparsers, config_of
 from labd.config import Config
 from labd.errors import PrintError
-from labd.intake.safety import check_folder
+from labd.intake.safety import check_folder, filesystem_type, is_network
 from labd.printing import CupsClient
 
 _OFF: Final = frozenset({"no", "off", "false", "0"})
 # Exit status when something needs fixing (the CLI's "other labd error").
 _PROBLEMS_EXIT: Final = 2
+# The user systemd/labd.service runs labd as (and systemd/labd.sysusers creates).
+SERVICE_USER: Final = "labd"
+# Below this many times `min_free_mb` free in the spool, doctor warns before labd holds.
+_FREE_WARN_FACTOR: Final = 4
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,88 @@ def _directives(text: str) -> dict[str, str]:
             key, _, value = line.partition(" ")
             found[key.lower()] = value.strip()
     return found
+
+
+def check_installation(config: Config, user: str = SERVICE_USER) -> list[Finding]:
+    """State and spool: exist, mode 0700, owned by ``user``; free space; journal local."""
+    try:
+        uid: int | None = pwd.getpwnam(user).pw_uid
+    except KeyError:
+        uid = None
+    findings = (
+        []
+        if uid is not None
+        else [
+            _fix(
+                f"service user {user!r} does not exist",
+                "systemd-sysusers systemd/labd.sysusers (README: Install as a service)",
+            )
+        ]
+    )
+    for what, folder in (("state", config.state_dir), ("spool", config.spool_dir)):
+        try:
+            st = folder.stat()
+        except OSError as e:
+            findings.append(
+                _fix(
+                    f"{what} {folder}: {e.strerror}",
+                    f"install -d -o {user} -g {user} -m 0700 {folder}",
+                )
+            )
+            continue
+        mode = st.st_mode & 0o7777
+        problems = [] if mode == 0o700 else [f"mode {mode:04o}, not 0700"]
+        if uid is not None and st.st_uid != uid:
+            problems.append(f"owned by uid {st.st_uid}, not {user}")
+        findings.append(
+            _fix(
+                f"{what} {folder}: {', '.join(problems)}",
+                f"chown {user}:{user} {folder} && chmod 0700 {folder}",
+            )
+            if problems
+            else _ok(f"{what} {folder}: mode 0700, owned by {user}")
+        )
+    findings.extend(_free_space(config))
+    fstype = filesystem_type(config.state_dir) if config.state_dir.exists() else "unknown"
+    findings.append(
+        _fix(
+            f"journal {config.state_dir} is on {fstype}, a network filesystem: SQLite's "
+            "locking is not safe there",
+            "put labd.state_dir on the print server's own disk",
+        )
+        if is_network(fstype)
+        else _ok(f"journal {config.state_dir} on local {fstype}")
+    )
+    return findings
+
+
+def _free_space(config: Config) -> list[Finding]:
+    folder = config.spool_dir
+    try:
+        st = os.statvfs(folder)
+    except OSError as e:
+        return [_fix(f"spool {folder}: cannot measure free space: {e.strerror}")]
+    free_mb = st.f_bavail * st.f_frsize // 1024**2
+    floor_mb = config.min_free_bytes // 1024**2
+    if free_mb < floor_mb:
+        return [
+            _fix(
+                f"spool {folder}: {free_mb} MB free, below min_free_mb ({floor_mb}): "
+                "labd takes no jobs",
+                "free space on that filesystem (or enlarge it)",
+            )
+        ]
+    if free_mb < floor_mb * _FREE_WARN_FACTOR:
+        return [
+            Finding(
+                ok=True,
+                warning=True,
+                what=f"spool {folder}: only {free_mb} MB free; labd stops taking "
+                f"jobs below {floor_mb} MB",
+                fix="free space on that filesystem",
+            )
+        ]
+    return [_ok(f"spool {folder}: {free_mb} MB free")]
 
 
 def check_cups(config: Config) -> list[Finding]:
@@ -151,6 +240,7 @@ def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
     """Run the checks; exit non-zero when something needs fixing."""
     config = config_of(args)
     findings = [
+        *check_installation(config, args.service_user),
         *check_cups(config),
         *check_hotfolders(config),
         *check_shares(config, args.smb_conf),
@@ -167,11 +257,18 @@ def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
 
 def register(sub: Subparsers) -> None:
     """Add doctor."""
-    doctor = sub.add_parser("doctor", help="check CUPS, the hot folders and their shares")
+    doctor = sub.add_parser(
+        "doctor", help="check the installation, CUPS, the hot folders and their shares"
+    )
     doctor.add_argument(
         "--smb-conf",
         type=Path,
         default=samba.DEFAULT_SMB_CONF,
         help="the Samba configuration to check (default: %(default)s)",
+    )
+    doctor.add_argument(
+        "--service-user",
+        default=SERVICE_USER,
+        help="the user the service runs as, who must own state and spool (default: %(default)s)",
     )
     doctor.set_defaults(func=cmd_doctor)

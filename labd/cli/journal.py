@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Final, TextIO
 
 from labd.cli.common import Subparsers, config_of, open_journal, write_table
-from labd.model import Event
+from labd.clock import isoformat
+from labd.journal import ChainCheck, EventFilter
+from labd.model import Event, JobState
 
 EXIT_CHAIN_BROKEN: Final = 10
 
@@ -43,16 +46,8 @@ def cmd_journal(args: argparse.Namespace, out: TextIO) -> int:
     journal = open_journal(config_of(args))
     try:
         if args.action == "verify":
-            check = journal.verify()
-            if check.first_bad is None:
-                out.write(f"OK: {check.events} events, head {check.head}\n")
-                return 0
-            out.write(
-                f"BROKEN at event {check.first_bad}: {check.problem}\n"
-                f"{check.events} events verified before it, last good head {check.head}\n"
-            )
-            return EXIT_CHAIN_BROKEN
-        events = journal.events(job_id=args.job, after=args.after, limit=args.limit)
+            return _verify(journal.verify(args.head), out)
+        events = journal.find_events(_filter(args))
     finally:
         journal.close()
     if args.format == "json":
@@ -73,6 +68,61 @@ def cmd_journal(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _verify(check: ChainCheck, out: TextIO) -> int:
+    if check.first_bad is not None and check.head_found is not False:
+        out.write(
+            f"BROKEN at event {check.first_bad}: {check.problem}\n"
+            f"{check.events} events verified before it, last good head {check.head}\n"
+        )
+        return EXIT_CHAIN_BROKEN
+    if check.head_found is False:
+        at = f" (event {check.first_bad})" if check.first_bad is not None else ""
+        out.write(
+            f"HEAD NOT FOUND{at}: {check.problem}\n"
+            f"{check.events} events verify, head now {check.events}:{check.head}\n"
+        )
+        return EXIT_CHAIN_BROKEN
+    out.write(f"OK: {check.events} events, head {check.head}\n")
+    if check.head_found:
+        out.write(f"the noted head is event {check.head_seq}: nothing up to it was rewritten\n")
+    return 0
+
+
+def _day(text: str) -> str:
+    """A date (YYYY-MM-DD) or a full timestamp, as the journal writes timestamps."""
+    try:
+        return isoformat(datetime.combine(date.fromisoformat(text), time(), UTC))
+    except ValueError:
+        try:
+            return isoformat(datetime.fromisoformat(text.replace("Z", "+00:00")))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _raw_day(text: str) -> str:
+    _day(text)  # refuse a bad date while parsing
+    return text
+
+
+def _filter(args: argparse.Namespace) -> EventFilter:
+    until = None if args.until is None else _day(args.until)
+    if until is not None and len(args.until) == 10:
+        # --until 2026-01-31 means up to the end of that day.
+        until = isoformat(datetime.fromisoformat(until.replace("Z", "+00:00")) + timedelta(days=1))
+    return EventFilter(
+        since=args.since,
+        until=until,
+        job=args.job,
+        after=args.after,
+        hotfolder=args.hotfolder,
+        order=args.order,
+        technician=args.technician,
+        state=JobState(args.state.upper()) if args.state else None,
+        kinds=tuple(args.kind or ()),
+        limit=args.limit,
+    )
+
+
 def register(sub: Subparsers) -> None:
     """Add ``journal``."""
     journal = sub.add_parser("journal", help="show the event log, or verify its hash chain")
@@ -80,5 +130,19 @@ def register(sub: Subparsers) -> None:
     journal.add_argument("--job", type=int, help="only events of this job")
     journal.add_argument("--after", type=int, default=0, help="only events after this number")
     journal.add_argument("--limit", type=int, default=None)
+    journal.add_argument("--since", type=_day, help="from this date (YYYY-MM-DD, UTC) on")
+    journal.add_argument("--until", type=_raw_day, help="up to this date (YYYY-MM-DD), inclusive")
+    journal.add_argument("--hotfolder", help="only events of jobs from this hot folder")
+    journal.add_argument("--order", help="only events of jobs of this order")
+    journal.add_argument("--technician", help="jobs dropped by, or events done by, this user")
+    journal.add_argument(
+        "--state",
+        choices=[s.value.lower() for s in JobState],
+        help="only state changes into this state",
+    )
+    journal.add_argument(
+        "--kind", action="append", help="only this event kind (repeatable; 'media.' = prefix)"
+    )
+    journal.add_argument("--head", help="verify: a head noted earlier (HASH or SEQ:HASH)")
     journal.add_argument("--format", choices=["table", "json", "csv"], default="table")
     journal.set_defaults(func=cmd_journal)

@@ -17,6 +17,7 @@ from labd.convert.image import (
 from labd.convert.job import (
     BOOK_NAME,
     BatchResult,
+    SharedPool,
     convert_batch,
     convert_job,
     output_name,
@@ -46,6 +47,7 @@ __all__ = [
     "RULE_UNSUPPORTED",
     "BatchResult",
     "ConvertedFile",
+    "SharedPool",
     "check_image",
     "check_pdf",
     "convert_batch",

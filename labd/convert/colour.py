@@ -1,5 +1,11 @@
 """Colour management: embedded ICC profiles to the product's output profile (sRGB or the
-printer's), with transforms built once per process."""
+printer's), with transforms built once per process.
+
+To sRGB, littlecms converts each image itself.  To a printer's profile (lookup tables, which
+littlecms evaluates per pixel at about twice a matrix profile's cost), an RGB photo goes
+through a 3D lookup table sampled once from the littlecms transform and applied with
+Pillow's Color3DLUT filter: a fixed cost whatever the profiles, within ΔE 1 of littlecms.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,9 @@ import hashlib
 import io
 import threading
 from collections import OrderedDict
-from typing import Final
+from typing import Final, Protocol
 
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, ImageFilter
 
 from labd.model import Product, RenderingIntent
 
@@ -26,8 +32,42 @@ _COLOUR_SPACE: Final = {"RGB": "RGB ", "L": "GRAY", "CMYK": "CMYK"}
 _CACHE_SIZE: Final = 32
 
 
+# Points per axis of the 3D lookup tables: 33 (as littlecms' own 8-bit tables) keeps them
+# within ΔE 1 of littlecms; sampling one takes about 0.1 s, once per process and profile.
+LUT_POINTS: Final = 33
+
+
 class UnusableProfile(ValueError):
     """An embedded ICC profile that is damaged or does not fit the image."""
+
+
+class Transform(Protocol):
+    """A colour transform to the output profile: littlecms', or a LutTransform."""
+
+    @property
+    def input_mode(self) -> str: ...
+
+    def apply(self, im: Image.Image) -> Image.Image: ...
+
+
+class LutTransform:
+    """An RGB -> RGB transform as a 3D lookup table sampled from a littlecms transform."""
+
+    def __init__(self, transform: ImageCms.ImageCmsTransform, points: int = LUT_POINTS) -> None:
+        if (transform.input_mode, transform.output_mode) != ("RGB", "RGB"):
+            raise ValueError("a 3D lookup table maps RGB to RGB")
+        axis = [round(n * 255 / (points - 1)) for n in range(points)]
+        # Red varies fastest, then green, then blue: Color3DLUT's order.
+        grid = bytes(v for b in axis for g in axis for r in axis for v in (r, g, b))
+        sampled = transform.apply(Image.frombytes("RGB", (points**3, 1), grid))
+        self._lut = ImageFilter.Color3DLUT(points, [v / 255 for v in sampled.tobytes()])
+
+    @property
+    def input_mode(self) -> str:
+        return "RGB"
+
+    def apply(self, im: Image.Image) -> Image.Image:
+        return im.filter(self._lut)
 
 
 _INTENTS: Final = {
@@ -44,10 +84,10 @@ class _TransformCache:
 
     def __init__(self, maxsize: int) -> None:
         self._maxsize = maxsize
-        self._items: OrderedDict[_Key, ImageCms.ImageCmsTransform] = OrderedDict()
+        self._items: OrderedDict[_Key, Transform] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, icc: bytes | None, mode: str, product: Product) -> ImageCms.ImageCmsTransform:
+    def get(self, icc: bytes | None, mode: str, product: Product) -> Transform:
         key = (
             _digest(icc),
             mode,
@@ -91,7 +131,14 @@ def _profile(icc: bytes) -> ImageCms.ImageCmsProfile:
         raise UnusableProfile("damaged colour profile") from e
 
 
-def _build(icc: bytes | None, mode: str, product: Product) -> ImageCms.ImageCmsTransform:
+def _build(icc: bytes | None, mode: str, product: Product) -> Transform:
+    transform = _build_lcms(icc, mode, product)
+    if product.output_icc is not None and mode == "RGB":
+        return LutTransform(transform)
+    return transform
+
+
+def _build_lcms(icc: bytes | None, mode: str, product: Product) -> ImageCms.ImageCmsTransform:
     source = _SRGB if icc is None else _profile(icc)
     if source.profile.xcolor_space != _COLOUR_SPACE[mode]:
         raise UnusableProfile("colour profile does not match the image")
@@ -122,9 +169,7 @@ def output_profile(icc: bytes) -> ImageCms.ImageCmsProfile:
     return _profile(icc)
 
 
-def transform_for(
-    icc: bytes | None, mode: str, product: Product
-) -> ImageCms.ImageCmsTransform | None:
+def transform_for(icc: bytes | None, mode: str, product: Product) -> Transform | None:
     """Return the cached transform from ``icc`` to the product's output profile, or None.
 
     ``mode`` is "RGB", "L" or "CMYK".  None means no colour conversion is due: untagged
@@ -139,7 +184,7 @@ def transform_for(
     return _transforms.get(None, "RGB", product)
 
 
-def to_output(img: Image.Image, transform: ImageCms.ImageCmsTransform | None) -> Image.Image:
+def to_output(img: Image.Image, transform: Transform | None) -> Image.Image:
     """Return ``img`` (RGB, L or CMYK) as an RGB image in the output colour space."""
     if transform is None:
         # Untagged, sRGB out: RGB is taken as sRGB; grey and CMYK get Pillow's conversion.

@@ -1,4 +1,8 @@
-"""One photo to one print-ready JPEG: decode, orient, flatten, scale, colour-convert, encode.
+"""One photo to one print-ready JPEG: decode, flatten, scale, colour-convert, orient, encode.
+
+The order is for speed, and gives the same picture: the JPEG decoder scales down by a power
+of two (draft), the centre crop happens inside the resize, and the colour conversion and the
+EXIF rotation work on the print-sized image, not on the decoded one.
 
 Pillow lives here (and in :mod:`labd.convert.colour`); its exceptions are translated to
 InputRejected at this boundary when the input is at fault, and left alone when it is not.
@@ -17,7 +21,7 @@ from typing import Final
 
 import pillow_heif
 import structlog
-from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from labd.convert import colour
 from labd.errors import InputRejected
@@ -127,11 +131,13 @@ class ConvertedFile:
 
 @dataclass(frozen=True)
 class _Decoded:
-    """A loaded photo, upright, in RGB, L or CMYK, with what is needed to finish it."""
+    """A loaded photo as stored (not yet turned), in RGB, L or CMYK, with what is needed
+    to finish it."""
 
     image: Image.Image
-    transform: ImageCms.ImageCmsTransform | None  # embedded profile -> sRGB; None: untagged
-    target: tuple[int, int]  # print size in pixels, turned like the photo
+    transform: colour.Transform | None  # embedded profile -> output profile; None: untagged
+    target: tuple[int, int]  # print size in pixels, turned like the photo as shown
+    orientation: int  # EXIF orientation (1-8), applied after scaling
 
 
 def convert_image(product: Product, src: Path, out: Path) -> ConvertedFile:
@@ -212,8 +218,7 @@ def _decode(product: Product, src: Path, img: ImageFile.ImageFile) -> _Decoded:
     # Read again after load(): Pillow's TIFF loader turns the pixels itself and then drops
     # the tag, and turning them twice would be wrong.
     orientation = _orientation(img)
-    upright: Image.Image = img.transpose(_UPRIGHT[orientation]) if orientation != 1 else img
-    flat = _flatten_mode(upright, src)
+    flat = _flatten_mode(img, src)
     try:
         transform = colour.transform_for(
             icc if isinstance(icc, bytes) else None, flat.mode, product
@@ -222,8 +227,9 @@ def _decode(product: Product, src: Path, img: ImageFile.ImageFile) -> _Decoded:
         raise InputRejected(
             f"{src.name}: {e}, re-export it with an sRGB profile", rule=RULE_UNSUPPORTED
         ) from e
-    target = _target(product, flat.size)
-    return _Decoded(image=flat, transform=transform, target=target)
+    width, height = flat.size
+    target = _target(product, (height, width) if orientation in _SWAPS_AXES else (width, height))
+    return _Decoded(image=flat, transform=transform, target=target, orientation=orientation)
 
 
 def _draft(img: ImageFile.ImageFile, product: Product) -> None:
@@ -287,25 +293,33 @@ def _onto_white(img: Image.Image) -> Image.Image:
 
 
 def _render(product: Product, photo: _Decoded) -> Image.Image:
-    """Scale to the print size (fill: cover and centre crop; fit: inside, padded); sRGB."""
-    img, target = photo.image, photo.target
+    """Scale to the print size (fill: cover and centre crop; fit: inside, padded); sRGB.
+
+    Scaled in the stored orientation, then turned: the centre crop and the fit are the same
+    either way, and turning 1800x1200 pixels is cheaper than turning the decoded photo.
+    """
+    img, target, orientation = photo.image, photo.target, photo.orientation
+    stored = (target[1], target[0]) if orientation in _SWAPS_AXES else target
     if product.fit is Fit.FILL:
         scaled = img.resize(
-            target,
+            stored,
             Image.Resampling.LANCZOS,
-            box=_centre_crop_box(img.size, target),
+            box=_centre_crop_box(img.size, stored),
             reducing_gap=_REDUCING_GAP,
         )
-        return colour.to_output(scaled, photo.transform)
-    size = _cover_or_fit_size(img.size, target, Fit.FIT, at_least=False)
+        return _upright(colour.to_output(scaled, photo.transform), orientation)
+    size = _cover_or_fit_size(img.size, stored, Fit.FIT, at_least=False)
     scaled = img.resize(size, Image.Resampling.LANCZOS, reducing_gap=_REDUCING_GAP)
     # Pad after the colour conversion: the border colour is in the output colour space.
+    picture = _upright(colour.to_output(scaled, photo.transform), orientation)
     canvas = Image.new("RGB", target, product.border_colour)
-    canvas.paste(
-        colour.to_output(scaled, photo.transform),
-        ((target[0] - size[0]) // 2, (target[1] - size[1]) // 2),
-    )
+    canvas.paste(picture, ((target[0] - picture.width) // 2, (target[1] - picture.height) // 2))
     return canvas
+
+
+def _upright(img: Image.Image, orientation: int) -> Image.Image:
+    """Turn (and mirror) ``img`` as EXIF ``orientation`` says to show it."""
+    return img.transpose(_UPRIGHT[orientation]) if orientation != 1 else img
 
 
 def _cover_or_fit_size(

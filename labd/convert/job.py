@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import resource
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
@@ -91,6 +92,43 @@ def process_pool(workers: int, *, log_level: str = "WARNING") -> ProcessPoolExec
         initializer=_worker_init,
         initargs=(log_level,),
     )
+
+
+class SharedPool:
+    """One conversion pool for a long-running process (the daemon), started at first use.
+
+    ``get()`` returns the running pool, or starts one (again, after ``reset()``: when a job
+    saw BrokenProcessPool, a worker was killed, the OOM killer say, and the pool is of no
+    more use).  Spawning a worker costs about 0.3 s, once, not once per job.  Thread-safe.
+    """
+
+    def __init__(self, workers: int, *, log_level: str = "WARNING") -> None:
+        if workers < 1:
+            raise ValueError(f"workers: {workers}, expected 1 or more")
+        self.workers = workers
+        self._log_level = log_level
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = process_pool(self.workers, log_level=self._log_level)
+            return self._pool
+
+    def reset(self) -> None:
+        """Drop the pool (broken, or no longer wanted); the next get() starts a new one."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def shutdown(self) -> None:
+        """Stop the workers, waiting for the files they are converting (at exit)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def outputs_for(product: Product, count: int, out_dir: Path) -> list[Path]:

@@ -65,6 +65,45 @@ class Intake:
         self.checks: dict[str, FolderCheck] = {}
         # The first tick scans everything; after that each folder on its own rhythm.
         self._next_scan = dict.fromkeys(self.hotfolders, clock.monotonic())
+        # Set by other threads, applied by the intake loop between ticks (see run()).
+        self._replacement: tuple[dict[str, HotFolder], threading.Event] | None = None
+        self._lock = threading.Lock()
+        self.held: str | None = None  # why no job is taken now (disk full, ...), or None
+
+    def replace_hotfolders(self, hotfolders: Mapping[str, HotFolder]) -> threading.Event:
+        """Watch ``hotfolders`` instead, from the next loop turn; the event is set once done.
+
+        Entries of a removed folder already claimed are jobs and go on; nothing more is
+        taken from it.  A new folder is checked and scanned at once.
+        """
+        done = threading.Event()
+        with self._lock:
+            self._replacement = (dict(hotfolders), done)
+        return done
+
+    def _apply_replacement(self) -> threading.Event | None:
+        with self._lock:
+            replacement, self._replacement = self._replacement, None
+        if replacement is None:
+            return None
+        hotfolders, done = replacement
+        now = self.clock.monotonic()
+        for name in set(self.hotfolders) - set(hotfolders):
+            log.info("intake.hotfolder_released", hotfolder=name)
+        for name, hf in hotfolders.items():
+            if self.hotfolders.get(name) != hf:
+                # New or changed (path, stability, ignore list): track and scan it afresh.
+                self.trackers[name] = StabilityTracker(
+                    hf.path, hf.stability_seconds, hf.ignore, self.clock
+                )
+                self.checks.pop(name, None)
+                self._next_scan[name] = now
+        for name in set(self.hotfolders) - set(hotfolders):
+            self.trackers.pop(name, None)
+            self.checks.pop(name, None)
+            self._next_scan.pop(name, None)
+        self.hotfolders = hotfolders
+        return done
 
     def check_folders(self) -> dict[str, FolderCheck]:
         """Check every hot folder's permissions and filesystem; log what changed."""
@@ -115,10 +154,21 @@ class Intake:
                 log.error("intake.observer_died")
                 watcher.stop()
                 watcher.start()
+            replaced = self._apply_replacement()
+            if self.held is not None:
+                # Nothing is taken; events stay in the sink, and the scan that follows the
+                # release finds whatever arrived meanwhile.
+                self._next_scan = dict.fromkeys(self.hotfolders, self.clock.monotonic())
+                if replaced is not None:
+                    replaced.set()
+                stop.wait(max_wait)  # not sink.wake: it stays set while events wait
+                continue
             wait = self.tick(sink.drain())
             # Folders refused or unavailable at the last look lose their watch; fixed ones
             # get it back, without a restart.
             watcher.sync(self.inotify_folders())
+            if replaced is not None:
+                replaced.set()
             sink.wake.wait(min(wait, max_wait))
 
     def recover(self) -> list[Job]:

@@ -247,6 +247,24 @@ class CupsClient:
             return False, f"queue {queue!r} is stopped (jobs wait in CUPS): {reason}"
         return True, ""
 
+    def purge(self, cups_job_id: int) -> bool:
+        """Delete CUPS' files and history entry of a job; False if CUPS no longer has it.
+
+        With ``PreserveJobFiles`` set (``labd doctor`` warns about it) CUPS keeps print
+        files of finished jobs on its own disk.  labd purges a job only once it is past
+        its retention period or erased, when reconciliation no longer needs the entry.
+        """
+        try:
+            self._call(
+                f"CUPS job {cups_job_id}",
+                lambda c: c.cancelJob(cups_job_id, purge_job=True),
+                not_found=None,
+            )
+        except _NotFound:
+            return False
+        log.info("print.purged", cups_job_id=cups_job_id)
+        return True
+
     def cancel(self, job_id: int) -> None:
         """Cancel a CUPS job; it stays in the job history as canceled."""
         self._call(

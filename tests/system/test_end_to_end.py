@@ -296,3 +296,22 @@ def test_order_with_a_bad_ticket_is_quarantined_whole(lab: Lab, tmp_path: Path) 
     reason = (kept.parent / f"{kept.name}.reason.txt").read_text()
     assert "ticket.toml: copies: 0 is out of range" in reason
     assert lab.stop() == 0
+
+
+def test_the_daemon_deletes_a_finished_job_when_its_retention_ends(
+    lab: Lab, tmp_path: Path
+) -> None:
+    lab.hotfolder_settings = "retention_days = 0"  # due as soon as it is DONE
+    lab.write_config()
+    with lab.config_path.open("a") as f:
+        f.write("\n[retention]\ncheck_seconds = 0.5\n")
+    lab.start()
+    make_photo(tmp_path / "IMG_9.jpg", size=(1200, 800))
+    shutil.copy(tmp_path / "IMG_9.jpg", lab.hot / "IMG_9.jpg")
+    [job_id] = lab.wait_for_jobs(1)
+    assert lab.wait_for_state(job_id, {"PURGED", "HELD", "QUARANTINED"}) == "PURGED"
+    assert not (lab.root / "spool" / str(job_id)).exists()  # inputs and outputs gone
+    assert lab.query("SELECT name FROM job_files WHERE job_id = ?", job_id) != [("IMG_9.jpg",)]
+    kinds = [k for (k,) in lab.query("SELECT kind FROM events WHERE job_id = ?", job_id)]
+    assert "retention.purged" in kinds
+    assert lab.stop() == 0

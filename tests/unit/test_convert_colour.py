@@ -159,3 +159,57 @@ def test_heic_photo(tmp_path: Path) -> None:
     assert embedded(tmp_path / "out.jpg") == colour.SRGB_ICC
     icc = ImageCms.ImageCmsProfile(io.BytesIO(embedded(tmp_path / "out.jpg")))
     assert "sRGB" in ImageCms.getProfileDescription(icc)
+
+
+def _lcms(out: bytes, intent: int = 0) -> ImageCms.ImageCmsTransform:
+    return ImageCms.buildTransform(
+        ImageCms.ImageCmsProfile(io.BytesIO(adobe_rgb_like_profile())),
+        ImageCms.ImageCmsProfile(io.BytesIO(out)),
+        "RGB",
+        "RGB",
+        renderingIntent=ImageCms.Intent(intent),
+        flags=ImageCms.Flags.NOCACHE | ImageCms.Flags.BLACKPOINTCOMPENSATION,
+    )
+
+
+@pytest.mark.parametrize("intent", [0, 1], ids=["perceptual", "relative"])
+def test_lookup_table_agrees_with_littlecms(intent: int) -> None:
+    # Colours between the table's grid points (33 per axis, every 7.97 code values).
+    transform = _lcms(rgb_lut_profile(), intent)
+    lut = colour.LutTransform(transform)
+    steps = [round(v * 255 / 16) for v in range(17)]
+    data = bytes(
+        c for b in steps for g in steps for r in steps for c in (min(255, r + 3), g, max(0, b - 5))
+    )
+    img = Image.frombytes("RGB", (len(data) // 3, 1), data)
+    exact, looked_up = transform.apply(img).tobytes(), lut.apply(img).tobytes()
+    errors = [
+        delta_e(
+            tuple(v / 255 for v in exact[i : i + 3]), tuple(v / 255 for v in looked_up[i : i + 3])
+        )
+        for i in range(0, len(exact), 3)
+    ]
+    assert sum(errors) / len(errors) < 0.5
+    assert max(errors) < 2.0  # a code value or two, where littlecms clips to the gamut
+
+
+def test_printer_profile_goes_through_a_lookup_table(tmp_path: Path) -> None:
+    colour.clear_cache()
+    printer = replace(PRINT, output_icc=rgb_lut_profile())
+    srgb = colour.transform_for(adobe_rgb_like_profile(), "RGB", PRINT)
+    assert isinstance(srgb, ImageCms.ImageCmsTransform)  # a matrix profile: littlecms is faster
+    assert isinstance(
+        colour.transform_for(adobe_rgb_like_profile(), "RGB", printer), colour.LutTransform
+    )
+    assert isinstance(colour.transform_for(None, "RGB", printer), colour.LutTransform)
+    # CMYK has four channels: littlecms, not a 3D table.
+    cmyk = colour.transform_for(cmyk_lut_profile(), "CMYK", printer)
+    assert isinstance(cmyk, ImageCms.ImageCmsTransform)
+
+
+def test_lookup_table_is_only_for_rgb() -> None:
+    with_alpha = ImageCms.buildTransform(
+        ImageCms.createProfile("sRGB"), ImageCms.createProfile("sRGB"), "RGB", "RGBA"
+    )
+    with pytest.raises(ValueError, match="RGB to RGB"):
+        colour.LutTransform(with_alpha)

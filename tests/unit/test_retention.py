@@ -1,0 +1,305 @@
+"""Retention, legal holds and erasure: real files, a real SQLite file, an injected clock."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import labd.retention as module
+from labd.clock import ManualClock
+from labd.config import Config, parse
+from labd.journal import Journal, personal_ref
+from labd.media import MediaKind, MediaLedger
+from labd.model import JobKind, JobState
+from labd.retention import ErasureRefused, HoldNotFound, Retention, RetentionError
+
+DAY = 86400.0
+NAME = "Hansen-wedding"  # a customer's folder name: must not survive erasure
+FILE = "Kari_Nordmann_007.jpg"
+ORDER = "ORD-7731"
+
+
+class FakeCups:
+    """Stands in for CUPS' purge (a real CUPS purge is in tests/integration)."""
+
+    def __init__(self, known: set[int]) -> None:
+        self.known = set(known)
+        self.purged: list[int] = []
+
+    def purge(self, cups_job_id: int) -> bool:
+        self.purged.append(cups_job_id)
+        if cups_job_id in self.known:
+            self.known.discard(cups_job_id)
+            return True
+        return False
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    data = {
+        "labd": {"state_dir": "state", "spool_dir": "spool", "quarantine_dir": "quarantine",
+                 "hotfolder_root": "hot"},
+        "products": {"p": {"format": "jpeg", "size": "6x4 in", "retention_days": 30},
+                     "q": {"format": "jpeg", "size": "7x5 in"}},
+        "printers": {"m": {"queue": "m"}},
+        "hotfolders": {"prints": {"product": "q", "printer": "m"},
+                       "long": {"product": "p", "printer": "m"},
+                       "short": {"product": "p", "printer": "m", "retention_days": 2}},
+    }  # fmt: skip
+    return parse(data, str(tmp_path / "labd.toml"))
+
+
+@pytest.fixture
+def journal(config: Config, clock: ManualClock):
+    j = Journal.open(config.journal_path, clock)
+    yield j
+    j.close()
+
+
+def make_job(
+    journal: Journal,
+    config: Config,
+    *,
+    hotfolder: str = "prints",
+    order: str | None = ORDER,
+    name: str = NAME,
+    file: str = FILE,
+) -> int:
+    """A printed, DONE job with real inputs and outputs in its spool folder."""
+    job = journal.discover(
+        hotfolder=hotfolder, kind=JobKind.ORDER, entry=name, technician="anna",
+        source_inode=1, spool_root=config.spool_dir,
+    )  # fmt: skip
+    spool = Path(job.spool)
+    (spool / "in" / name).mkdir(parents=True)
+    (spool / "in" / name / file).write_bytes(b"x" * 1000)
+    (spool / "out").mkdir()
+    (spool / "out" / "0001.jpg").write_bytes(b"y" * 500)
+    journal.claimed(job.id, [(f"{name}/{file}", 1000)])
+    journal.ticket(job.id, order_ref=order, copies={}, media=0)
+    journal.converted(job.id, [("out/0001.jpg", 1)], "m")
+    journal.submit_intent(job.id, 1)
+    journal.submitted(job.id, 1, 500 + job.id)
+    journal.printed(job.id)
+    journal.done(job.id)
+    return job.id
+
+
+def test_retention_days_resolve_hotfolder_product_default(config: Config) -> None:
+    assert config.retention_days("short") == 2
+    assert config.retention_days("long") == 30
+    assert config.retention_days("prints") == 14
+    assert config.retention_days("gone-from-config") == 14
+
+
+def test_bad_retention_days_name_the_key(tmp_path: Path) -> None:
+    data = {
+        "labd": {"state_dir": "s", "spool_dir": "p", "quarantine_dir": "q", "hotfolder_root": "h"},
+        "products": {"p": {"format": "jpeg", "size": "6x4 in"}},
+        "printers": {"m": {"queue": "m"}},
+        "hotfolders": {"h": {"product": "p", "printer": "m", "retention_days": -1}},
+    }
+    with pytest.raises(Exception, match=r"hotfolders\.h\.retention_days"):
+        parse(data, str(tmp_path / "labd.toml"))
+    data["hotfolders"]["h"]["retention_days"] = 3  # type: ignore[index]
+    with pytest.raises(Exception, match=r"retention\.dayz: unknown setting"):
+        parse({**data, "retention": {"dayz": 3}}, str(tmp_path / "labd.toml"))
+    assert parse({**data, "retention": {"days": 60}}, "f").retention.days == 60
+
+
+def test_run_due_purges_after_the_period_only(journal, config, clock) -> None:
+    job = make_job(journal, config)
+    cups = FakeCups({500 + job})
+    retention = Retention(journal, config, clock, cups)
+    assert retention.run_due().purged == []
+    clock.advance(14 * DAY - 1)
+    assert retention.run_due().purged == []
+    assert Path(journal.job(job).spool).exists()
+    clock.advance(1)
+    summary = retention.run_due()
+    assert (summary.purged, summary.files, summary.bytes) == ([job], 2, 1500)
+    assert not Path(journal.job(job).spool).exists()
+    assert cups.purged == [500 + job]
+    assert journal.job(job).state is JobState.PURGED
+    [purged] = [e for e in journal.events(job_id=job) if e.kind == "retention.purged"]
+    assert purged.data["spool_files"] == 2
+    assert purged.data["spool_bytes"] == 1500
+    assert purged.data["cups_jobs"] == 1
+    assert NAME not in str(dict(purged.data))
+    # Names are gone from the journal too; the chain still verifies.
+    assert journal.job(job).entry == ""
+    assert [f.name for f in journal.files(job)] == [""]
+    assert journal.verify().first_bad is None
+    # Safe to repeat.
+    assert retention.run_due().purged == []
+
+
+def test_per_hotfolder_period(journal, config, clock) -> None:
+    short, long_ = (
+        make_job(journal, config, hotfolder="short"),
+        make_job(journal, config, hotfolder="long"),
+    )
+    retention = Retention(journal, config, clock)
+    clock.advance(2 * DAY)
+    assert retention.run_due().purged == [short]
+    clock.advance(28 * DAY)
+    assert retention.run_due().purged == [long_]
+
+
+def test_quarantined_and_canceled_jobs_are_purged_with_quarantine_copies(
+    journal, config, clock
+) -> None:
+    job = journal.discover(
+        hotfolder="prints", kind=JobKind.FILE, entry=FILE, technician="anna",
+        source_inode=2, spool_root=config.spool_dir,
+    )  # fmt: skip
+    journal.claimed(job.id, [(FILE, 3)])
+    folder = config.quarantine_dir / "prints"
+    folder.mkdir(parents=True)
+    (folder / f"{job.id}-{FILE}").write_bytes(b"bad")
+    (folder / f"{job.id}-{FILE}.reason.txt").write_text("why")
+    (folder / f"{job.id}1-other.jpg").write_bytes(b"not this job's")
+    journal.quarantined(job.id, rule="input.truncated", reason=f"{FILE} is truncated")
+    clock.advance(14 * DAY)
+    assert Retention(journal, config, clock).run_due().purged == [job.id]
+    assert sorted(p.name for p in folder.iterdir()) == [f"{job.id}1-other.jpg"]
+    [purged] = [e for e in journal.events(job_id=job.id) if e.kind == "retention.purged"]
+    assert (purged.data["quarantine_files"], purged.data["quarantine_bytes"]) == (2, 6)
+    assert all(FILE not in (e.detail or "") for e in journal.events(job_id=job.id))
+
+
+def test_legal_hold_stops_deletion_until_released(journal, config, clock) -> None:
+    job = make_job(journal, config)
+    other = make_job(journal, config, order="ORD-2")
+    retention = Retention(journal, config, clock)
+    hold = retention.hold(order_ref=ORDER, by="sue", reason="complaint 2026-17")
+    clock.advance(20 * DAY)
+    summary = retention.run_due()
+    assert (summary.purged, summary.held) == ([other], [job])
+    assert Path(journal.job(job).spool).exists()
+    [placed] = [e for e in journal.events() if e.kind == "retention.hold_placed"]
+    assert ORDER not in str(dict(placed.data))
+    assert placed.data["jobs"] == [job]
+    with pytest.raises(ErasureRefused, match="legal hold"):
+        retention.erase(order_ref=ORDER, by="sue", request="DSR-1")
+    with pytest.raises(HoldNotFound):
+        retention.release(order_ref="ORD-9", by="sue", reason="x")
+    released = retention.release(hold_id=hold.id, by="sue", reason="settled")
+    assert released[0].released_by == "sue"
+    assert retention.run_due().purged == [job]
+
+
+def test_hold_on_a_job_and_refusals(journal, config, clock) -> None:
+    job = make_job(journal, config)
+    retention = Retention(journal, config, clock)
+    with pytest.raises(RetentionError, match="one job or on one order"):
+        retention.hold(by="sue", reason="x")
+    retention.hold(job_id=job, by="sue", reason="complaint")
+    clock.advance(15 * DAY)
+    assert retention.run_due().held == [job]
+    retention.release(job_id=job, by="sue", reason="done")
+    assert retention.run_due().purged == [job]
+
+
+@pytest.mark.parametrize("crash_after", ["intent", "files"])
+def test_crash_halfway_then_rerun_finishes(
+    journal, config, clock, monkeypatch, crash_after
+) -> None:
+    job = make_job(journal, config)
+    retention = Retention(journal, config, clock)
+    clock.advance(15 * DAY)
+
+    class Crash(BaseException):
+        pass
+
+    if crash_after == "intent":
+        monkeypatch.setattr(module, "_remove", lambda path: (_ for _ in ()).throw(Crash()))
+    else:
+        monkeypatch.setattr(
+            journal, "erase_personal", lambda tx, ids: (_ for _ in ()).throw(Crash())
+        )
+    with pytest.raises(Crash):
+        retention.run_due()
+    assert journal.job(job).state is JobState.DONE
+    assert [e.kind for e in journal.events(job_id=job)][-1] == "retention.purge_started"
+    monkeypatch.undo()
+    summary = Retention(journal, config, clock).run_due()
+    assert (summary.purged, summary.resumed) == ([job], [job])
+    assert not Path(journal.job(job).spool).exists()
+    kinds = [e.kind for e in journal.events(job_id=job)]
+    assert kinds.count("retention.purge_started") == 1
+    assert kinds.count("retention.purged") == 1
+    assert journal.verify().first_bad is None
+
+
+def test_erase_order_leaves_no_trace_in_the_database_file(journal, config, clock) -> None:
+    job = make_job(journal, config)
+    keep = make_job(journal, config, order="ORD-KEEP", name="Other", file="other.jpg")
+    ledger = MediaLedger(journal)
+    item = ledger.register(MediaKind.USB, "SERIAL-KN-99", by="anna", orders=[ORDER], jobs=[job])
+    retention = Retention(journal, config, clock)
+    plan = retention.plan(order_ref=ORDER)
+    assert (plan.jobs, plan.purge, plan.files, plan.media_items) == ((job,), (job,), 2, 1)
+    salt = journal.salt(job)
+    assert salt is not None
+    [ticket] = [e for e in journal.events(job_id=job) if e.kind == "job.ticket"]
+    assert ticket.data["order_hash"] == personal_ref(salt, ORDER)
+
+    retention.erase(order_ref=ORDER, by="sue", request="DSR-2026-4")
+
+    assert journal.job(job).state is JobState.PURGED
+    assert journal.salt(job) is None
+    assert ledger.item(item.id).identifier is None
+    assert journal.verify().first_bad is None
+    [tomb] = [e for e in journal.events() if e.kind == "erasure.requested"]
+    assert (tomb.data["jobs"], tomb.data["by"], tomb.data["request"]) == (
+        [job],
+        "sue",
+        "DSR-2026-4",
+    )
+    assert journal.job(keep).order_ref == "ORD-KEEP"
+    journal.close()
+    raw = b"".join(
+        Path(f"{config.journal_path}{s}").read_bytes()
+        for s in ("", "-wal")
+        if Path(f"{config.journal_path}{s}").exists()
+    )
+    for secret in (NAME, FILE, ORDER, "SERIAL-KN-99"):
+        assert secret.encode() not in raw, secret
+    assert b"ORD-KEEP" in raw  # the check can see what is there
+
+
+def test_erase_dry_run_and_refusals(journal, config, clock) -> None:
+    job = make_job(journal, config)
+    retention = Retention(journal, config, clock)
+    with pytest.raises(ErasureRefused, match="no job or media item"):
+        retention.plan(order_ref="ORD-NONE")
+    with pytest.raises(ErasureRefused, match="--order"):
+        retention.plan()
+    running = journal.discover(
+        hotfolder="prints", kind=JobKind.FILE, entry="x.jpg", technician="anna",
+        source_inode=3, spool_root=config.spool_dir,
+    )  # fmt: skip
+    with pytest.raises(ErasureRefused, match="still being printed"):
+        retention.plan(job_id=running.id)
+    plan = retention.plan(job_id=job)
+    assert plan.purge == (job,)
+    assert journal.job(job).state is JobState.DONE  # a plan deletes nothing
+    retention.erase(job_id=job, by="sue", request="DSR-3")
+    retention.erase(job_id=job, by="sue", request="DSR-3")  # again: harmless
+    assert journal.verify().first_bad is None
+
+
+def test_append_only_triggers_still_hold(journal, config) -> None:
+    make_job(journal, config)
+    conn = sqlite3.connect(config.journal_path)
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        conn.execute("DELETE FROM events")
+    conn.close()
