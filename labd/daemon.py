@@ -44,6 +44,8 @@ log = structlog.get_logger(__name__)
 LOOP_WAKE_SECONDS: Final = 1.0
 # How long a reload waits for the intake loop to take the new hot folders.
 RELOAD_WAIT_SECONDS: Final = 30.0
+# Overdue customer media are logged at start and then this often, until resolved.
+OVERDUE_LOG_SECONDS: Final = 3600.0
 # Test only (tests/system/test_service.py): LABD_FAULT=hang_convert makes the work loop
 # hang forever on its first job, as a conversion stuck on a hostile file would, so the
 # watchdog's reaction can be seen on a real process.  Never set in production.
@@ -223,6 +225,19 @@ class Daemon:
         return ", ".join(parts)
 
     @staticmethod
+    def _log_overdue(media: MediaLedger) -> None:
+        """Customer media still in the house past their deadline: in the log until resolved."""
+        for item in media.overdue():
+            log.warning(
+                "media.overdue",
+                item=item.id,
+                kind=item.kind.value,
+                disposition=item.disposition.value,
+                ready_since=item.ready_at,
+                jobs=list(item.jobs),
+            )
+
+    @staticmethod
     def _start_detector(media: MediaLedger) -> MediaDetector | None:
         """USB media detection; labd runs on without it where udev cannot be reached."""
         detector = MediaDetector(media)
@@ -396,6 +411,7 @@ class Daemon:
         )
 
         ping = watchdog_interval()
+        next_overdue = self.clock.monotonic()
         while not self.stop.wait(min(ping or 2.0, 2.0)):
             if self._reload.is_set():
                 self._reload.clear()
@@ -405,6 +421,9 @@ class Daemon:
                 # Customer media whose orders are all done are ready to go back (or to the
                 # shredder); the ledger says which.
                 media.ready_for_done_jobs()
+                if self.clock.monotonic() >= next_overdue:
+                    next_overdue = self.clock.monotonic() + OVERDUE_LOG_SECONDS
+                    self._log_overdue(media)
                 line = self.status_line(journal)
             except sqlite3.OperationalError as e:
                 # The journal locked or its disk full: the loops hold; say so, keep pinging.

@@ -370,6 +370,23 @@ class Pipeline:
             cache[queue] = self.cups.queue_info(queue)
         return cache[queue]
 
+    def _check_no_copy(self, out: JobOutput, status: CupsJobStatus) -> None:
+        """A completed job's documents must not stay in CUPS (``PreserveJobFiles``)."""
+        if not status.preserved:
+            return
+        self.journal.record(
+            "print.copy_kept",
+            {"seq": out.seq, "cups_job_id": out.cups_job_id, "queue": out.cups_queue},
+            job_id=out.job_id,
+        )
+        log.warning(
+            "print.copy_kept",
+            job_id=out.job_id,
+            cups_job_id=out.cups_job_id,
+            hint="CUPS keeps the printed images (PreserveJobFiles): set it to No, see "
+            "labd doctor; retention purges this CUPS job when the job's period ends",
+        )
+
     def _follow(self, job: Job, queues: dict[str, QueueInfo | None]) -> None:
         states: list[CupsJobState] = []
         waiting: list[JobOutput] = []
@@ -380,6 +397,8 @@ class Pipeline:
             self._crash_point("following")
             if out.cups_state in _PRINTING and status.state in _WAITING:
                 self._possible_duplicate(out, "CUPS restarted the job after it had begun")
+            if status.state is CupsJobState.COMPLETED and out.cups_state != "completed":
+                self._check_no_copy(out, status)
             self.journal.cups_state(
                 job.id, out.seq, status.state.value, impressions=status.impressions
             )

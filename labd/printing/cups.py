@@ -46,6 +46,7 @@ _JOB_ATTRIBUTES: Final = [
     "job-impressions-completed",
     "job-printer-uri",
     "time-at-creation",
+    "job-preserved",
     "document-name-supplied",
 ]
 _QUEUE_ATTRIBUTES: Final = [
@@ -103,6 +104,7 @@ class CupsJobStatus:
     queue: str = ""
     document_name: str = ""
     created: int | None = None  # time-at-creation, seconds since the epoch (CUPS' clock)
+    preserved: bool | None = None  # job-preserved: CUPS still holds the job's documents
     name: str = ""  # job-name: labd-<job>-<output> for labd's jobs
 
 
@@ -384,6 +386,7 @@ def _strings(value: Any) -> tuple[str, ...]:
 def _job_status(job_id: int, attributes: Mapping[str, Any]) -> CupsJobStatus:
     impressions = attributes.get("job-impressions-completed")
     created = attributes.get("time-at-creation")
+    preserved = attributes.get("job-preserved")
     printer_uri = str(attributes.get("job-printer-uri") or "")
     return CupsJobStatus(
         job_id=job_id,
@@ -397,4 +400,5 @@ def _job_status(job_id: int, attributes: Mapping[str, Any]) -> CupsJobStatus:
         document_name=str(attributes.get("document-name-supplied") or ""),
         created=created if isinstance(created, int) else None,
         name=str(attributes.get("job-name") or ""),
+        preserved=preserved if isinstance(preserved, bool) else None,
     )

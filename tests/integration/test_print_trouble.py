@@ -290,3 +290,40 @@ def test_doctor_reports_cups_settings_and_queues(
 )
 def test_doctor_reads_top_level_directives(conf: str, expected: dict[str, str]) -> None:
     assert _directives(conf) == expected
+
+
+def test_a_copy_kept_by_cups_is_journaled_and_purged_when_retention_ends(
+    tmp_path: Path,
+) -> None:
+    """A CUPS set to keep job files (its default): labd says so, and retention purges it."""
+    from dataclasses import replace  # noqa: PLC0415  # only this test rebuilds a config
+
+    from labd.config import RetentionSettings  # noqa: PLC0415
+    from labd.retention import Retention  # noqa: PLC0415
+
+    root = Path(tempfile.mkdtemp(prefix="labd-cups-keep-"))
+    try:
+        with EmbeddedPrintServer(root).start(()) as server:
+            conf = root / "cups" / "etc" / "cupsd.conf"
+            server.kill_cupsd()
+            conf.write_text(conf.read_text().replace("PreserveJobFiles No", "PreserveJobFiles Yes"))
+            server.start_cupsd()
+            server.add_raw_queue("keeps-copies")
+            rig = rig_for(tmp_path, server, "keeps-copies")
+            job = rig.converted_job()
+            rig.pipeline.submit(job)
+            assert follow_until(rig, job.id, JobState.DONE) is JobState.DONE
+            [out] = rig.journal.outputs(job.id)
+            kinds = [e.kind for e in rig.journal.events(job_id=job.id)]
+            assert "print.copy_kept" in kinds
+            assert rig.cups.status(out.cups_job_id or 0).preserved is True
+            assert list(server.spool_dir.glob(f"d{out.cups_job_id:05d}-*"))  # CUPS' copy
+
+            config = replace(rig.config, retention=RetentionSettings(days=0))
+            Retention(rig.journal, config, rig.clock, rig.cups).run_due()
+            assert rig.journal.job(job.id).state is JobState.PURGED
+            assert not list(server.spool_dir.glob(f"d{out.cups_job_id:05d}-*"))
+            assert rig.cups.find_jobs(out.cups_title) == []  # gone from CUPS' history too
+            rig.journal.close()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

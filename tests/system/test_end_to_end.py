@@ -315,3 +315,27 @@ def test_the_daemon_deletes_a_finished_job_when_its_retention_ends(
     kinds = [k for (k,) in lab.query("SELECT kind FROM events WHERE job_id = ?", job_id)]
     assert "retention.purged" in kinds
     assert lab.stop() == 0
+
+
+def test_overdue_customer_media_are_in_the_log(lab: Lab) -> None:
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
+
+    from labd.clock import ManualClock  # noqa: PLC0415
+    from labd.journal import Journal  # noqa: PLC0415
+    from labd.media import MediaKind, MediaLedger  # noqa: PLC0415
+
+    month_ago = ManualClock(datetime.now(UTC) - timedelta(days=30))
+    journal = Journal.open(lab.journal_path, month_ago)
+    media = MediaLedger(journal)
+    stick = media.register(MediaKind.USB, "SN-7", by="anna", orders=["2026-7"])
+    media.ready(stick.id, by="anna")
+    journal.close()
+    lab.start()
+    line = wait_until(
+        lambda: next((x for x in lab.log().splitlines() if '"media.overdue"' in x), None),
+        timeout=20,
+        what="a media.overdue log line",
+    )
+    assert f'"item": {stick.id}' in line
+    assert "SN-7" not in lab.log()  # the serial is personal: never in the log
+    assert lab.stop() == 0
