@@ -13,7 +13,7 @@ from labd.config import DEFAULT_IGNORE
 from labd.intake import EventSink, Intake, Watcher
 from labd.journal import Journal
 from labd.model import HotFolder, Job, JobState
-from tests.system.conftest import wait_until
+from tests.waiting import wait_until
 
 
 @contextmanager

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import pytest
 from labd.clock import ManualClock
 from labd.journal import Journal
 from labd.media import MediaItem, MediaLedger, MediaState
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.skipif(
     "libumockdev-preload" not in os.environ.get("LD_PRELOAD", ""),
@@ -184,14 +184,8 @@ def ledger(tmp_path: Path) -> Iterator[MediaLedger]:
 
 def wait_for(check: Callable[[], MediaItem | None], timeout: float = 5.0) -> MediaItem:
     """Poll until ``check`` returns an item: uevents arrive on the detector's thread."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found is not None:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError("the detector did not record the stick in time")
-        time.sleep(0.02)  # a poll interval, not a wait for time to pass
+    return wait_until(check, timeout=timeout, what="the detector to record the stick",
+                      interval=0.02)  # fmt: skip
 
 
 def the_stick(ledger: MediaLedger, *, present: bool) -> MediaItem | None:

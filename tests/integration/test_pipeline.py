@@ -22,7 +22,7 @@ from labd.model import Job, JobKind, JobState
 from labd.pipeline import RETRY_FIRST_SECONDS, Pipeline
 from labd.printing import CupsClient, EmbeddedPrintServer
 from tests.imagegen import make_photo
-from tests.system.conftest import wait_until
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.cups
 

@@ -29,7 +29,7 @@ from labd.pipeline import (
 )
 from labd.printing import CupsJobState, EmbeddedPrintServer
 from tests.integration.test_pipeline import Rig
-from tests.system.conftest import wait_until
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.cups
 

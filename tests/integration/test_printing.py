@@ -8,7 +8,6 @@ import itertools
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from PIL import Image, ImageCms
 from labd.errors import EmbeddedPrintServerError, PrintError
 from labd.printing.cups import CupsClient, CupsJobState, CupsJobStatus
 from labd.printing.embedded import EmbeddedPrintServer
+from tests.waiting import wait_until
 
 pytestmark = [
     pytest.mark.cups,
@@ -43,12 +43,7 @@ def new_title() -> str:
 
 def poll(what: str, probe: Callable[[], _T | None], timeout: float = DEADLINE) -> _T:
     """Return probe()'s first non-None result; fail after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while (result := probe()) is None:
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout:g} s")
-        time.sleep(0.05)
-    return result
+    return wait_until(probe, timeout=timeout, what=what)
 
 
 def wait_finished(client: CupsClient, job_id: int) -> CupsJobStatus:

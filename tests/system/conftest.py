@@ -11,8 +11,7 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -20,23 +19,10 @@ from typing import TypeVar
 import pytest
 
 from labd.printing import EmbeddedPrintServer
+from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
-
-
-def wait_until(
-    predicate: Callable[[], T | None], *, timeout: float, what: str, interval: float = 0.05
-) -> T:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)  # polling with a deadline, never a bare wait
 
 
 class NotifySocket:

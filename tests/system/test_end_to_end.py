@@ -18,7 +18,8 @@ from PIL import Image
 
 from labd.printing import CupsClient, CupsJobState
 from tests.imagegen import make_photo, marker_corner
-from tests.system.conftest import Lab, wait_until
+from tests.system.conftest import Lab
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.cups
 

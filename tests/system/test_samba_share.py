@@ -23,7 +23,8 @@ import pytest
 
 from labd.printing import EmbeddedPrintServer
 from tests.imagegen import make_photo
-from tests.system.conftest import Lab, wait_until
+from tests.system.conftest import Lab
+from tests.waiting import wait_until
 
 pytestmark = [
     pytest.mark.cups,

@@ -17,7 +17,8 @@ import pytest
 
 from labd.pipeline import FAULT_ENV
 from tests.imagegen import make_photo
-from tests.system.conftest import Lab, wait_until
+from tests.system.conftest import Lab
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.cups
 
