@@ -77,6 +77,8 @@ class Config:
     stall_seconds: float = DEFAULT_STALL_SECONDS
     # Below this much free space in the spool (or the journal's filesystem) no job is taken.
     min_free_bytes: int = DEFAULT_MIN_FREE_MB * 1024**2
+    # Conversion processes for the files of an order; 0: one per core.
+    convert_workers: int = 0
     _extra: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -318,6 +320,7 @@ def parse(data: Mapping[str, Any], file: str) -> Config:
     poll = labd.number("poll_seconds", DEFAULT_POLL_SECONDS, low=0.1, high=600)
     stall = labd.number("stall_seconds", DEFAULT_STALL_SECONDS, low=1, high=86400)
     min_free_mb = labd.number("min_free_mb", DEFAULT_MIN_FREE_MB, low=0, high=1024**3)
+    workers = labd.integer("convert_workers", 0, low=0, high=64)
     labd.finish()
 
     cups = _Table(file, "cups", top.table("cups"))
@@ -375,6 +378,7 @@ def parse(data: Mapping[str, Any], file: str) -> Config:
         retention=retention,
         stall_seconds=float(stall),
         min_free_bytes=int(min_free_mb * 1024**2),
+        convert_workers=workers,
     )
 
 

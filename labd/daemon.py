@@ -26,6 +26,7 @@ import structlog
 
 from labd.clock import Clock, SystemClock
 from labd.config import Config, check_paths, load
+from labd.convert import SharedPool
 from labd.errors import ConfigError, IllegalTransition, LabdError, MediaError
 from labd.intake import EventSink, Intake, Watcher
 from labd.journal import Journal, ensure_private_dir
@@ -364,19 +365,27 @@ class Daemon:
         finally:
             journal.close()
 
-    def _run(self, journal: Journal) -> int:
+    def _pipeline(self, journal: Journal) -> Pipeline:
         config = self.config
-        journal.record("daemon.started", {"hotfolders": sorted(config.hotfolders)})
-        media = MediaLedger(journal, config.media)
-        detector = self._start_detector(media) if config.media.detect else None
-        pipeline = Pipeline(
+        workers = config.convert_workers or os.cpu_count() or 1
+        return Pipeline(
             config=config,
             journal=journal,
             cups=CupsClient(config.cups_server),
             clock=self.clock,
             stop=self.stop,
             fault=None if os.environ.get(FAULT_ENV) == HANG_FAULT else fault_from_env(),
+            # The files of an order are converted in parallel, one process per core; each
+            # is a fresh interpreter, so a decoder crash cannot take labd down with it.
+            pool=SharedPool(workers) if workers > 1 else None,
         )
+
+    def _run(self, journal: Journal) -> int:
+        config = self.config
+        journal.record("daemon.started", {"hotfolders": sorted(config.hotfolders)})
+        media = MediaLedger(journal, config.media)
+        detector = self._start_detector(media) if config.media.detect else None
+        pipeline = self._pipeline(journal)
         sink = EventSink()
         intake = Intake(
             config.hotfolders,
@@ -437,6 +446,21 @@ class Daemon:
                 status = line
                 self.notifier.status(status)
 
+        return self._shut_down(
+            journal, threads, watcher=watcher, sink=sink, pipeline=pipeline, detector=detector
+        )
+
+    def _shut_down(
+        self,
+        journal: Journal,
+        threads: list[threading.Thread],
+        *,
+        watcher: Watcher,
+        sink: EventSink,
+        pipeline: Pipeline,
+        detector: MediaDetector | None,
+    ) -> int:
+        """Stop every part, loops first (the current step ends or is abandoned safely)."""
         self.notifier.stopping()
         if detector is not None:
             detector.stop()
@@ -444,6 +468,8 @@ class Daemon:
         sink.wake.set()
         for thread in threads:
             thread.join(timeout=30)
+        if pipeline.pool is not None:
+            pipeline.pool.shutdown()  # after the work loop: it may still wait on the pool
         stuck = [t.name for t in threads if t.is_alive()]
         journal.record("daemon.stopped", {"clean": not stuck and not self._errors})
         log.info("daemon.stopped", stuck_threads=stuck)

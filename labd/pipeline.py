@@ -13,6 +13,7 @@ import shutil
 import signal
 import threading
 from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ import structlog
 
 from labd.clock import Clock
 from labd.config import Config
-from labd.convert import convert_job
+from labd.convert import SharedPool, convert_job
 from labd.errors import ConfigError, IllegalTransition, InputRejected, Interrupted, PrintError
 from labd.intake.claim import INBOX
 from labd.journal import Journal
@@ -83,6 +84,7 @@ class Pipeline:
     stop: threading.Event = field(default_factory=threading.Event)
     progress: Callable[[], None] = lambda: None
     fault: str | None = None  # a FAULT_POINTS name: SIGKILL there (tests only)
+    pool: SharedPool | None = None  # conversion processes; None: convert in this process
     _backoff: dict[int, _Backoff] = field(default_factory=dict)
     _cups_lost: bool = False  # the last follow pass could not reach CUPS
 
@@ -130,7 +132,18 @@ class Pipeline:
                 [spool / INBOX / f.name for f in files],
                 out_dir,
                 after_each=self._between_files,
+                pool=self.pool.get() if self.pool is not None else None,
             )
+        except BrokenProcessPool:
+            # A conversion process died (killed for memory, or a decoder crashed on a
+            # hostile file): a technician looks before it is tried again.
+            if self.pool is not None:
+                self.pool.reset()
+            shutil.rmtree(out_dir, ignore_errors=True)
+            reason = "a conversion process died (out of memory, or a damaged file?)"
+            self.journal.held(job.id, rule="convert.crashed", reason=reason)
+            log.exception("convert.crashed", job_id=job.id)
+            return False
         except Interrupted:
             log.info("convert.interrupted", job_id=job.id)
             return False  # stays CLAIMED: converted again at the next start

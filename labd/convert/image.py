@@ -359,6 +359,10 @@ def _write_jpeg(img: Image.Image, product: Product, out: Path) -> None:
             quality=product.jpeg_quality,
             dpi=(product.dpi, product.dpi),
             icc_profile=colour.output_icc(product),
+            # Optimized Huffman tables save bytes (12 % on the bench's grainy photos) for a
+            # second pass over the data (12 ms more per 10x15 print, +120 % of the encoding):
+            # the files only go to a printer on the local network.
+            optimize=False,
         )
 
 

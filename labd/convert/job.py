@@ -98,7 +98,7 @@ class SharedPool:
     """One conversion pool for a long-running process (the daemon), started at first use.
 
     ``get()`` returns the running pool, or starts one (again, after ``reset()``: when a job
-    saw BrokenProcessPool, a worker was killed, the OOM killer say, and the pool is of no
+    saw BrokenProcessPool: a worker was killed, by the OOM killer say, and the pool is of no
     more use).  Spawning a worker costs about 0.3 s, once, not once per job.  Thread-safe.
     """
 

@@ -12,15 +12,19 @@ import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import img2pdf
-import pikepdf
 import structlog
 
 from labd.errors import InputRejected
 from labd.fsutil import atomic_write
 from labd.model import MM_PER_INCH, Product
+
+if TYPE_CHECKING:
+    import pikepdf
+
+# img2pdf and pikepdf are imported where they are used: they add about 6 MB to a process,
+# which a conversion worker that only ever makes JPEGs need not carry.
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +68,8 @@ def bind_photobook(product: Product, pages: Sequence[Path], out: Path) -> None:
 
     Each page's MediaBox is the product's size; the JPEG data is embedded unchanged.
     """
+    import img2pdf  # noqa: PLC0415  (see the imports)
+
     started = time.perf_counter()
     layout = img2pdf.get_layout_fun(
         pagesize=page_size_points(product), fit=img2pdf.FitMode.into, auto_orient=False
@@ -90,6 +96,8 @@ def check_pdf(product: Product, src: Path) -> int:
     a page whose size (MediaBox, turned by /Rotate) is not the product's in either
     orientation.  I/O failures propagate as OSError.
     """
+    import pikepdf  # noqa: PLC0415  (see the imports)
+
     with src.open("rb") as f:
         head = f.read(1024)
     if not head:
