@@ -8,8 +8,11 @@ product, ``0001.pdf`` for a pass-through PDF, ``book.pdf`` for a photobook.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing
+import os
 import resource
+import signal
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
@@ -79,7 +82,26 @@ def _peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 
 
-def _worker_init(log_level: str) -> None:
+_PR_SET_PDEATHSIG: Final = 1  # linux/prctl.h
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this worker when labd ends, even by SIGKILL (no orphans left holding images).
+
+    Linux sends the signal when the thread that started the worker ends: labd's work
+    thread, which lives as long as labd does.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return  # not Linux: the pool's own clean-up is all there is
+    if os.getppid() != parent:  # labd died before the line above: nobody is waiting
+        os._exit(1)
+
+
+def _worker_init(log_level: str, parent: int) -> None:
+    _die_with_parent(parent)
     # A spawned worker starts with structlog's defaults, which print every debug line.
     configure_logging(level=log_level)
 
@@ -90,7 +112,7 @@ def process_pool(workers: int, *, log_level: str = "WARNING") -> ProcessPoolExec
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_worker_init,
-        initargs=(log_level,),
+        initargs=(log_level, os.getpid()),
     )
 
 

@@ -340,3 +340,23 @@ def test_overdue_customer_media_are_in_the_log(lab: Lab) -> None:
     assert f'"item": {stick.id}' in line
     assert "SN-7" not in lab.log()  # the serial is personal: never in the log
     assert lab.stop() == 0
+
+
+def test_conversion_workers_end_when_labd_is_killed(lab: Lab, tmp_path: Path) -> None:
+    lab.start()
+    make_photo(tmp_path / "a.jpg", size=(1200, 800))
+    shutil.copy(tmp_path / "a.jpg", lab.hot / "a.jpg")
+    [job_id] = lab.wait_for_jobs(1)
+    assert lab.wait_for_state(job_id, {"DONE", "HELD", "QUARANTINED"}) == "DONE"
+    assert lab.proc is not None
+    children = Path(f"/proc/{lab.proc.pid}/task/{lab.proc.pid}/children")
+    workers = [int(p) for p in children.read_text().split()]
+    for task in Path(f"/proc/{lab.proc.pid}/task").iterdir():  # spawned by the work thread
+        workers += [int(p) for p in (task / "children").read_text().split()]
+    assert workers, "labd converted without its pool of worker processes"
+    assert lab.stop(signal.SIGKILL) == -signal.SIGKILL
+    wait_until(
+        lambda: not [w for w in set(workers) if Path(f"/proc/{w}").exists()],
+        timeout=10,
+        what="the conversion workers to end with labd",
+    )
