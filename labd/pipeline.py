@@ -332,6 +332,7 @@ class Pipeline:
             else []
         )
         queues: dict[str, QueueInfo | None] = {}
+        known = self._statuses(jobs)
         for job in sorted(jobs, key=lambda j: j.id):
             if self.stop.is_set():
                 return
@@ -339,7 +340,7 @@ class Pipeline:
                 # What one job's follow records (CUPS states, PRINTED, DONE) waits for no
                 # side effect, and is read again from CUPS if lost: one relaxed commit.
                 with self.journal.relaxed(), self.journal.batch():
-                    self._follow(job, queues)
+                    self._follow(job, queues, known)
             except PrintError as e:
                 if e.transient:
                     if not self._cups_lost:
@@ -385,7 +386,11 @@ class Pipeline:
 
     def _check_no_copy(self, out: JobOutput, status: CupsJobStatus) -> None:
         """A completed job's documents must not stay in CUPS (``PreserveJobFiles``)."""
-        if not status.preserved:
+        preserved = status.preserved
+        if preserved is None and out.cups_job_id is not None:
+            # CUPS answers job-preserved to Get-Job-Attributes only, not to Get-Jobs.
+            preserved = self.cups.status(out.cups_job_id).preserved
+        if not preserved:
             return
         self.journal.record(
             "print.copy_kept",
@@ -400,13 +405,31 @@ class Pipeline:
             "labd doctor; retention purges this CUPS job when the job's period ends",
         )
 
-    def _follow(self, job: Job, queues: dict[str, QueueInfo | None]) -> None:
+    def _statuses(self, jobs: list[Job]) -> dict[int, CupsJobStatus]:
+        """Every followed CUPS job's state in one request; {} if CUPS cannot say now."""
+        ids = [
+            o.cups_job_id
+            for j in jobs
+            for o in self.journal.outputs(j.id)
+            if o.cups_job_id is not None
+        ]
+        try:
+            return self.cups.statuses(ids)
+        except PrintError:
+            return {}  # each job asks on its own below, and says what is wrong
+
+    def _follow(
+        self,
+        job: Job,
+        queues: dict[str, QueueInfo | None],
+        known: dict[int, CupsJobStatus] | None = None,
+    ) -> None:
         states: list[CupsJobState] = []
         waiting: list[JobOutput] = []
         for out in self.journal.outputs(job.id):
             if out.cups_job_id is None:
                 continue
-            status = self.cups.status(out.cups_job_id)
+            status = (known or {}).get(out.cups_job_id) or self.cups.status(out.cups_job_id)
             self._crash_point("following")
             if out.cups_state in _PRINTING and status.state in _WAITING:
                 self._possible_duplicate(out, "CUPS restarted the job after it had begun")

@@ -12,8 +12,8 @@ import enum
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -178,6 +178,29 @@ class CupsClient:
             not_found=f"CUPS has no job {job_id} (wrong server, or its history was purged)",
         )
         return _job_status(job_id, attributes)
+
+    def statuses(self, job_ids: Collection[int]) -> dict[int, CupsJobStatus]:
+        """The states of several CUPS jobs in one request (a follow pass over many jobs)."""
+        if not job_ids:
+            return {}
+        wanted = set(job_ids)
+        try:
+            jobs: dict[int, dict[str, Any]] = self._call(
+                "CUPS",
+                lambda c: c.getJobs(
+                    which_jobs="all",
+                    my_jobs=False,
+                    first_job_id=min(wanted),
+                    requested_attributes=_JOB_ATTRIBUTES,
+                ),
+                not_found=None,
+            )
+        except _NotFound:
+            return {}
+        # CUPS 2.4 answers job-preserved wrongly (always false) to Get-Jobs: unknown here.
+        return {
+            i: replace(_job_status(i, a), preserved=None) for i, a in jobs.items() if i in wanted
+        }
 
     def find_jobs(self, title: str) -> list[CupsJobStatus]:
         """Return every job CUPS remembers, finished ones included, named ``title``.
