@@ -238,6 +238,9 @@ _ICC_MAGIC: Final = b"acsp"
 _ICC_MAX_BYTES: Final = 16 * 1024 * 1024
 
 
+JPEG_SUBSAMPLING: Final = ("4:2:0", "4:2:2", "4:4:4")
+
+
 def _product(t: _Table, name: str) -> Product:
     width, height = _size_mm(t)
     fmt = OutputFormat(t.choice("format", tuple(OutputFormat)))
@@ -267,6 +270,8 @@ def _product(t: _Table, name: str) -> Product:
             "black_point_compensation", bool, "true or false", default=True
         ),
         retention_days=t.integer("retention_days", None, low=0, high=MAX_RETENTION_DAYS),
+        jpeg_subsampling=t.choice("jpeg_subsampling", JPEG_SUBSAMPLING, "4:2:0"),
+        options=tuple(sorted(_cups_options(t).items())),
     )
     t.finish()
     return product
@@ -288,16 +293,16 @@ def _icc_profile(t: _Table, name: str) -> bytes:
     return data
 
 
-def _printer(t: _Table, name: str) -> Printer:
+def _cups_options(t: _Table) -> MappingProxyType[str, str]:
     options = t.table("options")
     for key, value in options.items():
         if not isinstance(value, str | int) or isinstance(value, bool):
             raise t.error(f"options.{key}", "CUPS options are strings or whole numbers")
-    printer = Printer(
-        name=name,
-        queue=t.string("queue"),
-        options=MappingProxyType({k: str(v) for k, v in options.items()}),
-    )
+    return MappingProxyType({k: str(v) for k, v in options.items()})
+
+
+def _printer(t: _Table, name: str) -> Printer:
+    printer = Printer(name=name, queue=t.string("queue"), options=_cups_options(t))
     t.finish()
     return printer
 

@@ -150,6 +150,11 @@ class Product:
     rendering_intent: RenderingIntent = RenderingIntent.PERCEPTUAL
     black_point_compensation: bool = True
     retention_days: int | None = None  # None: [retention] days
+    # JPEG chroma subsampling: "4:2:0" (smallest), "4:2:2", "4:4:4" (sharpest colour edges).
+    jpeg_subsampling: str = "4:2:0"
+    # CUPS options for this product's jobs (media, media-type, print-quality), over the
+    # printer's own.  Pairs, not a mapping proxy: a product travels to worker processes.
+    options: tuple[tuple[str, str], ...] = ()
 
     def pixel_size(self, *, landscape: bool) -> tuple[int, int]:
         """Return (width, height) in pixels, turned to match the image's orientation."""

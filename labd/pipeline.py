@@ -203,7 +203,7 @@ class Pipeline:
         copies = {f.seq: f.copies for f in self.journal.files(job.id) if f.copies is not None}
         superseded = self.journal.superseded(job.id)
         for out in self.journal.outputs(job.id):
-            options = dict(printer.options)
+            options = {**printer.options, **dict(product.options)}  # the product's win
             # The ticket's copies of this output's source file, else the product's.
             n = copies.get(out.source_seq or 0, product.copies)
             if n > 1:

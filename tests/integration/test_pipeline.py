@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
 
@@ -187,3 +188,21 @@ def test_unknown_queue_holds_for_a_technician_not_retried(
     assert "no CUPS queue named 'no-such-queue'" in str(held.reason)
     rig.clock.advance(3600)
     assert pipeline.due_retries() == []
+
+
+def test_product_options_reach_cups_over_the_printers(rig: Rig) -> None:
+    from dataclasses import replace  # noqa: PLC0415
+
+    import cups  # noqa: PLC0415  # read the job's attributes as CUPS holds them
+
+    printers = {
+        "p": replace(rig.config.printers["p"], options=MappingProxyType({"job-priority": "20"}))
+    }
+    products = {"x": replace(rig.config.products["x"], options=(("job-priority", "80"),))}
+    rig.pipeline.config = replace(rig.config, printers=printers, products=products)
+    job = rig.converted_job()
+    rig.pipeline.submit(job)
+    [out] = rig.journal.outputs(job.id)
+    conn = cups.Connection(host=rig.cups.server)
+    attributes = conn.getJobAttributes(out.cups_job_id, requested_attributes=["job-priority"])
+    assert attributes["job-priority"] == 80  # the product's value won

@@ -208,3 +208,16 @@ def test_hotfolder_that_is_a_file(tmp_path: Path) -> None:
     (tmp_path / "hot" / "prints").write_text("not a folder")
     with pytest.raises(ConfigError, match="is not a folder"):
         check_paths(config)
+
+
+def test_product_cups_options_and_subsampling(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "dpi = 300",
+        'dpi = 300\njpeg_subsampling = "4:4:4"\noptions = { media-type = "photographic-glossy" }',
+    )
+    product = load(write(tmp_path, text)).products["p10x15"]
+    assert product.jpeg_subsampling == "4:4:4"
+    assert dict(product.options) == {"media-type": "photographic-glossy"}
+    bad = GOOD.replace("dpi = 300", 'dpi = 300\njpeg_subsampling = "4:1:1"')
+    with pytest.raises(ConfigError, match="'4:1:1' is not one of: 4:2:0, 4:2:2, 4:4:4"):
+        load(write(tmp_path, bad))

@@ -726,3 +726,22 @@ def test_job_without_files_is_rejected(out_dir: Path) -> None:
     with pytest.raises(InputRejected) as caught:
         convert_job(PRINT_6X4, [], out_dir)
     assert caught.value.rule == RULE_EMPTY
+
+
+@pytest.mark.parametrize(
+    ("setting", "pillow_code"),
+    [pytest.param("4:2:0", 2, id="420"), pytest.param("4:4:4", 0, id="444")],
+)
+def test_jpeg_chroma_subsampling_follows_the_product(
+    tmp_path: Path, setting: str, pillow_code: int
+) -> None:
+    from dataclasses import replace  # noqa: PLC0415
+
+    from PIL import JpegImagePlugin  # noqa: PLC0415
+
+    src = make_photo(tmp_path / "in.jpg", size=(900, 600))
+    product = replace(PRINT_6X4, jpeg_subsampling=setting)
+    out = tmp_path / "out.jpg"
+    convert_image(product, src, out)
+    with Image.open(out) as img:
+        assert JpegImagePlugin.get_sampling(img) == pillow_code
