@@ -23,7 +23,7 @@ from labd.intake.ticket import read_ticket
 from labd.intake.watch import EventSink, Watcher
 from labd.journal import Journal
 from labd.media import MediaLedger
-from labd.model import HotFolder, Job, JobFile, JobKind, WatchMode
+from labd.model import HotFolder, Job, JobFile, JobKind, JobState, WatchMode
 from labd.quarantine import quarantine
 
 __all__ = ["EventSink", "Intake", "Watcher"]
@@ -172,10 +172,16 @@ class Intake:
             sink.wake.wait(min(wait, max_wait))
 
     def recover(self) -> list[Job]:
-        """Finish claims a crash interrupted; call once before the first tick."""
-        jobs = recover(self.journal, self.hotfolders)
-        for job in jobs:
-            self._claimed(job, self.hotfolders[job.hotfolder])
+        """Finish what a crash interrupted; call once before the first tick.
+
+        Claims cut in half are finished (and checked), and refused jobs whose files had
+        not reached the quarantine yet are moved there.
+        """
+        jobs = recover(self.journal, self.hotfolders, vet=self._vet)
+        for job in self.journal.jobs([JobState.QUARANTINED]):
+            entry = Path(job.spool) / INBOX / job.entry
+            if job.entry and (entry.exists() or entry.is_symlink()):
+                self._to_quarantine(job, entry)
         return jobs
 
     def tick(self, touched: Iterable[tuple[str, str]] = ()) -> float:
@@ -206,10 +212,13 @@ class Intake:
         for hotfolder, ready in stable.items():
             hf = self.hotfolders[hotfolder]
             for start in range(0, len(ready), CLAIM_BATCH):
-                for job in claim_many(
-                    self.journal, hf, ready[start : start + CLAIM_BATCH], self.spool_dir
-                ):
-                    self._claimed(job, hf)
+                claim_many(
+                    self.journal,
+                    hf,
+                    ready[start : start + CLAIM_BATCH],
+                    self.spool_dir,
+                    vet=self._vet,
+                )
         pending = [w for t in self.trackers.values() if (w := t.seconds_to_next()) is not None]
         until_scan = max(0.0, min(self._next_scan.values()) - self.clock.monotonic())
         # Re-check pending entries at least a few times a second: a copy that ends is only
@@ -242,30 +251,38 @@ class Intake:
         tracker.forget(name)
         return True
 
-    def _claimed(self, job: Job, hf: HotFolder) -> None:
+    def _vet(self, job: Job) -> Callable[[], None]:
+        """Check a just-claimed job inside the claim's transaction; say what comes next.
+
+        Refused or bad input is recorded QUARANTINED (its files move after the commit); a
+        good job's ticket is recorded; either way in the same commit as CLAIMED.
+        """
+        hf = self.hotfolders.get(job.hotfolder)
         entry = Path(job.spool) / INBOX / job.entry
+        if hf is None:  # the hot folder left the configuration: no rules to check it by
+            return lambda: self.on_claimed(job)
         refusal = inspect(entry, hf)
         if refusal is not None:
-            self._quarantine(job, entry, refusal.rule, refusal.reason)
+            self.journal.quarantined(job.id, rule=refusal.rule, reason=refusal.reason)
             self.journal.record("security.refused", {"rule": refusal.rule}, job_id=job.id)
-            return
+            return lambda: self._to_quarantine(self.journal.job(job.id), entry)
         files = self.journal.files(job.id)
         if not files:
             reason = f"{job.entry} holds no files labd could print"
-            self._quarantine(job, entry, "intake.empty", reason)
-            return
+            self.journal.quarantined(job.id, rule="intake.empty", reason=reason)
+            return lambda: self._to_quarantine(self.journal.job(job.id), entry)
         if job.kind is JobKind.ORDER:
             try:
                 self._apply_ticket(job, entry, files)
             except InputRejected as e:
-                self._quarantine(job, entry, e.rule, e.reason)
-                return
-        self.on_claimed(job)
+                self.journal.quarantined(job.id, rule=e.rule, reason=e.reason)
+                return lambda: self._to_quarantine(self.journal.job(job.id), entry)
+        return lambda: self.on_claimed(job)
 
-    def _quarantine(self, job: Job, entry: Path, rule: str, reason: str) -> None:
+    def _to_quarantine(self, job: Job, entry: Path) -> None:
+        """Move a QUARANTINED job's files out of the spool, with the reason beside them."""
         quarantine(entry, self.quarantine_dir, hotfolder=job.hotfolder, job_id=job.id,
-                   rule=rule, reason=reason)  # fmt: skip
-        self.journal.quarantined(job.id, rule=rule, reason=reason)
+                   rule=job.rule or "intake.refused", reason=job.reason or "refused")  # fmt: skip
 
     def _apply_ticket(self, job: Job, entry: Path, files: list[JobFile]) -> None:
         """Record what the order's ticket says; InputRejected when it is bad."""

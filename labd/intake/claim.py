@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import pwd
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -158,14 +158,26 @@ def claim(journal: Journal, hotfolder: HotFolder, name: str, spool_root: Path) -
     return jobs[0] if jobs else None
 
 
+# Called for each job inside the claim's transaction, to record what it decides about the
+# job (refused, or its ticket) together with CLAIMED; returns what to do once committed.
+Vet = Callable[[Job], Callable[[], None]]
+
+
 def claim_many(
-    journal: Journal, hotfolder: HotFolder, names: Sequence[str], spool_root: Path
+    journal: Journal,
+    hotfolder: HotFolder,
+    names: Sequence[str],
+    spool_root: Path,
+    *,
+    vet: Vet | None = None,
 ) -> list[Job]:
     """Claim several stable entries of one hot folder: journal, rename each, journal.
 
     One transaction records every intent and one every result, so a burst of thousands of
     files costs two commits per batch, not two per file.  Entries that vanished are
-    skipped (before the intent) or WITHDRAWN (after it).
+    skipped (before the intent) or WITHDRAWN (after it).  ``vet`` runs inside the result's
+    transaction, so no other part of labd ever sees a CLAIMED job that is not yet checked;
+    the actions it returns run after the commit.
     """
     found = []
     for name in names:
@@ -180,7 +192,9 @@ def claim_many(
     jobs = journal.discover_many(found, spool_root)
     moved = [job for job in jobs if _move_into_spool(journal, job, hotfolder)]
     claims = [(job.id, _files_of(job, hotfolder)) for job in moved]
-    journal.claimed_many(claims)
+    with journal.batch():
+        journal.claimed_many(claims)
+        after = [vet(journal.job(job.id)) for job in moved] if vet is not None else []
     for job, (_, files) in zip(moved, claims, strict=True):
         log.info(
             "intake.claimed",
@@ -190,6 +204,8 @@ def claim_many(
             files=len(files),
             technician=job.technician,
         )
+    for action in after:
+        action()
     return [journal.job(job.id) for job in moved]
 
 
@@ -214,15 +230,21 @@ def _files_of(job: Job, hotfolder: HotFolder) -> list[tuple[str, int]]:
     return [] if (inbox / job.entry).is_symlink() else job_files(inbox, hotfolder.ignore)
 
 
-def _finish_claim(journal: Journal, job: Job, hotfolder: HotFolder) -> Job | None:
+def _finish_claim(journal: Journal, job: Job, hotfolder: HotFolder, vet: Vet | None) -> Job | None:
     if not _move_into_spool(journal, job, hotfolder):
         return None
-    journal.claimed(job.id, _files_of(job, hotfolder))
+    with journal.batch():
+        journal.claimed(job.id, _files_of(job, hotfolder))
+        action = vet(journal.job(job.id)) if vet is not None else None
     log.info("intake.claimed", job_id=job.id, hotfolder=hotfolder.name, recovered=True)
+    if action is not None:
+        action()
     return journal.job(job.id)
 
 
-def recover(journal: Journal, hotfolders: dict[str, HotFolder]) -> list[Job]:
+def recover(
+    journal: Journal, hotfolders: dict[str, HotFolder], *, vet: Vet | None = None
+) -> list[Job]:
     """Finish claims that a crash interrupted: DISCOVERED jobs become CLAIMED or WITHDRAWN."""
     recovered = []
     for job in journal.jobs([JobState.DISCOVERED]):
@@ -236,7 +258,7 @@ def recover(journal: Journal, hotfolders: dict[str, HotFolder]) -> list[Job]:
             # spool, so finish the claim with a stand-in for the ignore rules.
             log.warning("intake.recover_without_hotfolder", job_id=job.id)
             continue
-        claimed = _finish_claim(journal, job, hotfolder)
+        claimed = _finish_claim(journal, job, hotfolder, vet)
         if claimed is not None:
             recovered.append(claimed)
     return recovered

@@ -277,3 +277,28 @@ def test_recovery_finishes_a_claim_cut_by_a_crash(lab, clock: ManualClock, tmp_p
     clock.advance(STABLE + 1)
     intake.tick()
     assert len(journal.jobs()) == 3  # the recovered files never became second jobs
+
+
+def test_recovery_moves_a_refused_jobs_files_that_a_crash_left_in_the_spool(
+    lab, tmp_path: Path
+) -> None:
+    intake, _hot, claimed, journal = lab
+    job = journal.discover(
+        hotfolder="prints",
+        kind=JobKind.FILE,
+        entry="x.jpg",
+        technician="t",
+        source_inode=1,
+        spool_root=tmp_path / "spool",
+    )
+    inbox = Path(job.spool) / "in"
+    inbox.mkdir(parents=True)
+    (inbox / "x.jpg").write_bytes(b"refused bytes")
+    journal.claimed(job.id, [("x.jpg", 13)])
+    journal.quarantined(job.id, rule="intake.too_large", reason="x.jpg is larger than ...")
+    # ... and labd died before the files reached the quarantine.
+    intake.recover()
+    moved = tmp_path / "quarantine" / "prints" / f"{job.id}-x.jpg"
+    assert moved.read_bytes() == b"refused bytes"
+    assert "intake.too_large" in moved.with_name(moved.name + ".reason.txt").read_text()
+    assert claimed == []  # a refused job never goes on
