@@ -8,6 +8,7 @@ names a server that has every queue.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
@@ -47,7 +48,9 @@ def run_demo(config: Config, base: Path, *, out: TextIO, config_path: Path) -> i
         server = EmbeddedPrintServer(base / "printer").start(queues)
         config = replace(config, cups_server=server.server)
         output = str(server.output_dir)
-    me = f"labd --config {config_path} --base {base}"
+    # The command as the newcomer can type it: the venv's labd when that is what runs.
+    program = sys.argv[0] if Path(sys.argv[0]).name == "labd" else "labd"
+    me = f"{program} --config {config_path} --base {base}"
     out.write(
         "\nlabd demo is running.\n"
         f"  Drop photos (or a folder of photos) into:  {base / 'hot'}/<hot folder>/\n"
