@@ -338,6 +338,12 @@ class Journal:
         with self._lock:
             return [tuple(r) for r in self._conn.execute(sql, args).fetchall()]
 
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Close the connection."""
         with self._lock:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from typing import TextIO
+from typing import TextIO, cast
 
 from labd.cli.common import Subparsers, config_of, open_journal, write_table
 from labd.cli.journal import event_row, event_summary
@@ -49,34 +49,32 @@ def _files_cell(names: list[str]) -> str:
 
 def cmd_jobs(args: argparse.Namespace, out: TextIO) -> int:
     """List jobs, newest first, or show one job with its files and events."""
-    journal = open_journal(config_of(args))
-    try:
+    with open_journal(config_of(args)) as journal:
         if args.job is not None:
             _show_job(journal, args.job, args.format, out)
             return 0
         states = [JobState(s.upper()) for s in args.state] if args.state else None
         jobs = journal.jobs(states, hotfolder=args.hotfolder, limit=args.limit)
         rows = [job_row(j, journal) for j in jobs]
-        cells = [
-            [
-                str(j.id),
-                j.state.value,
-                j.hotfolder,
-                _files_cell([f.name for f in journal.files(j.id)]),
-                next((o.cups_queue for o in journal.outputs(j.id)), "-"),
-                ",".join(str(o.cups_job_id) for o in journal.outputs(j.id) if o.cups_job_id) or "-",
-                j.technician,
-                j.created_at,
-                j.updated_at,
-            ]
-            for j in jobs
-        ]
-    finally:
-        journal.close()
     if args.format == "json":
         for row in rows:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
         return 0
+    # The table shows the same rows: the journal is read once per job.
+    cells = [
+        [
+            str(r["id"]),
+            str(r["state"]),
+            str(r["hotfolder"]),
+            _files_cell(cast("list[str]", r["files"])),
+            str(r["queue"] or "-"),
+            ",".join(map(str, cast("list[int]", r["cups_job_ids"]))) or "-",
+            str(r["technician"]),
+            str(r["created_at"]),
+            str(r["updated_at"]),
+        ]
+        for r in rows
+    ]
     header = ["ID", "STATE", "HOTFOLDER", "FILES", "QUEUE", "CUPS", "TECHNICIAN", "CREATED",
               "UPDATED"]  # fmt: skip
     write_table(out, header, cells)
@@ -113,16 +111,13 @@ def _show_job(journal: Journal, job_id: int, fmt: str, out: TextIO) -> None:
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     """Jobs per state and the hot folders, from the journal."""
     config = config_of(args)
-    journal = open_journal(config)
-    try:
+    with open_journal(config) as journal:
         counts = journal.counts()
         attention = journal.jobs([JobState.HELD, JobState.UNCERTAIN])
         media = MediaLedger(journal, config.media)
         overdue_media = media.overdue()
         unlinked = media.items(states=[MediaState.UNLINKED])
         overdue_containers = WasteLedger(journal, config.waste, media).overdue()
-    finally:
-        journal.close()
     out.write(f"journal {config.journal_path}\n")
     for hf in config.hotfolders.values():
         check = check_folder(hf)

@@ -43,13 +43,10 @@ def event_summary(e: Event) -> str:
 
 def cmd_journal(args: argparse.Namespace, out: TextIO) -> int:
     """Show the event log (every state change with its time), or verify its hash chain."""
-    journal = open_journal(config_of(args))
-    try:
+    with open_journal(config_of(args)) as journal:
         if args.action == "verify":
             return _verify(journal.verify(args.head), out)
         events = journal.find_events(_filter(args))
-    finally:
-        journal.close()
     if args.format == "json":
         for e in events:
             out.write(json.dumps(event_row(e), ensure_ascii=False) + "\n")

@@ -72,12 +72,9 @@ def write_records(
 def ledgers(args: argparse.Namespace) -> Iterator[tuple[Config, MediaLedger, WasteLedger]]:
     """The configuration and both ledgers on the existing journal, closed afterwards."""
     config = config_of(args)
-    journal = open_journal(config)
-    try:
+    with open_journal(config) as journal:
         media = MediaLedger(journal, config.media)
         yield config, media, WasteLedger(journal, config.waste, media)
-    finally:
-        journal.close()
 
 
 def _show(out: TextIO, item: MediaItem) -> None:

@@ -18,12 +18,9 @@ from labd.printing import CupsClient
 def cmd_retry(args: argparse.Namespace, out: TextIO) -> int:
     """Put a held job back into the life cycle."""
     config = config_of(args)
-    journal = open_journal(config)
-    try:
+    with open_journal(config) as journal:
         again = retry_job(journal, CupsClient(config.cups_server), args.job, by=getpass.getuser())
         state = journal.job(args.job).state
-    finally:
-        journal.close()
     printed_again = ", ".join(map(str, again)) or "none"
     out.write(f"job {args.job}: {state.value}; outputs printed again: {printed_again}\n")
     return 0
@@ -32,13 +29,10 @@ def cmd_retry(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_cancel(args: argparse.Namespace, out: TextIO) -> int:
     """Cancel a job and its CUPS jobs."""
     config = config_of(args)
-    journal = open_journal(config)
-    try:
+    with open_journal(config) as journal:
         cancelled = cancel_job(
             journal, CupsClient(config.cups_server), args.job, by=getpass.getuser()
         )
-    finally:
-        journal.close()
     ids = ", ".join(map(str, cancelled)) or "none"
     out.write(f"job {args.job}: CANCELED; CUPS jobs cancelled: {ids}\n")
     return 0
@@ -46,22 +40,16 @@ def cmd_cancel(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_reprint(args: argparse.Namespace, out: TextIO) -> int:
     """Print a job's outputs again, as a new job linked to it."""
-    journal = open_journal(config_of(args))
-    try:
+    with open_journal(config_of(args)) as journal:
         new = reprint_job(journal, args.job, args.files, by=getpass.getuser())
-    finally:
-        journal.close()
     out.write(f"job {new.id}: reprint of job {args.job}, {new.state.value}\n")
     return 0
 
 
 def cmd_resolve(args: argparse.Namespace, out: TextIO) -> int:
     """Decide an UNCERTAIN job: it printed, or print it again."""
-    journal = open_journal(config_of(args))
-    try:
+    with open_journal(config_of(args)) as journal:
         state = resolve_job(journal, args.job, args.decision, by=getpass.getuser())
-    finally:
-        journal.close()
     out.write(f"job {args.job}: {state.value}\n")
     return 0
 

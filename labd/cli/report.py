@@ -17,11 +17,8 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     """Jobs, misprints, media and deletions of one day or week."""
     config = config_of(args)
     period = Period.week(args.week) if args.week else Period.day(args.day or date.today())
-    journal = open_journal(config)
-    try:
+    with open_journal(config) as journal:
         data = report(journal, Retention(journal, config, SystemClock()), period)
-    finally:
-        journal.close()
     if args.format == "json":
         out.write(json.dumps(data) + "\n")
         return 0

@@ -25,13 +25,10 @@ def _retention(config: Config, journal: Journal) -> Retention:
 def cmd_hold(args: argparse.Namespace, out: TextIO) -> int:
     """Place a legal hold on a job or an order: nothing of it is deleted until released."""
     config = config_of(args)
-    journal = open_journal(config)
-    try:
+    with open_journal(config) as journal:
         hold = _retention(config, journal).hold(
             job_id=args.job, order_ref=args.order, by=args.by, reason=args.reason
         )
-    finally:
-        journal.close()
     out.write(f"hold {hold.id} placed\n")
     return 0
 
@@ -39,14 +36,11 @@ def cmd_hold(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_release(args: argparse.Namespace, out: TextIO) -> int:
     """Release legal holds: by number, or every active one of a job or an order."""
     config = config_of(args)
-    journal = open_journal(config)
-    try:
+    with open_journal(config) as journal:
         released = _retention(config, journal).release(
             hold_id=args.hold, job_id=args.job, order_ref=args.order, by=args.by,
             reason=args.reason,
         )  # fmt: skip
-    finally:
-        journal.close()
     out.write(f"released hold(s) {', '.join(str(h.id) for h in released)}\n")
     return 0
 
@@ -54,8 +48,7 @@ def cmd_release(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_erase(args: argparse.Namespace, out: TextIO) -> int:
     """Erase an order's or a job's files and personal data, keeping a tombstone."""
     config = config_of(args)
-    journal = open_journal(config)
-    try:
+    with open_journal(config) as journal:
         retention = _retention(config, journal)
         if args.dry_run:
             plan = retention.plan(order_ref=args.order, job_id=args.job)
@@ -63,8 +56,6 @@ def cmd_erase(args: argparse.Namespace, out: TextIO) -> int:
             plan = retention.erase(
                 order_ref=args.order, job_id=args.job, by=args.by, request=args.request
             )
-    finally:
-        journal.close()
     verb = "would erase" if args.dry_run else "erased"
     out.write(
         f"{verb}: jobs {', '.join(map(str, plan.jobs)) or '-'}; files of jobs "
@@ -84,8 +75,7 @@ def cmd_erase(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_retention(args: argparse.Namespace, out: TextIO) -> int:
     """List jobs due for deletion (or held), list holds, or run the deletion now."""
     config = config_of(args)
-    journal = open_journal(config)
-    try:
+    with open_journal(config) as journal:
         retention = _retention(config, journal)
         if args.action == "run":
             out.write(json.dumps(retention.run_due().as_dict()) + "\n")
@@ -102,8 +92,6 @@ def cmd_retention(args: argparse.Namespace, out: TextIO) -> int:
             )  # fmt: skip
             return 0
         due = retention.due(until=SystemClock().now() + timedelta(days=args.within))
-    finally:
-        journal.close()
     write_table(
         out,
         ["JOB", "HOTFOLDER", "STATE", "FINISHED", "DUE", "HELD"],

@@ -13,18 +13,6 @@ from labd.journal import SCHEMA_VERSION, ComponentSchema, Journal
 from labd.model import JobKind, JobState
 
 
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def journal(tmp_path: Path, clock: ManualClock):
-    j = Journal.open(tmp_path / "state" / "journal.sqlite", clock)
-    yield j
-    j.close()
-
-
 def new_job(journal: Journal, tmp_path: Path, entry: str = "Hansen wedding"):
     return journal.discover(
         hotfolder="prints",

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from labd.clock import ManualClock
 from labd.config import MEDIA_KINDS, MediaSettings, parse
 from labd.errors import ConfigError, JobNotFound, MediaError, MediaMoveRefused, MediaNotFound
 from labd.journal import Journal
@@ -15,18 +14,6 @@ from labd.media import Disposition, IdKind, Material, MediaKind, MediaLedger, Me
 from labd.model import JobKind
 
 DAY = 86400.0
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def journal(tmp_path: Path, clock: ManualClock):
-    j = Journal.open(tmp_path / "state" / "journal.sqlite", clock)
-    yield j
-    j.close()
 
 
 @pytest.fixture

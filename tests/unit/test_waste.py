@@ -27,18 +27,6 @@ from .test_media import DAY, done_job, ready_item
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def journal(tmp_path: Path, clock: ManualClock):
-    j = Journal.open(tmp_path / "state" / "journal.sqlite", clock)
-    yield j
-    j.close()
-
-
-@pytest.fixture
 def waste(journal: Journal) -> WasteLedger:
     settings = WasteSettings(certificate_overdue_days=30, uncollected_days=365)
     return WasteLedger(journal, settings, MediaLedger(journal, MediaSettings()))
