@@ -48,15 +48,19 @@ from tests.imagegen import (
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = (6000, 4000)  # 24 MP
 DISTINCT = 4  # distinct photos; the rest are copies (the page cache holds them all anyway)
+# Grain 4 makes 7.8 MB files: what 24 MP cameras write at their finest JPEG setting (about
+# 7-12 MB), and the size at which reading the entropy-coded data alone takes the 75-80 ms
+# the issue measured.  --grain 10 makes 11.8 MB files, the top of that range.
+GRAIN = 4
 
 
-def make_inputs(folder: Path, count: int) -> list[Path]:
-    """Camera-like JPEGs: noise (so the entropy data is photo-sized), ICC, EXIF rotation."""
+def make_inputs(folder: Path, count: int, grain: int) -> list[Path]:
+    """Camera-like JPEGs: grain (so the entropy data is photo-sized), ICC, EXIF rotation."""
     icc = adobe_rgb_like_profile()
     originals = []
     for n in range(min(count, DISTINCT)):
         orientation = 6 if n % 2 else 1
-        img = displayed_image(SIZE, noise=10)
+        img = displayed_image(SIZE, noise=grain)
         if orientation == 6:
             img = img.transpose(Image.Transpose.ROTATE_90)  # stored turned, shown upright
         exif = Image.Exif()
@@ -224,6 +228,12 @@ def main() -> None:
     parser.add_argument("--processes", default="1,2")
     parser.add_argument("--pages", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=1, help="runs of each; the median counts")
+    parser.add_argument(
+        "--grain",
+        type=int,
+        default=GRAIN,
+        help=f"grain of the photos (standard deviation; default {GRAIN}); more is bigger files",
+    )
     args = parser.parse_args()
     configure_logging(level="WARNING")
     counts = [int(n) for n in args.processes.split(",")]
@@ -238,8 +248,12 @@ def main() -> None:
         # big images made here would show up as every worker's peak.
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(1, mp_context=ctx) as maker:
-            inputs = maker.submit(make_inputs, folder / "in", args.images).result()
-        print(f"inputs made in {time.perf_counter() - started:.1f} s")
+            inputs = maker.submit(make_inputs, folder / "in", args.images, args.grain).result()
+        megabytes = statistics.mean(p.stat().st_size for p in inputs) / 1e6
+        print(
+            f"inputs made in {time.perf_counter() - started:.1f} s: "
+            f"{megabytes:.1f} MB per photo (grain {args.grain})"
+        )
         srgb = folder / "srgb.icc"
         srgb.write_bytes(colour.SRGB_ICC)
         printer = replace(product, output_icc=rgb_lut_profile("LUT printer"))

@@ -50,8 +50,12 @@ DEFAULT_POLL_SECONDS: Final = 2.0
 DEFAULT_STALL_SECONDS: Final = 120.0
 DEFAULT_MIN_FREE_MB: Final = 512
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[xX\u00d7]\s*(\d+(?:\.\d+)?)\s*(mm|cm|in)\s*$")
 _UNIT_MM: Final = {"mm": 1.0, "cm": 10.0, "in": MM_PER_INCH}
+_NUMBER: Final = r"(\d+(?:\.\d+)?)"
+_UNIT: Final = "(" + "|".join(_UNIT_MM) + ")"
+_SIZE = re.compile(rf"^\s*{_NUMBER}\s*[xX\u00d7]\s*{_NUMBER}\s*{_UNIT}\s*$")
+# One length ("5 mm"): a sign and any unit are matched, so the error can say which is wrong.
+_LENGTH = re.compile(rf"^\s*(-?)\s*{_NUMBER}\s*([^\s\d.]*)\s*$")
 
 T = TypeVar("T")
 
@@ -212,6 +216,30 @@ def _size_mm(table: _Table) -> tuple[float, float]:
     return width, height
 
 
+def _border_mm(table: _Table, size_mm: tuple[float, float], dpi: int) -> float:
+    """``border``: a length in the units of ``size``, 0 or more, leaving room for a picture."""
+    raw = table.string("border", "0 mm")
+    match = _LENGTH.match(raw)
+    if match is None:
+        raise table.error("border", f'{raw!r} is not a length like "5 mm", "0.5 cm" or "0.2 in"')
+    sign, number, unit = match.groups()
+    if unit not in _UNIT_MM:
+        what = f"unknown unit {unit!r}" if unit else "no unit"
+        raise table.error("border", f"{raw!r} has {what}; use {', '.join(_UNIT_MM)}")
+    border = float(number) * _UNIT_MM[unit]
+    if sign and border:
+        raise table.error("border", f"{raw!r} is negative; a border is 0 or more")
+    short_side = min(size_mm)
+    # In pixels as printed: what rounds to the whole short side leaves nothing either.
+    if 2 * round(border / MM_PER_INCH * dpi) >= round(short_side / MM_PER_INCH * dpi):
+        raise table.error(
+            "border",
+            f"{raw!r} on every side leaves no room for the picture: the print is "
+            f"{short_side:g} mm on its short side, so a border must be under {short_side / 2:g} mm",
+        )
+    return border
+
+
 def _colour(table: _Table, name: str) -> tuple[int, int, int]:
     raw = table.string(name, "#ffffff")
     if not re.fullmatch(r"#[0-9a-fA-F]{6}", raw):
@@ -249,16 +277,20 @@ def _product(t: _Table, name: str) -> Product:
         layout = Layout(t.choice("layout", tuple(Layout)))
     elif "layout" in t.data:
         raise t.error("layout", "only PDF products have a layout")
+    if layout is Layout.PASSTHROUGH and "border" in t.data:
+        raise t.error("border", "a pass-through PDF is printed as it is, without a border")
     profile = t.string("output_profile", "srgb")
+    dpi = t.integer("dpi", 300, low=72, high=2400)
     product = Product(
         name=name,
         format=fmt,
         width_mm=width,
         height_mm=height,
-        dpi=t.integer("dpi", 300, low=72, high=2400),
+        dpi=dpi,
         fit=Fit(t.choice("fit", tuple(Fit), "fill")),
         jpeg_quality=t.integer("jpeg_quality", 92, low=1, high=100),
         border_colour=_colour(t, "border_colour"),
+        border_mm=_border_mm(t, (width, height), dpi),
         copies=t.integer("copies", 1, low=1, high=999),
         layout=layout,
         output_icc=None if profile == "srgb" else _icc_profile(t, "output_profile"),

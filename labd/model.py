@@ -127,6 +127,7 @@ class Fit(enum.StrEnum):
 
     FILL = "fill"  # scale to cover the print, centre crop
     FIT = "fit"  # scale to fit inside the print, pad with the border colour
+    NONE = "none"  # keep the pixels 1:1, centred; a photo larger than the print is refused
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,8 @@ class Product:
     fit: Fit = Fit.FILL
     jpeg_quality: int = 92
     border_colour: tuple[int, int, int] = (255, 255, 255)
+    # A margin of border_colour on every side; the picture fills, fits or sits inside it.
+    border_mm: float = 0.0
     copies: int = 1
     layout: Layout | None = None  # PDF products only
     # The output profile's ICC data (the printer's profile); None: sRGB.  Read once, when the
@@ -162,6 +165,11 @@ class Product:
         b = round(self.height_mm / MM_PER_INCH * self.dpi)
         long_side, short_side = max(a, b), min(a, b)
         return (long_side, short_side) if landscape else (short_side, long_side)
+
+    @property
+    def border_pixels(self) -> int:
+        """The border on each side, in pixels at the product's dpi."""
+        return round(self.border_mm / MM_PER_INCH * self.dpi)
 
     @property
     def page_pixels(self) -> tuple[int, int]:

@@ -447,3 +447,20 @@ def swapped_red_green_profile() -> bytes:
     """An RGB profile whose red is sRGB's green and vice versa: converting through it turns
     a red photo green, which a test can see at a glance."""
     return rgb_matrix_profile("Swapped red green", SRGB_GREEN_XYZ, SRGB_RED_XYZ, SRGB_BLUE_XYZ)
+
+
+def near(actual: tuple[float, ...], expected: tuple[int, ...], tolerance: float = 12) -> bool:
+    """Each channel of ``actual`` within ``tolerance`` of ``expected`` (JPEG is lossy)."""
+    return all(abs(a - e) <= tolerance for a, e in zip(actual, expected, strict=True))
+
+
+def pixel(img: Image.Image, xy: tuple[int, int]) -> tuple[int, ...]:
+    """The pixel at ``xy`` of a multi-band image, as a tuple."""
+    value = img.getpixel(xy)
+    assert isinstance(value, tuple)
+    return value
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file in ``folder``, hidden temporary files included, with its content."""
+    return {p.name: p.read_bytes() for p in folder.iterdir()}

@@ -6,6 +6,7 @@ No journal, no CUPS: a function of its inputs, writing only into the output fold
 from labd.convert.image import (
     ALLOWED_FORMATS,
     RULE_EMPTY,
+    RULE_LARGER_THAN_PRINT,
     RULE_NOT_AN_IMAGE,
     RULE_TOO_MANY_PIXELS,
     RULE_TRUNCATED,
@@ -39,6 +40,7 @@ __all__ = [
     "RULE_DAMAGED_PDF",
     "RULE_EMPTY",
     "RULE_ENCRYPTED_PDF",
+    "RULE_LARGER_THAN_PRINT",
     "RULE_NOT_AN_IMAGE",
     "RULE_NOT_A_PDF",
     "RULE_PAGE_SIZE",

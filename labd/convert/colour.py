@@ -190,12 +190,19 @@ def transform_for(icc: bytes | None, mode: str, product: Product) -> Transform |
 
 
 def to_output(img: Image.Image, transform: Transform | None) -> Image.Image:
-    """Return ``img`` (RGB, L or CMYK) as an RGB image in the output colour space."""
+    """Return ``img`` (RGB, L or CMYK) as an RGB image in the output colour space.
+
+    ``img`` is the caller's to give up: an RGB image may be converted in place (for a
+    10x15 print that is 8.6 MB less at the worker's peak, which is this moment).
+    """
     if transform is None:
         # Untagged, sRGB out: RGB is taken as sRGB; grey and CMYK get Pillow's conversion.
         return img if img.mode == "RGB" else img.convert("RGB")
     if img.mode != transform.input_mode:
         img = img.convert(transform.input_mode)
+    if isinstance(transform, ImageCms.ImageCmsTransform) and transform.input_mode == "RGB":
+        transform.apply_in_place(img)
+        return img
     return transform.apply(img)
 
 

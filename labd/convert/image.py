@@ -1,15 +1,19 @@
 """One photo to one print-ready JPEG: decode, flatten, scale, colour-convert, orient, encode.
 
 The order is for speed, and gives the same picture: the JPEG decoder scales down by a power
-of two (draft), the centre crop happens inside the resize, and the colour conversion and the
-EXIF rotation work on the print-sized image, not on the decoded one.
+of two, the centre crop happens inside the resize, and the colour conversion and the EXIF
+rotation work on the print-sized image, not on the decoded one.  Big RGB and grey JPEGs
+are decoded and resampled by libvips in one pass (:mod:`labd.convert.jpegdecode`), the
+rest by Pillow; both aim at the same size and region (_scaling).
 
 Pillow lives here (and in :mod:`labd.convert.colour`); its exceptions are translated to
 InputRejected at this boundary when the input is at fault, and left alone when it is not.
+What libvips cannot decode, Pillow decodes again and judges.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 import time
@@ -19,20 +23,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-import pillow_heif
+import pyvips
 import structlog
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from labd.convert import colour
+from labd.convert import colour, jpegdecode
 from labd.errors import InputRejected
 from labd.fsutil import atomic_write
 from labd.model import Fit, Layout, OutputFormat, Product
 
 log = structlog.get_logger(__name__)
 
-# Phone pictures.  Registered here, not at labd's start: only conversion decodes customer
-# files.  pillow-heif applies the HEIF rotation itself and leaves EXIF orientation at 1.
-pillow_heif.register_heif_opener()
+
+@functools.cache
+def _register_heif() -> None:
+    """Phone pictures: pillow-heif's opener, registered the first time a HEIF file comes.
+
+    Not at import: only conversion decodes customer files, and a worker that converts
+    camera JPEGs is 4.5 MB smaller without libheif.  pillow-heif applies the HEIF rotation
+    itself and leaves EXIF orientation at 1.
+    """
+    import pillow_heif  # noqa: PLC0415  (see the docstring)
+
+    pillow_heif.register_heif_opener()
+
 
 # Only these decoders ever parse customer files: fewer parsers, fewer surprises.
 ALLOWED_FORMATS: Final = ("JPEG", "PNG", "TIFF", "WEBP", "HEIF")
@@ -50,6 +64,7 @@ RULE_NOT_AN_IMAGE: Final = "input.not_an_image"
 RULE_TRUNCATED: Final = "input.truncated"
 RULE_TOO_MANY_PIXELS: Final = "input.too_many_pixels"
 RULE_UNSUPPORTED: Final = "input.unsupported_mode"
+RULE_LARGER_THAN_PRINT: Final = "input.larger_than_print"
 
 _ORIENTATION_TAG: Final = 0x0112
 # EXIF orientation -> the transpose that shows the photo upright (as ImageOps.exif_transpose).
@@ -134,9 +149,9 @@ class _Decoded:
     """A loaded photo as stored (not yet turned), in RGB, L or CMYK, with what is needed
     to finish it."""
 
-    image: Image.Image
+    image: Image.Image  # decoded; a big JPEG already scaled for the print (see _scaling)
     transform: colour.Transform | None  # embedded profile -> output profile; None: untagged
-    target: tuple[int, int]  # print size in pixels, turned like the photo as shown
+    target: tuple[int, int]  # the print's picture area in pixels, turned like the photo
     orientation: int  # EXIF orientation (1-8), applied after scaling
 
 
@@ -151,7 +166,7 @@ def convert_image(product: Product, src: Path, out: Path) -> ConvertedFile:
     started = time.perf_counter()
     with _opened(src) as img:
         source_size = img.size
-        printable = _render(product, _decode(product, src, img))
+        printable = _render(product, _decode(product, src, img), src)
     _write_jpeg(printable, product, out)
     log.debug(
         "convert.file_converted",
@@ -179,8 +194,13 @@ def _opened(src: Path) -> Iterator[ImageFile.ImageFile]:
         raise InputRejected(f"{src.name}: empty file (0 bytes), copy it again", rule=RULE_EMPTY)
     if src.suffix.lower() in _RAW_SUFFIXES:
         raise _other_format(src, "camera raw file")
+    formats: tuple[str, ...] = ALLOWED_FORMATS
+    if _head(src)[4:8] == b"ftyp":  # ISO media (HEIF, AVIF, MP4): pillow-heif decides
+        _register_heif()
+    else:
+        formats = tuple(f for f in ALLOWED_FORMATS if f != "HEIF")
     try:
-        img = Image.open(src, formats=ALLOWED_FORMATS)
+        img = Image.open(src, formats=formats)
     except UnidentifiedImageError as e:
         raise _unidentified(src) from e
     except _BOMB_ERRORS as e:
@@ -206,8 +226,11 @@ def _decode(product: Product, src: Path, img: ImageFile.ImageFile) -> _Decoded:
                 f"{src.name}: has {frames} pages or frames, save each as its own file",
                 rule=RULE_UNSUPPORTED,
             )
-        _draft(img, product)
-        img.load()
+        need = _decode_size(img, product)
+        scaled = _decode_jpeg(product, src, img, need) if img.format == "JPEG" else None
+        if scaled is None:
+            img.draft("RGB", need)  # a no-op but for JPEG
+            img.load()
     except _BOMB_ERRORS as e:
         raise _too_many_pixels(src, img.size) from e
     except _DATA_ERRORS as e:
@@ -218,7 +241,7 @@ def _decode(product: Product, src: Path, img: ImageFile.ImageFile) -> _Decoded:
     # Read again after load(): Pillow's TIFF loader turns the pixels itself and then drops
     # the tag, and turning them twice would be wrong.
     orientation = _orientation(img)
-    flat = _flatten_mode(img, src)
+    flat = scaled if scaled is not None else _flatten_mode(img, src)
     try:
         transform = colour.transform_for(
             icc if isinstance(icc, bytes) else None, flat.mode, product
@@ -232,24 +255,50 @@ def _decode(product: Product, src: Path, img: ImageFile.ImageFile) -> _Decoded:
     return _Decoded(image=flat, transform=transform, target=target, orientation=orientation)
 
 
-def _draft(img: ImageFile.ImageFile, product: Product) -> None:
-    """Let the JPEG decoder scale down by 1/2, 1/4 or 1/8 while keeping what the print needs.
+def _decode_jpeg(
+    product: Product, src: Path, img: ImageFile.ImageFile, need: tuple[int, int]
+) -> Image.Image | None:
+    """A big RGB or grey JPEG decoded and scaled for the print by libvips in one pass (see
+    labd.convert.jpegdecode); None: decode it with Pillow.
 
-    A no-op for other formats.  draft() works in the stored orientation.
+    On damaged data libvips' error is not passed on: Pillow decodes the file again and
+    says what is wrong in the words the other formats use, and tells a damaged file from a
+    failing disk.
+    """
+    orientation = _orientation(img)
+    try:
+        return jpegdecode.decode_scaled(
+            src, img, need, lambda size: _scaling(product, size, orientation)
+        )
+    except pyvips.Error:
+        # Not the error's text: it holds the file's name, which is the customer's.
+        log.debug("convert.jpeg_fallback")
+        return None
+
+
+def _decode_size(img: ImageFile.ImageFile, product: Product) -> tuple[int, int]:
+    """The smallest decoded size, in the stored orientation, that still covers the print.
+
+    The JPEG decoder scales down to it (by N/8 in jpegdecode, else by draft()'s 1/2, 1/4
+    or 1/8) and never below it.
     """
     swapped = _orientation(img) in _SWAPS_AXES
     width, height = img.size
     shown = (height, width) if swapped else (width, height)
     target = _target(product, shown)
     need = _cover_or_fit_size(shown, target, product.fit, at_least=True)
-    img.draft("RGB", (need[1], need[0]) if swapped else need)
+    return (need[1], need[0]) if swapped else need
 
 
 def _target(product: Product, shown: tuple[int, int]) -> tuple[int, int]:
-    """The print's size in pixels: turned like the photo, except a book's fixed pages."""
+    """The picture area in pixels: the print less its border on every side, turned like
+    the photo (except a book's fixed pages).  The decoder's scaling and the resize aim at it."""
     if product.layout is Layout.PHOTOBOOK:
-        return product.page_pixels
-    return product.pixel_size(landscape=shown[0] >= shown[1])
+        width, height = product.page_pixels
+    else:
+        width, height = product.pixel_size(landscape=shown[0] >= shown[1])
+    border = 2 * product.border_pixels
+    return (width - border, height - border)
 
 
 def _orientation(img: Image.Image) -> int:
@@ -292,29 +341,77 @@ def _onto_white(img: Image.Image) -> Image.Image:
     return base
 
 
-def _render(product: Product, photo: _Decoded) -> Image.Image:
-    """Scale to the print size (fill: cover and centre crop; fit: inside, padded); sRGB.
+def _render(product: Product, photo: _Decoded, src: Path) -> Image.Image:
+    """Put the photo into the print's picture area (fill: cover and centre crop; fit:
+    inside; none: its own pixels, unscaled), sRGB, on the print in the border colour.
 
     Scaled in the stored orientation, then turned: the centre crop and the fit are the same
     either way, and turning 1800x1200 pixels is cheaper than turning the decoded photo.
+    Raises InputRejected for a photo larger than the picture area of a fit "none" product.
     """
-    img, target, orientation = photo.image, photo.target, photo.orientation
-    stored = (target[1], target[0]) if orientation in _SWAPS_AXES else target
+    img, area, orientation = photo.image, photo.target, photo.orientation
+    stored = (area[1], area[0]) if orientation in _SWAPS_AXES else area
+    if product.fit is Fit.NONE:
+        if img.size[0] > stored[0] or img.size[1] > stored[1]:
+            raise _larger_than_print(product, src, img.size, stored, orientation)
+        picture = _upright(colour.to_output(img, photo.transform), orientation)
+    else:
+        size, box = _scaling(product, img.size, orientation)
+        if img.size != size:  # else libvips scaled it already, as _scaling says
+            img = img.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=_REDUCING_GAP)
+        picture = _upright(colour.to_output(img, photo.transform), orientation)
+        if product.fit is Fit.FILL and not product.border_pixels:
+            return picture  # the whole print: no canvas to copy it onto
+    return _on_canvas(product, picture, area)
+
+
+def _scaling(
+    product: Product, size: tuple[int, int], orientation: int
+) -> tuple[tuple[int, int], tuple[float, float, float, float] | None]:
+    """What a decoded photo of ``size`` (stored orientation) is scaled to, and from which
+    region of it: fill covers the picture area and crops the centre, fit fits inside.
+
+    Not for fit "none", which does not scale.
+    """
+    turned = orientation in _SWAPS_AXES
+    area = _target(product, (size[1], size[0]) if turned else size)
+    stored = (area[1], area[0]) if turned else area
     if product.fit is Fit.FILL:
-        scaled = img.resize(
-            stored,
-            Image.Resampling.LANCZOS,
-            box=_centre_crop_box(img.size, stored),
-            reducing_gap=_REDUCING_GAP,
-        )
-        return _upright(colour.to_output(scaled, photo.transform), orientation)
-    size = _cover_or_fit_size(img.size, stored, Fit.FIT, at_least=False)
-    scaled = img.resize(size, Image.Resampling.LANCZOS, reducing_gap=_REDUCING_GAP)
-    # Pad after the colour conversion: the border colour is in the output colour space.
-    picture = _upright(colour.to_output(scaled, photo.transform), orientation)
-    canvas = Image.new("RGB", target, product.border_colour)
-    canvas.paste(picture, ((target[0] - picture.width) // 2, (target[1] - picture.height) // 2))
+        return stored, _centre_crop_box(size, stored)
+    return _cover_or_fit_size(size, stored, Fit.FIT, at_least=False), None
+
+
+def _on_canvas(product: Product, picture: Image.Image, area: tuple[int, int]) -> Image.Image:
+    """``picture`` centred in the picture ``area`` of a print-sized canvas of border colour.
+
+    Used after the colour conversion: the border colour is in the output colour space.
+    """
+    border = product.border_pixels
+    canvas = Image.new("RGB", (area[0] + 2 * border, area[1] + 2 * border), product.border_colour)
+    left = border + (area[0] - picture.width) // 2
+    top = border + (area[1] - picture.height) // 2
+    canvas.paste(picture, (left, top))
     return canvas
+
+
+def _larger_than_print(
+    product: Product,
+    src: Path,
+    stored: tuple[int, int],
+    area: tuple[int, int],
+    orientation: int,
+) -> InputRejected:
+    """The refusal of a photo (``stored`` size) that does not fit the unscaled ``area``."""
+    turned = orientation in _SWAPS_AXES
+    (w, h), (aw, ah) = (stored[::-1], area[::-1]) if turned else (stored, area)
+    bordered = product.border_pixels > 0
+    where = "the print's picture area" if bordered else "the print"
+    inside = f", inside a {product.border_mm:g} mm border" if bordered else ""
+    return InputRejected(
+        f"{src.name}: {w} x {h} pixels, larger than {where} ({aw} x {ah} pixels at "
+        f"{product.dpi} dpi{inside}); resize it, or use a fill or fit product",
+        rule=RULE_LARGER_THAN_PRINT,
+    )
 
 
 def _upright(img: Image.Image, orientation: int) -> Image.Image:
@@ -325,10 +422,13 @@ def _upright(img: Image.Image, orientation: int) -> Image.Image:
 def _cover_or_fit_size(
     size: tuple[int, int], target: tuple[int, int], fit: Fit, *, at_least: bool
 ) -> tuple[int, int]:
-    """Size of ``size`` scaled to cover (FILL) or fit inside (FIT) ``target``.
+    """Size of ``size`` scaled to cover (FILL) or fit inside (FIT) ``target``; NONE: ``size``.
 
     ``at_least`` rounds up, for draft(); otherwise rounds to nearest, never beyond target.
+    NONE keeps every pixel, so draft() is asked for the whole photo and does not scale.
     """
+    if fit is Fit.NONE:
+        return size
     (w, h), (tw, th) = size, target
     scale = max(tw / w, th / h) if fit is Fit.FILL else min(tw / w, th / h)
     if at_least:
@@ -385,7 +485,7 @@ def _unidentified(src: Path) -> InputRejected:
     head = _head(src)
     if head.startswith(_ALLOWED_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
         return _damaged(src)
-    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+    if _is_heif(head):
         return _damaged(src)
     if head[4:8] == b"ftyp" and head[8:12] in _AVIF_BRANDS:
         return _other_format(src, "AVIF photo")
@@ -393,6 +493,10 @@ def _unidentified(src: Path) -> InputRejected:
         if head.startswith(signature):
             return _other_format(src, kind)
     return InputRejected(f"{src.name}: not an image file", rule=RULE_NOT_AN_IMAGE)
+
+
+def _is_heif(head: bytes) -> bool:
+    return head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
 
 
 def _other_format(src: Path, kind: str) -> InputRejected:

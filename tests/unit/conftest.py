@@ -1,4 +1,5 @@
-"""Fixtures the unit tests share: an injected clock and a journal on a real SQLite file."""
+"""Fixtures the unit tests share: an injected clock, a journal on a real SQLite file, and an
+empty output folder for conversions."""
 
 from __future__ import annotations
 
@@ -21,3 +22,10 @@ def journal(tmp_path: Path, clock: ManualClock) -> Iterator[Journal]:
     j = Journal.open(tmp_path / "state" / "journal.sqlite", clock)
     yield j
     j.close()
+
+
+@pytest.fixture
+def out_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    return folder

@@ -160,6 +160,56 @@ def test_rebased_moves_every_path(tmp_path: Path) -> None:
             "CUPS options are strings or whole numbers",
             id="bad-option",
         ),
+        pytest.param(
+            "dpi = 300",
+            'dpi = 300\nfit = "nothing"',
+            "products.p10x15.fit",
+            "'nothing' is not one of: fill, fit, none",
+            id="bad-fit",
+        ),
+        pytest.param(
+            "dpi = 300",
+            'dpi = 300\nborder = "-5 mm"',
+            "products.p10x15.border",
+            "'-5 mm' is negative; a border is 0 or more",
+            id="negative-border",
+        ),
+        pytest.param(
+            "dpi = 300",
+            'dpi = 300\nborder = "5 px"',
+            "products.p10x15.border",
+            "'5 px' has unknown unit 'px'; use mm, cm, in",
+            id="border-unknown-unit",
+        ),
+        pytest.param(
+            "dpi = 300",
+            'dpi = 300\nborder = "5"',
+            "products.p10x15.border",
+            "'5' has no unit; use mm, cm, in",
+            id="border-without-unit",
+        ),
+        pytest.param(
+            "dpi = 300",
+            'dpi = 300\nborder = "five mm"',
+            "products.p10x15.border",
+            'is not a length like "5 mm"',
+            id="border-not-a-length",
+        ),
+        pytest.param(
+            "dpi = 300",
+            "dpi = 300\nborder = 5",
+            "products.p10x15.border",
+            "expected a string, got int 5",
+            id="border-without-quotes",
+        ),
+        pytest.param(
+            "dpi = 300",
+            'dpi = 300\nborder = "2 in"',  # 6x4 in: 2 in on each side leaves 2x0 in
+            "products.p10x15.border",
+            "'2 in' on every side leaves no room for the picture: the print is 101.6 mm on "
+            "its short side, so a border must be under 50.8 mm",
+            id="border-leaves-no-picture",
+        ),
     ],
 )
 def test_config_errors_name_file_key_and_problem(
@@ -221,3 +271,32 @@ def test_product_cups_options_and_subsampling(tmp_path: Path) -> None:
     bad = GOOD.replace("dpi = 300", 'dpi = 300\njpeg_subsampling = "4:1:1"')
     with pytest.raises(ConfigError, match="'4:1:1' is not one of: 4:2:0, 4:2:2, 4:4:4"):
         load(write(tmp_path, bad))
+
+
+def test_product_border_and_fit_none(tmp_path: Path) -> None:
+    text = GOOD.replace("dpi = 300", 'dpi = 300\nfit = "none"\nborder = "5 mm"')
+    product = load(write(tmp_path, text)).products["p10x15"]
+    assert (product.fit, product.border_mm, product.border_pixels) == (Fit.NONE, 5.0, 59)
+    for border, mm in (("0.5 cm", 5.0), ("0.25in", 6.35), ("0 mm", 0.0), (" 1.5 mm ", 1.5)):
+        text = GOOD.replace("dpi = 300", f'dpi = 300\nborder = "{border}"')
+        assert load(write(tmp_path, text)).products["p10x15"].border_mm == pytest.approx(mm)
+    assert load(write(tmp_path, GOOD)).products["p10x15"].border_mm == 0.0  # no border
+
+
+def test_shipped_enlargement_has_a_white_border() -> None:
+    product = load(REPO / "config" / "labd.toml").products["enlargement-20x30"]
+    assert (product.fit, product.border_mm, product.border_colour) == (
+        Fit.FIT,
+        5.0,
+        (255, 255, 255),
+    )
+
+
+def test_passthrough_pdf_takes_no_border(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        'format = "jpeg"', 'format = "pdf"\nlayout = "passthrough"\nborder = "5 mm"'
+    )
+    with pytest.raises(ConfigError) as info:
+        load(write(tmp_path, text))
+    assert info.value.key == "products.p10x15.border"
+    assert "printed as it is, without a border" in info.value.problem

@@ -21,6 +21,7 @@ from labd.convert import (
     colour,
     convert_image,
     convert_job,
+    jpegdecode,
 )
 from labd.convert import image as convert_image_module
 from labd.errors import InputRejected
@@ -32,7 +33,10 @@ from tests.imagegen import (
     make_png_header,
     make_truncated_jpeg,
     marker_corner,
+    near,
+    pixel,
     rgb_matrix_profile,
+    snapshot,
     swapped_red_green_profile,
 )
 
@@ -41,28 +45,6 @@ PRINT_6X4 = Product(name="p", format=OutputFormat.JPEG, width_mm=152.4, height_m
 FIT_6X4 = Product(
     name="p", format=OutputFormat.JPEG, width_mm=152.4, height_mm=101.6, dpi=300, fit=Fit.FIT
 )
-
-
-def near(actual: tuple[int, ...], expected: tuple[int, ...], tolerance: int = 12) -> bool:
-    return all(abs(a - e) <= tolerance for a, e in zip(actual, expected, strict=True))
-
-
-def pixel(img: Image.Image, xy: tuple[int, int]) -> tuple[int, ...]:
-    value = img.getpixel(xy)
-    assert isinstance(value, tuple)
-    return value
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file in ``folder``, hidden temporary files included, with its content."""
-    return {p.name: p.read_bytes() for p in folder.iterdir()}
-
-
-@pytest.fixture
-def out_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "out"
-    folder.mkdir()
-    return folder
 
 
 # --- size, resolution, orientation ----------------------------------------------------
@@ -200,8 +182,9 @@ def test_large_jpeg_is_scaled_in_the_decoder(
     src = make_photo(tmp_path / "in.jpg", (3600, 2400), orientation=orientation, noise=0)
     with Image.open(src) as img:
         assert img.size == (3600, 2400)  # stored
-        convert_image_module._draft(img, product)  # the step under test
-        assert img.size == drafted
+        need = convert_image_module._decode_size(img, product)  # the step under test
+        assert need == drafted
+        assert jpegdecode.shrink_for(img.size, need) == 2
     result = convert_image(product, src, out_dir / "0001.jpg")
     with Image.open(result.output) as img:
         assert img.size == ((1200, 1800) if orientation >= 5 else (1800, 1200))

@@ -63,13 +63,6 @@ def page_jpegs(pdf: pikepdf.Pdf) -> list[bytes]:
     return found
 
 
-@pytest.fixture
-def out_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "out"
-    folder.mkdir()
-    return folder
-
-
 def test_natural_order() -> None:
     names = ["p10.jpg", "P2.jpg", "p1.jpg", "cover.jpg", "p2b.jpg"]
     assert sorted(names, key=natural_key) == ["cover.jpg", "p1.jpg", "P2.jpg", "p2b.jpg", "p10.jpg"]

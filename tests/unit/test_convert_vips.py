@@ -1,0 +1,173 @@
+"""The libvips path for big RGB and grey JPEGs (labd.convert.jpegdecode): the same print as
+Pillow would make, damaged files still refused in Pillow's words, and libvips kept to its
+JPEG loader with nothing cached."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import pyvips
+from PIL import Image, ImageChops, ImageStat
+
+from labd.convert import RULE_TRUNCATED, convert_image, jpegdecode
+from labd.convert import image as convert_image_module
+from labd.errors import InputRejected
+from labd.model import OutputFormat, Product
+from tests.imagegen import adobe_rgb_like_profile, make_photo, marker_corner
+
+Box = tuple[float, float, float, float]
+PRINT_6X4 = Product(name="p", format=OutputFormat.JPEG, width_mm=152.4, height_mm=101.6, dpi=300)
+
+
+def pillow_print(src: Path) -> Image.Image:
+    """The print as Pillow alone makes it: full decode, LANCZOS to 1800x1200."""
+    with Image.open(src) as img:
+        return img.convert("RGB").resize((1800, 1200), Image.Resampling.LANCZOS)
+
+
+def plan_6x4(size: tuple[int, int]) -> tuple[tuple[int, int], Box | None]:
+    """What a 6x4 in fill print makes of an upright photo decoded at ``size``."""
+    return convert_image_module._scaling(PRINT_6X4, size, 1)
+
+
+@pytest.mark.parametrize(
+    ("size", "shrink"),
+    [
+        pytest.param((3600, 2400), 2, id="2x-the-print"),
+        pytest.param((7200, 4800), 4, id="4x-the-print"),
+        pytest.param((20000, 12000), 8, id="11x-the-print"),
+        pytest.param((3599, 2400), 1, id="just-under-2x"),
+        pytest.param((1800, 1200), 1, id="the-print"),
+    ],
+)
+def test_the_decoder_shrinks_as_far_as_the_print_allows(size: tuple[int, int], shrink: int) -> None:
+    assert jpegdecode.shrink_for(size, (1800, 1200)) == shrink
+
+
+def test_big_jpeg_is_decoded_and_scaled_by_libvips(tmp_path: Path) -> None:
+    src = make_photo(tmp_path / "in.jpg", (7200, 4800), noise=0)
+    with Image.open(src) as img:
+        need = convert_image_module._decode_size(img, PRINT_6X4)
+        scaled = jpegdecode.decode_scaled(src, img, need, plan_6x4)
+    assert scaled is not None
+    assert scaled.size == (1800, 1200)
+    assert marker_corner(scaled) == "top-left"
+
+
+def test_small_jpeg_is_left_to_pillow(tmp_path: Path) -> None:
+    src = make_photo(tmp_path / "in.jpg", (3000, 2000), noise=0)
+    with Image.open(src) as img:
+        assert jpegdecode.decode_scaled(src, img, (1800, 1200), plan_6x4) is None
+
+
+def test_libvips_print_matches_pillows(tmp_path: Path, out_dir: Path) -> None:
+    src = make_photo(tmp_path / "in.jpg", (3600, 2400), noise=6)
+    with Image.open(src) as img:
+        assert (
+            jpegdecode.decode_scaled(src, img, (1800, 1200), plan_6x4) is not None
+        )  # the path taken
+    result = convert_image(PRINT_6X4, src, out_dir / "0001.jpg")
+    with Image.open(result.output) as printed:
+        assert printed.size == (1800, 1200)
+        assert marker_corner(printed) == "top-left"
+        difference = ImageStat.Stat(
+            ImageChops.difference(printed.convert("RGB"), pillow_print(src))
+        )
+    # Both are Lanczos-3 on the same picture; what differs is the decoder's 1/2 scaling
+    # and JPEG noise: a few code values on average, where a shifted or wrongly cropped
+    # picture differs by tens.
+    assert max(difference.mean) < 3.0, difference.mean
+
+
+def test_libvips_fill_crop_matches_pillows(tmp_path: Path, out_dir: Path) -> None:
+    # 4000x2000 (2:1) filled into 1800x1200: the centre 3000x2000 region, at 1/2 scale.
+    src = make_photo(tmp_path / "in.jpg", (4000, 2000), noise=6)
+    result = convert_image(PRINT_6X4, src, out_dir / "0001.jpg")
+    with Image.open(src) as img:
+        expected = img.convert("RGB").resize(
+            (1800, 1200), Image.Resampling.LANCZOS, box=(500, 0, 3500, 2000)
+        )
+    with Image.open(result.output) as printed:
+        difference = ImageStat.Stat(ImageChops.difference(printed.convert("RGB"), expected))
+    assert max(difference.mean) < 3.0, difference.mean
+
+
+def test_grey_jpeg_takes_the_libvips_path(tmp_path: Path, out_dir: Path) -> None:
+    src = make_photo(tmp_path / "in.jpg", (3600, 2400), mode="L", noise=0)
+    with Image.open(src) as img:
+        scaled = jpegdecode.decode_scaled(src, img, (1800, 1200), plan_6x4)
+        assert scaled is not None
+        assert scaled.mode == "L"
+    result = convert_image(PRINT_6X4, src, out_dir / "0001.jpg")
+    with Image.open(result.output) as printed:
+        assert printed.mode == "RGB"
+        assert printed.size == (1800, 1200)
+
+
+def test_cmyk_jpeg_is_left_to_pillow(tmp_path: Path, out_dir: Path) -> None:
+    src = make_photo(tmp_path / "in.jpg", (3600, 2400), mode="CMYK", noise=0)
+    with Image.open(src) as img:
+        assert jpegdecode.decode_scaled(src, img, (1800, 1200), plan_6x4) is None
+    result = convert_image(PRINT_6X4, src, out_dir / "0001.jpg")
+    with Image.open(result.output) as printed:
+        assert printed.size == (1800, 1200)
+        assert marker_corner(printed) == "top-left"
+
+
+def test_embedded_profile_still_applies(tmp_path: Path, out_dir: Path) -> None:
+    plain = make_photo(tmp_path / "plain.jpg", (3600, 2400), noise=0)
+    tagged = make_photo(
+        tmp_path / "tagged.jpg", (3600, 2400), noise=0, icc_profile=adobe_rgb_like_profile()
+    )
+    a = convert_image(PRINT_6X4, plain, out_dir / "0001.jpg")
+    b = convert_image(PRINT_6X4, tagged, out_dir / "0002.jpg")
+    with Image.open(a.output) as pa, Image.open(b.output) as pb:
+        # The red marker block: Adobe RGB red is outside sRGB's gamut, so it moves.
+        assert pa.getpixel((50, 50)) != pb.getpixel((50, 50))
+
+
+def test_truncated_big_jpeg_is_refused_in_pillows_words(tmp_path: Path, out_dir: Path) -> None:
+    whole = make_photo(tmp_path / "whole.jpg", (3600, 2400), noise=6).read_bytes()
+    src = tmp_path / "IMG_0001.jpg"
+    src.write_bytes(whole[: len(whole) * 2 // 3])
+    before = src.read_bytes()
+    with pytest.raises(InputRejected) as caught:
+        convert_image(PRINT_6X4, src, out_dir / "0001.jpg")
+    assert caught.value.rule == RULE_TRUNCATED
+    assert str(caught.value).startswith("IMG_0001.jpg: truncated or damaged")
+    assert src.read_bytes() == before  # nothing lost
+    assert list(out_dir.iterdir()) == []  # nothing written
+
+
+def test_what_libvips_refuses_pillow_judges(tmp_path: Path, out_dir: Path) -> None:
+    """Corrupt entropy data that libjpeg only warns about: libvips gives up, Pillow prints it
+    as it did before labd used libvips (one judge for every format, not two)."""
+    data = bytearray(make_photo(tmp_path / "whole.jpg", (3600, 2400), noise=6).read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 64] = b"\xff\xd0" * 32  # stray restart markers in the scan
+    src = tmp_path / "IMG_0002.jpg"
+    src.write_bytes(bytes(data))
+    with Image.open(src) as img, pytest.raises(pyvips.Error):
+        jpegdecode.decode_scaled(src, img, (1800, 1200), plan_6x4)
+    result = convert_image(PRINT_6X4, src, out_dir / "0001.jpg")
+    with Image.open(result.output) as printed:
+        assert printed.size == (1800, 1200)
+        assert marker_corner(printed) == "top-left"
+    assert src.read_bytes() == bytes(data)
+
+
+def test_libvips_loads_nothing_but_jpeg(tmp_path: Path) -> None:
+    png = tmp_path / "in.png"
+    Image.new("RGB", (64, 64), "red").save(png)
+    with pytest.raises(pyvips.Error):
+        pyvips.Image.new_from_file(str(png), access="sequential").copy_memory()
+    jpeg = make_photo(tmp_path / "in.jpg", (64, 64), noise=0)
+    assert pyvips.Image.new_from_file(str(jpeg)).width == 64  # the one loader left
+
+
+def test_libvips_keeps_nothing_after_a_conversion(tmp_path: Path, out_dir: Path) -> None:
+    src = make_photo(tmp_path / "in.jpg", (3600, 2400), noise=0)
+    convert_image(PRINT_6X4, src, out_dir / "0001.jpg")
+    assert pyvips.cache_get_size() == 0  # no customer pixels or open files held
+    assert pyvips.concurrency_get() == 1
