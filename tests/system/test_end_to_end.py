@@ -38,9 +38,10 @@ def test_photo_is_printed_journaled_and_labd_stops_cleanly(lab: Lab, tmp_path: P
     lab.start()
     before = set(lab.server.received())
     # A portrait photo stored sideways (EXIF orientation 6), as cameras write them, with a
-    # marker in the top-left corner of the picture as the customer sees it.
+    # marker in the top-left corner of the picture as the customer sees it; twice the
+    # print's size, so the conversion worker decodes it shrunk (libvips' path).
     source = tmp_path / "IMG_4711.jpg"
-    make_photo(source, size=(3000, 2000), orientation=6, marker="top-left", exif_gps=True)
+    make_photo(source, size=(3600, 2400), orientation=6, marker="top-left", exif_gps=True)
     shutil.copy(source, lab.hot / "IMG_4711.jpg")
 
     [job_id] = lab.wait_for_jobs(1)
