@@ -59,12 +59,18 @@ class LutTransform:
     def __init__(self, transform: ImageCms.ImageCmsTransform, points: int = LUT_POINTS) -> None:
         if (transform.input_mode, transform.output_mode) != ("RGB", "RGB"):
             raise ValueError("a 3D lookup table maps RGB to RGB")
-        axis = [round(n * 255 / (points - 1)) for n in range(points)]
-        # Red varies fastest, then green, then blue: Color3DLUT's order.
-        grid = bytes(v for b in axis for g in axis for r in axis for v in (r, g, b))
-        sampled = transform.apply(Image.frombytes("RGB", (points**3, 1), grid))
+        axis = bytes(round(n * 255 / (points - 1)) for n in range(points))
+        # Red varies fastest, then green, then blue: Color3DLUT's order.  Built as three
+        # bands rather than pixel by pixel: 1 ms instead of 25 ms, once per worker.
+        bands = (
+            axis * points**2,
+            bytes(v for v in axis for _ in range(points)) * points,
+            bytes(v for v in axis for _ in range(points**2)),
+        )
+        grid = Image.merge("RGB", [Image.frombytes("L", (points**3, 1), b) for b in bands])
+        sampled = transform.apply(grid)
         # float32: 0.4 MB for 33 points, where a list of floats takes 3.5 MB.
-        table = array.array("f", (v / 255 for v in sampled.tobytes()))
+        table = array.array("f", map((1 / 255).__mul__, sampled.tobytes()))
         self._lut = ImageFilter.Color3DLUT(points, table)
 
     @property

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
+import pillow_heif
 import pytest
 from PIL import Image, ImageCms
 
@@ -146,7 +149,9 @@ def test_16_bit_png_with_alpha_is_flattened(tmp_path: Path) -> None:
 
 
 def test_heic_photo(tmp_path: Path) -> None:
-    # pillow-heif writes the rotation into the file; labd prints the photo as shown.
+    # pillow-heif writes the rotation into the file; labd prints the photo as shown.  The
+    # test writes HEIF itself; labd registers the opener only when a HEIF file comes.
+    pillow_heif.register_heif_opener()
     src = tmp_path / "IMG_0001.HEIC"
     exif = Image.Exif()
     exif[0x0112] = 6
@@ -213,3 +218,29 @@ def test_lookup_table_is_only_for_rgb() -> None:
     )
     with pytest.raises(ValueError, match="RGB to RGB"):
         colour.LutTransform(with_alpha)
+
+
+def test_heic_photo_in_a_fresh_process_loads_libheif_only_then(tmp_path: Path) -> None:
+    """labd registers pillow-heif when the first HEIF file comes, not at import."""
+    pillow_heif.register_heif_opener()
+    src = tmp_path / "IMG_0002.HEIC"
+    Image.new("RGB", (600, 400), (200, 30, 30)).save(src, format="HEIF", quality=90)
+    script = f"""
+import sys
+from pathlib import Path
+from labd.convert import convert_image
+from labd.model import OutputFormat, Product
+before = "pillow_heif" in sys.modules
+product = Product(name="p", format=OutputFormat.JPEG, width_mm=152.4, height_mm=101.6, dpi=300)
+jpeg = Path({str(tmp_path)!r}) / "other.jpg"
+from PIL import Image
+Image.new("RGB", (600, 400)).save(jpeg)
+convert_image(product, jpeg, jpeg.with_name("a.jpg"))
+after_jpeg = "pillow_heif" in sys.modules
+result = convert_image(product, Path({str(src)!r}), jpeg.with_name("b.jpg"))
+print(before, after_jpeg, "pillow_heif" in sys.modules, result.width, result.height)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split()[-5:] == ["False", "False", "True", "1800", "1200"]
