@@ -226,8 +226,11 @@ def _decode(product: Product, src: Path, img: ImageFile.ImageFile) -> _Decoded:
                 f"{src.name}: has {frames} pages or frames, save each as its own file",
                 rule=RULE_UNSUPPORTED,
             )
+        # The picture area, from the photo's own size as shown: a decoder that scales
+        # rounds up, and a nearly square photo could come out the other way round.
+        target = _target(product, _shown(img))
         need = _decode_size(img, product)
-        scaled = _decode_jpeg(product, src, img, need) if img.format == "JPEG" else None
+        scaled = _decode_jpeg(product, src, img, need, target) if img.format == "JPEG" else None
         if scaled is None:
             img.draft("RGB", need)  # a no-op but for JPEG
             img.load()
@@ -238,8 +241,6 @@ def _decode(product: Product, src: Path, img: ImageFile.ImageFile) -> _Decoded:
             raise
         raise _damaged(src) from e
     icc = img.info.get("icc_profile")
-    # Read again after load(): Pillow's TIFF loader turns the pixels itself and then drops
-    # the tag, and turning them twice would be wrong.
     orientation = _orientation(img)
     flat = scaled if scaled is not None else _flatten_mode(img, src)
     try:
@@ -250,13 +251,15 @@ def _decode(product: Product, src: Path, img: ImageFile.ImageFile) -> _Decoded:
         raise InputRejected(
             f"{src.name}: {e}, re-export it with an sRGB profile", rule=RULE_UNSUPPORTED
         ) from e
-    width, height = flat.size
-    target = _target(product, (height, width) if orientation in _SWAPS_AXES else (width, height))
     return _Decoded(image=flat, transform=transform, target=target, orientation=orientation)
 
 
 def _decode_jpeg(
-    product: Product, src: Path, img: ImageFile.ImageFile, need: tuple[int, int]
+    product: Product,
+    src: Path,
+    img: ImageFile.ImageFile,
+    need: tuple[int, int],
+    target: tuple[int, int],
 ) -> Image.Image | None:
     """A big RGB or grey JPEG decoded and scaled for the print by libvips in one pass (see
     labd.convert.jpegdecode); None: decode it with Pillow.
@@ -265,10 +268,10 @@ def _decode_jpeg(
     says what is wrong in the words the other formats use, and tells a damaged file from a
     failing disk.
     """
-    orientation = _orientation(img)
+    stored = _turned(target, _orientation(img))
     try:
         return jpegdecode.decode_scaled(
-            src, img, need, lambda size: _scaling(product, size, orientation)
+            src, img, need, lambda size: _scaling(product, size, stored)
         )
     except pyvips.Error:
         # Not the error's text: it holds the file's name, which is the customer's.
@@ -279,15 +282,23 @@ def _decode_jpeg(
 def _decode_size(img: ImageFile.ImageFile, product: Product) -> tuple[int, int]:
     """The smallest decoded size, in the stored orientation, that still covers the print.
 
-    The JPEG decoder scales down to it (by N/8 in jpegdecode, else by draft()'s 1/2, 1/4
-    or 1/8) and never below it.
+    The JPEG decoder (libvips', or Pillow's with draft()) scales down by 1/2, 1/4 or 1/8,
+    never below it.
     """
-    swapped = _orientation(img) in _SWAPS_AXES
-    width, height = img.size
-    shown = (height, width) if swapped else (width, height)
-    target = _target(product, shown)
-    need = _cover_or_fit_size(shown, target, product.fit, at_least=True)
-    return (need[1], need[0]) if swapped else need
+    orientation = _orientation(img)
+    shown = _shown(img)
+    need = _cover_or_fit_size(shown, _target(product, shown), product.fit, at_least=True)
+    return _turned(need, orientation)
+
+
+def _shown(img: Image.Image) -> tuple[int, int]:
+    """The size of ``img`` as the photo is shown (turned as its EXIF orientation says)."""
+    return _turned(img.size, _orientation(img))
+
+
+def _turned(size: tuple[int, int], orientation: int) -> tuple[int, int]:
+    """``size`` with its axes swapped if ``orientation`` turns the photo by 90 degrees."""
+    return (size[1], size[0]) if orientation in _SWAPS_AXES else size
 
 
 def _target(product: Product, shown: tuple[int, int]) -> tuple[int, int]:
@@ -302,7 +313,13 @@ def _target(product: Product, shown: tuple[int, int]) -> tuple[int, int]:
 
 
 def _orientation(img: Image.Image) -> int:
-    """Return the EXIF orientation, 1 (as stored) when absent, unknown or unreadable."""
+    """Return the EXIF orientation still to apply to the pixels Pillow gives for ``img``.
+
+    1 (as stored) when absent, unknown or unreadable, and for TIFF: Pillow's TIFF plugin
+    turns the pixels itself when it loads them, and reports the turned size even before.
+    """
+    if img.format == "TIFF":
+        return 1
     try:
         value = img.getexif().get(_ORIENTATION_TAG, 1)
     except _DATA_ERRORS as e:
@@ -350,13 +367,13 @@ def _render(product: Product, photo: _Decoded, src: Path) -> Image.Image:
     Raises InputRejected for a photo larger than the picture area of a fit "none" product.
     """
     img, area, orientation = photo.image, photo.target, photo.orientation
-    stored = (area[1], area[0]) if orientation in _SWAPS_AXES else area
+    stored = _turned(area, orientation)
     if product.fit is Fit.NONE:
         if img.size[0] > stored[0] or img.size[1] > stored[1]:
             raise _larger_than_print(product, src, img.size, stored, orientation)
         picture = _upright(colour.to_output(img, photo.transform), orientation)
     else:
-        size, box = _scaling(product, img.size, orientation)
+        size, box = _scaling(product, img.size, stored)
         if img.size != size:  # else libvips scaled it already, as _scaling says
             img = img.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=_REDUCING_GAP)
         picture = _upright(colour.to_output(img, photo.transform), orientation)
@@ -366,16 +383,12 @@ def _render(product: Product, photo: _Decoded, src: Path) -> Image.Image:
 
 
 def _scaling(
-    product: Product, size: tuple[int, int], orientation: int
+    product: Product, size: tuple[int, int], stored: tuple[int, int]
 ) -> tuple[tuple[int, int], tuple[float, float, float, float] | None]:
-    """What a decoded photo of ``size`` (stored orientation) is scaled to, and from which
-    region of it: fill covers the picture area and crops the centre, fit fits inside.
-
-    Not for fit "none", which does not scale.
+    """What decoded pixels of ``size`` are scaled to, and from which region of them, for the
+    picture area ``stored`` (in the stored orientation): fill covers the area and crops the centre,
+    fit fits inside.  Not for fit "none", which does not scale.
     """
-    turned = orientation in _SWAPS_AXES
-    area = _target(product, (size[1], size[0]) if turned else size)
-    stored = (area[1], area[0]) if turned else area
     if product.fit is Fit.FILL:
         return stored, _centre_crop_box(size, stored)
     return _cover_or_fit_size(size, stored, Fit.FIT, at_least=False), None

@@ -4,6 +4,7 @@ JPEG loader with nothing cached."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from PIL import Image, ImageChops, ImageStat
 from labd.convert import RULE_TRUNCATED, convert_image, jpegdecode
 from labd.convert import image as convert_image_module
 from labd.errors import InputRejected
-from labd.model import OutputFormat, Product
+from labd.model import Fit, OutputFormat, Product
 from tests.imagegen import adobe_rgb_like_profile, make_photo, marker_corner
 
 Box = tuple[float, float, float, float]
@@ -28,7 +29,7 @@ def pillow_print(src: Path) -> Image.Image:
 
 def plan_6x4(size: tuple[int, int]) -> tuple[tuple[int, int], Box | None]:
     """What a 6x4 in fill print makes of an upright photo decoded at ``size``."""
-    return convert_image_module._scaling(PRINT_6X4, size, 1)
+    return convert_image_module._scaling(PRINT_6X4, size, (1800, 1200))
 
 
 @pytest.mark.parametrize(
@@ -91,6 +92,21 @@ def test_libvips_fill_crop_matches_pillows(tmp_path: Path, out_dir: Path) -> Non
     with Image.open(result.output) as printed:
         difference = ImageStat.Stat(ImageChops.difference(printed.convert("RGB"), expected))
     assert max(difference.mean) < 3.0, difference.mean
+
+
+def test_nearly_square_portrait_prints_portrait_on_both_paths(
+    tmp_path: Path, out_dir: Path
+) -> None:
+    # 3001x3002 decodes at 1/2 as 1501x1501 (both round up): still a portrait, on a
+    # portrait print, whichever decoder shrank it.
+    fit = replace(PRINT_6X4, fit=Fit.FIT)
+    rgb = make_photo(tmp_path / "rgb.jpg", (3001, 3002), noise=0)  # libvips
+    cmyk = make_photo(tmp_path / "cmyk.jpg", (3001, 3002), mode="CMYK", noise=0)  # Pillow
+    with Image.open(rgb) as img:
+        assert jpegdecode.shrink_for(img.size, convert_image_module._decode_size(img, fit)) == 2
+    for n, src in enumerate((rgb, cmyk), start=1):
+        result = convert_image(fit, src, out_dir / f"{n:04d}.jpg")
+        assert (result.width, result.height) == (1200, 1800), src.name
 
 
 def test_grey_jpeg_takes_the_libvips_path(tmp_path: Path, out_dir: Path) -> None:
