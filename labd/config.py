@@ -216,8 +216,8 @@ def _size_mm(table: _Table) -> tuple[float, float]:
     return width, height
 
 
-def _border_mm(table: _Table, size_mm: tuple[float, float], dpi: int) -> float:
-    """``border``: a length in the units of ``size``, 0 or more, leaving room for a picture."""
+def _border_mm(table: _Table) -> float:
+    """``border``: a length in the units of ``size``, 0 or more (see _product for the rest)."""
     raw = table.string("border", "0 mm")
     match = _LENGTH.match(raw)
     if match is None:
@@ -229,14 +229,6 @@ def _border_mm(table: _Table, size_mm: tuple[float, float], dpi: int) -> float:
     border = float(number) * _UNIT_MM[unit]
     if sign and border:
         raise table.error("border", f"{raw!r} is negative; a border is 0 or more")
-    short_side = min(size_mm)
-    # In pixels as printed: what rounds to the whole short side leaves nothing either.
-    if 2 * round(border / MM_PER_INCH * dpi) >= round(short_side / MM_PER_INCH * dpi):
-        raise table.error(
-            "border",
-            f"{raw!r} on every side leaves no room for the picture: the print is "
-            f"{short_side:g} mm on its short side, so a border must be under {short_side / 2:g} mm",
-        )
     return border
 
 
@@ -280,17 +272,16 @@ def _product(t: _Table, name: str) -> Product:
     if layout is Layout.PASSTHROUGH and "border" in t.data:
         raise t.error("border", "a pass-through PDF is printed as it is, without a border")
     profile = t.string("output_profile", "srgb")
-    dpi = t.integer("dpi", 300, low=72, high=2400)
     product = Product(
         name=name,
         format=fmt,
         width_mm=width,
         height_mm=height,
-        dpi=dpi,
+        dpi=t.integer("dpi", 300, low=72, high=2400),
         fit=Fit(t.choice("fit", tuple(Fit), "fill")),
         jpeg_quality=t.integer("jpeg_quality", 92, low=1, high=100),
         border_colour=_colour(t, "border_colour"),
-        border_mm=_border_mm(t, (width, height), dpi),
+        border_mm=_border_mm(t),
         copies=t.integer("copies", 1, low=1, high=999),
         layout=layout,
         output_icc=None if profile == "srgb" else _icc_profile(t, "output_profile"),
@@ -305,6 +296,15 @@ def _product(t: _Table, name: str) -> Product:
         jpeg_subsampling=t.choice("jpeg_subsampling", JPEG_SUBSAMPLING, "4:2:0"),
         options=tuple(sorted(_cups_options(t).items())),
     )
+    # In pixels as printed: a border that rounds to half the short side leaves nothing.
+    if 2 * product.border_pixels >= min(product.page_pixels):
+        short_side = min(width, height)
+        raise t.error(
+            "border",
+            f"{t.data['border']!r} on every side leaves no room for the picture: the print "
+            f"is {short_side:g} mm on its short side, so a border must be under "
+            f"{short_side / 2:g} mm",
+        )
     t.finish()
     return product
 

@@ -49,7 +49,7 @@ Plan = Callable[[tuple[int, int]], tuple[tuple[int, int], tuple[float, float, fl
 
 
 def shrink_for(size: tuple[int, int], need: tuple[int, int]) -> int:
-    """The largest of 8, 4, 2 (else 1) that divides ``size`` and still keeps ``need``."""
+    """The largest of 8, 4, 2 (else 1) that ``size`` can be shrunk by and still keep ``need``."""
     width, height = size
     return next((s for s in _SHRINKS if width >= s * need[0] and height >= s * need[1]), 1)
 
