@@ -1,15 +1,16 @@
 """Conversion throughput: labd against plain Pillow and ImageMagick, on the same inputs.
 
     .venv/bin/python bench/convert.py [--images 12] [--processes 1,2] [--pages 50] [--repeat 1]
+                                      [--grain 4]
 
 Builds 24 MP camera-like JPEGs (quality 95, an Adobe RGB-like profile, every other one
-EXIF-rotated) in a temporary folder, converts them to the 10x15 product of
-config/labd.toml with labd (convert_batch in a process pool: what `labd convert` runs),
-with plain Pillow and with ImageMagick, and prints images/s, the peak RSS of a worker and
-the ratios.  Then binds a 50-page photobook from print-ready JPEGs.  Timings exclude
-starting the worker processes.  With --repeat N every run is made N times, interleaved,
-and the median is printed (the machine may be shared); the CPU time per image, which other
-work on the machine hardly changes, is printed too.
+EXIF-rotated, 7.8 MB each with the default grain) in a temporary folder, converts them to
+the 10x15 product of config/labd.toml with labd (convert_batch in a process pool: what
+`labd convert` runs), with plain Pillow and with ImageMagick, and prints images/s, the
+peak RSS of a worker and the ratios.  Then binds a 50-page photobook from print-ready
+JPEGs.  Timings exclude starting the worker processes.  With --repeat N every run is made
+N times, interleaved, and the median is printed (the machine may be shared); the CPU time
+per image, which other work on the machine hardly changes, is printed too.
 """
 
 from __future__ import annotations
