@@ -89,7 +89,7 @@ _DATA_ERRORS: Final = (OSError, SyntaxError, ValueError, EOFError, struct.error)
 _BOMB_ERRORS: Final = (Image.DecompressionBombError, Image.DecompressionBombWarning)
 
 # Above this ratio Pillow first shrinks by an integer factor, then resamples: much faster on
-# big PNG and TIFF input and indistinguishable in print.  JPEG is shrunk by draft() instead.
+# big PNG and TIFF input and indistinguishable in print.  JPEG is shrunk in its decoder.
 _REDUCING_GAP: Final = 3.0
 
 # Camera raw files: several are TIFF inside and would "open" as their small preview.
@@ -194,15 +194,16 @@ def _opened(src: Path) -> Iterator[ImageFile.ImageFile]:
         raise InputRejected(f"{src.name}: empty file (0 bytes), copy it again", rule=RULE_EMPTY)
     if src.suffix.lower() in _RAW_SUFFIXES:
         raise _other_format(src, "camera raw file")
+    head = _head(src)
     formats: tuple[str, ...] = ALLOWED_FORMATS
-    if _head(src)[4:8] == b"ftyp":  # ISO media (HEIF, AVIF, MP4): pillow-heif decides
+    if head[4:8] == b"ftyp":  # ISO media (HEIF, AVIF, MP4): pillow-heif decides
         _register_heif()
     else:
         formats = tuple(f for f in ALLOWED_FORMATS if f != "HEIF")
     try:
         img = Image.open(src, formats=formats)
     except UnidentifiedImageError as e:
-        raise _unidentified(src) from e
+        raise _unidentified(src, head) from e
     except _BOMB_ERRORS as e:
         raise _too_many_pixels(src, None) from e
     except _DATA_ERRORS as e:
@@ -493,9 +494,9 @@ def _head(src: Path) -> bytes:
         return f.read(32)
 
 
-def _unidentified(src: Path) -> InputRejected:
-    """Say what a file Pillow could not identify is, as far as that helps the technician."""
-    head = _head(src)
+def _unidentified(src: Path, head: bytes) -> InputRejected:
+    """Say what a file Pillow could not identify is (from its first bytes, ``head``), as far
+    as that helps the technician."""
     if head.startswith(_ALLOWED_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
         return _damaged(src)
     if _is_heif(head):

@@ -22,7 +22,7 @@ from labd.convert import (
 )
 from labd.convert import image as convert_image_module
 from labd.errors import InputRejected
-from labd.model import Fit, Layout, OutputFormat, Product
+from labd.model import Fit, OutputFormat, Product
 from tests.imagegen import (
     BACKGROUND,
     RED,
@@ -33,6 +33,7 @@ from tests.imagegen import (
     pixel,
     snapshot,
 )
+from tests.unit.test_pdf import BOOK
 
 RGB = tuple[int, int, int]
 YELLOW: RGB = (250, 210, 0)
@@ -46,15 +47,7 @@ FIT_BORDER = replace(PRINT_6X4, fit=Fit.FIT, border_mm=5.0)
 NONE_6X4 = replace(PRINT_6X4, fit=Fit.NONE)
 NONE_BORDER = replace(NONE_6X4, border_mm=5.0)
 # A photobook of 150x100 mm pages at 150 dpi (886x591 px) with a 5 mm (30 px) border.
-BOOK_BORDER = Product(
-    name="book",
-    format=OutputFormat.PDF,
-    layout=Layout.PHOTOBOOK,
-    width_mm=150,
-    height_mm=100,
-    dpi=150,
-    border_mm=5.0,
-)
+BOOK_BORDER = replace(BOOK, border_mm=5.0)
 
 
 def picture_box(img: Image.Image, border: RGB) -> tuple[int, int, int, int]:
