@@ -10,13 +10,12 @@ unwritable spool holds intake until it clears.  Nothing imports this module.
 
 from __future__ import annotations
 
-import errno
 import os
 import queue
 import signal
-import sqlite3
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from types import FrameType
@@ -24,19 +23,28 @@ from typing import Final
 
 import structlog
 
+from labd import faults
 from labd.clock import Clock, SystemClock
 from labd.config import Config, check_paths, load
 from labd.convert import SharedPool
-from labd.errors import ConfigError, IllegalTransition, LabdError, MediaError
+from labd.errors import (
+    ConfigError,
+    IllegalTransition,
+    JournalUnusable,
+    LabdError,
+    MediaError,
+    transient_problem,
+)
 from labd.intake import EventSink, Intake, Watcher
 from labd.journal import Journal, ensure_private_dir
 from labd.media import MediaLedger
 from labd.media_detect import MediaDetector
 from labd.model import JobState
 from labd.notify import Notifier, watchdog_interval
-from labd.pipeline import FAULT_ENV, Pipeline, fault_from_env
+from labd.pipeline import Pipeline, is_jobs_fault
 from labd.printing import CupsClient
 from labd.retention import Retention
+from labd.running import STATUS_NAME, DaemonLock, DaemonStatus, write_status
 
 log = structlog.get_logger(__name__)
 
@@ -47,12 +55,8 @@ LOOP_WAKE_SECONDS: Final = 1.0
 RELOAD_WAIT_SECONDS: Final = 30.0
 # Overdue customer media are logged at start and then this often, until resolved.
 OVERDUE_LOG_SECONDS: Final = 3600.0
-# Test only (tests/system/test_service.py): LABD_FAULT=hang_convert makes the work loop
-# hang forever on its first job, as a conversion stuck on a hostile file would, so the
-# watchdog's reaction can be seen on a real process.  Never set in production.
-HANG_FAULT: Final = "hang_convert"
-# Errors of the disk under the spool or journal: they hold intake, they do not stop labd.
-_DISK_ERRNOS: Final = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EIO})
+# A loop's error that repeats is logged in full once, then at most this often.
+REPEAT_LOG_SECONDS: Final = 60.0
 # Settings a running labd cannot change: they name where its jobs and journal are.
 _RESTART_ONLY: Final = (("state_dir", "labd.state_dir"), ("spool_dir", "labd.spool_dir"))
 _WORK_STATES: Final = (JobState.CLAIMED, JobState.CONVERTED, JobState.SUBMITTING)
@@ -77,6 +81,8 @@ class Daemon:
         self._held: str | None = None  # why intake takes nothing now
         self._deferred: set[int] = set()  # jobs a disk error interrupted: again once clear
         self._disk_error: str | None = None  # the last disk error a loop ran into
+        self._logged: dict[tuple[str, str], float] = {}  # loop errors: when last logged
+        self._cups_server: str | None = config.cups_server
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -121,30 +127,66 @@ class Daemon:
     # -- the loops ---------------------------------------------------------------------------
 
     def _intake_loop(self, intake: Intake, sink: EventSink, watcher: Watcher) -> None:
+        beat = self._beat("intake")
         while not self.stop.is_set():
             try:
-                intake.run(
-                    sink, watcher, self.stop, beat=self._beat("intake"), max_wait=LOOP_WAKE_SECONDS
-                )
-            except (OSError, sqlite3.OperationalError) as e:
-                if isinstance(e, OSError) and e.errno not in _DISK_ERRNOS:
-                    raise
-                problem = f"intake: {_why(e)}"
+                intake.run(sink, watcher, self.stop, beat=beat, max_wait=LOOP_WAKE_SECONDS)
+            except Exception as e:
+                problem = transient_problem(e)
+                if problem is None:
+                    if isinstance(e, JournalUnusable):
+                        raise
+                    # Not one entry's fault (those are contained in Intake): the loop
+                    # itself.  Logged, and the loop starts again after a pause.
+                    self._loop_error("intake", e)
+                    self.stop.wait(LOOP_WAKE_SECONDS)
+                    continue
             else:
                 return
             # Disk full or journal locked mid-claim: hold intake until the main loop sees it
             # clear, then finish the interrupted claim as at a start.
             log.error("intake.held_by_error", problem=problem)
-            intake.held = self._disk_error = problem
-            beat = self._beat("intake")
+            intake.held = self._disk_error = f"intake: {problem}"
             while intake.held is not None and not self.stop.wait(LOOP_WAKE_SECONDS):
                 beat()  # waiting on purpose is progress: no watchdog restart for a full disk
             if not self.stop.is_set():
-                intake.recover()
+                self._guarded("intake", intake.recover)
+
+    def _guarded(self, loop: str, step: Callable[[], object]) -> bool:
+        """Run one step of a loop: True if it ran; False after trouble, logged and noted.
+
+        Transient storage trouble is noted as the disk problem (intake holds until it
+        clears); a fatal one is raised (labd stops); anything else is logged, at most once
+        a minute while it repeats.  The loop goes on either way.
+        """
+        try:
+            step()
+        except Exception as e:
+            problem = transient_problem(e)
+            if problem is not None:
+                if self._disk_error is None:
+                    log.error("daemon.storage_trouble", loop=loop, problem=problem)  # noqa: TRY400  # the problem says it all
+                self._disk_error = f"{loop}: {problem}"
+                return False
+            if isinstance(e, JournalUnusable):
+                raise
+            self._loop_error(loop, e)
+            return False
+        return True
+
+    def _loop_error(self, loop: str, error: Exception) -> None:
+        key = (loop, f"{type(error).__name__}: {error}")
+        now = self.clock.monotonic()
+        last = self._logged.get(key)
+        if last is not None and now - last < REPEAT_LOG_SECONDS:
+            return
+        self._logged[key] = now
+        log.error("daemon.loop_error", loop=loop, error=key[1], repeated=last is not None,
+                  exc_info=error)  # fmt: skip
 
     def _work_loop(self, pipeline: Pipeline) -> None:
         beat = self._beat("work")
-        hang = os.environ.get(FAULT_ENV) == HANG_FAULT
+        hang = faults.should_hang()
         while not self.stop.is_set():
             beat()
             try:
@@ -154,20 +196,34 @@ class Daemon:
             with self._queued_lock:
                 self._queued.discard(job_id)
             if hang:
-                log.warning("daemon.fault_injected", fault=HANG_FAULT, job_id=job_id)
+                log.warning("daemon.fault_injected", fault=faults.HANG, job_id=job_id)
                 threading.Event().wait()  # never returns: no more beats from this loop
             with structlog.contextvars.bound_contextvars(job_id=job_id):
-                try:
-                    pipeline.process(job_id)
-                except IllegalTransition as e:
-                    # A technician moved the job (labd cancel ...) while it was worked on.
-                    log.info("pipeline.changed_elsewhere", problem=e.get_message())
-                except (OSError, sqlite3.OperationalError) as e:
-                    if isinstance(e, OSError) and e.errno not in _DISK_ERRNOS:
-                        raise
-                    # The job stays in its last journaled state; it goes on once the disk
-                    # (or the journal's lock) is free again.
-                    self._defer(job_id, f"work: {_why(e)}")
+                self._work_one(pipeline, job_id)
+
+    def _work_one(self, pipeline: Pipeline, job_id: int) -> None:
+        """Convert and submit one job: its failure is its own, never the loop's."""
+        try:
+            pipeline.process(job_id)
+        except IllegalTransition as e:
+            # A technician moved the job (labd cancel ...) while it was worked on.
+            log.info("pipeline.changed_elsewhere", problem=e.get_message())
+        except Exception as e:
+            problem = transient_problem(e)
+            if problem is not None:
+                # The job stays in its last journaled state; it goes on once the disk
+                # (or the journal's lock) is free again.
+                self._defer(job_id, f"work: {problem}")
+                return
+            if not is_jobs_fault(e):
+                raise
+            try:
+                pipeline.fail_job(job_id, e, doing="converting and submitting it")
+            except Exception as again:
+                problem = transient_problem(again)
+                if problem is None:
+                    raise
+                self._defer(job_id, f"work: {problem}")
 
     def _defer(self, job_id: int, problem: str) -> None:
         log.error("pipeline.deferred", problem=problem)
@@ -181,22 +237,28 @@ class Daemon:
             beat()
             if self.clock.monotonic() >= next_retention:
                 next_retention = self.clock.monotonic() + pipeline.config.retention.check_seconds
-                self._retention(pipeline)
-            pipeline.follow()
-            for job_id in pipeline.due_retries():
-                self.enqueue(job_id)
-            # Jobs a command moved back into the life cycle (labd retry, reprint, resolve)
-            # are in the journal only; enqueue() skips those already queued.
-            for job in pipeline.journal.jobs(_WORK_STATES):
-                self.enqueue(job.id)
+                self._guarded("retention", lambda: self._retention(pipeline, beat))
+            self._guarded("follow", lambda: self._follow_once(pipeline, beat))
             self.stop.wait(self.config.follow_seconds)
 
-    def _retention(self, pipeline: Pipeline) -> None:
+    def _follow_once(self, pipeline: Pipeline, beat: Callable[[], None]) -> None:
+        pipeline.follow(beat)
+        for job_id in pipeline.due_retries():
+            self.enqueue(job_id)
+        # Jobs a command moved back into the life cycle (labd retry, reprint, resolve)
+        # are in the journal only; enqueue() skips those already queued.
+        for job in pipeline.journal.jobs(_WORK_STATES):
+            if job.id not in self._deferred:
+                self.enqueue(job.id)
+
+    def _retention(self, pipeline: Pipeline, beat: Callable[[], None]) -> None:
         """Delete what is past its retention period; a failure waits for the next round."""
         try:
             # Built each round from the configuration in force: a reload changes periods.
-            Retention(pipeline.journal, pipeline.config, self.clock, pipeline.cups).run_due()
+            Retention(pipeline.journal, pipeline.config, self.clock, pipeline.cups).run_due(beat)
         except LabdError as e:
+            if transient_problem(e) is not None or isinstance(e, JournalUnusable):
+                raise
             log.warning("retention.run_failed", error=e.get_message())
 
     # -- running -------------------------------------------------------------------------------
@@ -248,6 +310,30 @@ class Daemon:
             log.warning("media.detection_unavailable", problem=str(e))
             return None
         return detector
+
+    def _status_or_trouble(self, journal: Journal) -> str:
+        lines: list[str] = []
+        if not self._guarded("main", lambda: lines.append(self.status_line(journal))):
+            # The journal locked or its disk full: the loops hold; say so, keep pinging.
+            lines.append(f"NOT TAKING JOBS: {self._disk_error or 'the journal cannot be read'}")
+        return lines[0]
+
+    def _publish(self, intake: Intake, line: str) -> None:
+        """What ``labd status`` reads while labd runs: the loops' beats, holds, the line."""
+        now = self.clock.monotonic()
+        status = DaemonStatus(
+            pid=os.getpid(),
+            written_at=time.time(),
+            beats={loop: round(now - t, 3) for loop, t in self._heartbeats.items()},
+            held=self._held,
+            set_aside=len(intake.set_aside),
+            cups_server=self._cups_server,
+            line=line,
+        )
+        try:
+            write_status(self.config.state_dir, status)
+        except OSError as e:
+            self._loop_error("main", e)
 
     def _healthy(self) -> bool:
         now = self.clock.monotonic()
@@ -324,6 +410,7 @@ class Daemon:
         )
         if new.cups_server != old.cups_server:
             pipeline.cups = CupsClient(new.cups_server)
+            self._cups_server = new.cups_server
         intake.rescan_seconds = new.rescan_seconds
         intake.quarantine_dir = new.quarantine_dir
         self.config = new
@@ -349,21 +436,32 @@ class Daemon:
         self.notifier.ready(status)
         return status
 
-    def run(self) -> int:
-        """Run until SIGTERM/SIGINT; return the exit code."""
+    def run(self, lock: DaemonLock | None = None) -> int:
+        """Run until SIGTERM/SIGINT; return the exit code.
+
+        The state directory's lock is taken first (or given, by ``labd demo``, which
+        takes it before it starts its CUPS): a second daemon on the same journal stops
+        here with AlreadyRunning, having touched nothing.
+        """
         config = self.config
         check_paths(config)
-        for folder in (config.state_dir, config.spool_dir):
-            ensure_private_dir(folder)
-        _private_quarantine(config)
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(signum, self._signal)
-
-        journal = Journal.open(config.journal_path, self.clock)
+        ensure_private_dir(config.state_dir)
+        own = lock is None
+        lock = lock or DaemonLock.acquire(config.state_dir)
         try:
-            return self._run(journal)
+            ensure_private_dir(config.spool_dir)
+            _private_quarantine(config)
+            faults.arm(faults.fault_from_env())
+            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                signal.signal(signum, self._signal)
+            journal = Journal.open(config.journal_path, self.clock)
+            try:
+                return self._run(journal)
+            finally:
+                journal.close()
         finally:
-            journal.close()
+            if own:
+                lock.release()
 
     def _pipeline(self, journal: Journal) -> Pipeline:
         config = self.config
@@ -374,7 +472,6 @@ class Daemon:
             cups=CupsClient(config.cups_server),
             clock=self.clock,
             stop=self.stop,
-            fault=None if os.environ.get(FAULT_ENV) == HANG_FAULT else fault_from_env(),
             # The files of an order are converted in parallel, one process per core; each
             # is a fresh interpreter, so a decoder crash cannot take labd down with it.
             pool=SharedPool(workers) if workers > 1 else None,
@@ -400,6 +497,7 @@ class Daemon:
         intake.recover()
         for job_id in pipeline.recover():
             self.enqueue(job_id)
+        self._publish(intake, "starting")
         watcher = Watcher(sink)
         watcher.start()
         intake.check_folders()
@@ -426,18 +524,14 @@ class Daemon:
                 self._reload.clear()
                 status = self._reload_now(intake, pipeline, journal)
             self._check_disk(intake)
-            try:
-                # Customer media whose orders are all done are ready to go back (or to the
-                # shredder); the ledger says which.
-                media.ready_for_done_jobs()
-                if self.clock.monotonic() >= next_overdue:
-                    next_overdue = self.clock.monotonic() + OVERDUE_LOG_SECONDS
-                    self._log_overdue(media)
-                line = self.status_line(journal)
-            except sqlite3.OperationalError as e:
-                # The journal locked or its disk full: the loops hold; say so, keep pinging.
-                self._disk_error = f"journal: {_why(e)}"
-                line = f"NOT TAKING JOBS: {self._disk_error}"
+            # Customer media whose orders are all done are ready to go back (or to the
+            # shredder); the ledger says which.
+            self._guarded("main", media.ready_for_done_jobs)
+            if self.clock.monotonic() >= next_overdue:
+                next_overdue = self.clock.monotonic() + OVERDUE_LOG_SECONDS
+                self._guarded("main", lambda: self._log_overdue(media))
+            line = self._status_or_trouble(journal)
+            self._publish(intake, line)
             if self._healthy():
                 self.notifier.watchdog()
             else:
@@ -472,14 +566,10 @@ class Daemon:
             pipeline.pool.shutdown()  # after the work loop: it may still wait on the pool
         stuck = [t.name for t in threads if t.is_alive()]
         journal.record("daemon.stopped", {"clean": not stuck and not self._errors})
+        # Gone after a clean stop: a status file without a daemon tells of a killed one.
+        (self.config.state_dir / STATUS_NAME).unlink(missing_ok=True)
         log.info("daemon.stopped", stuck_threads=stuck)
         return 1 if self._errors or stuck else 0
-
-
-def _why(error: OSError | sqlite3.OperationalError) -> str:
-    if isinstance(error, OSError):
-        return f"{error.strerror or error}" + (f" ({error.filename})" if error.filename else "")
-    return str(error)
 
 
 def _private_quarantine(config: Config) -> None:

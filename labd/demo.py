@@ -18,7 +18,9 @@ import structlog
 from labd.config import Config
 from labd.daemon import Daemon
 from labd.errors import PrintError
+from labd.journal import ensure_private_dir
 from labd.printing import CupsClient, EmbeddedPrintServer
+from labd.running import DaemonLock
 
 log = structlog.get_logger(__name__)
 
@@ -37,6 +39,17 @@ def run_demo(config: Config, base: Path, *, out: TextIO, config_path: Path) -> i
     """Set up everything under ``base`` and run the daemon in the foreground."""
     config = config.rebased(base)
     base.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(config.state_dir)
+    # Before anything is started: a second demo on the same folder stops here, and never
+    # starts a CUPS of its own (whose clean-up would take the first one's socket away).
+    lock = DaemonLock.acquire(config.state_dir)
+    try:
+        return _run(config, base, lock, out=out, config_path=config_path)
+    finally:
+        lock.release()
+
+
+def _run(config: Config, base: Path, lock: DaemonLock, *, out: TextIO, config_path: Path) -> int:
     for hf in config.hotfolders.values():
         hf.path.mkdir(parents=True, exist_ok=True)
         hf.path.chmod(0o770)  # private to the lab, or labd refuses to watch it
@@ -63,7 +76,7 @@ def run_demo(config: Config, base: Path, *, out: TextIO, config_path: Path) -> i
     )
     out.flush()
     try:
-        return Daemon(config).run()
+        return Daemon(config).run(lock)
     finally:
         if server is not None:
             server.stop()

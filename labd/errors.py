@@ -8,7 +8,8 @@ else library exceptions are translated at the adapter with ``raise ... from e``.
 
 from __future__ import annotations
 
-from typing import ClassVar
+import errno
+from typing import ClassVar, Final
 
 
 class LabdError(Exception):
@@ -19,7 +20,8 @@ class LabdError(Exception):
 
     def get_message(self) -> str:
         """Return the message built from the docstring template and the arguments."""
-        template = (type(self).__doc__ or "{}").strip()
+        # A docstring wrapped over several lines is one sentence.
+        template = " ".join((type(self).__doc__ or "{}").split())
         try:
             return template.format(*self.args)
         except (IndexError, KeyError):
@@ -49,10 +51,40 @@ class JournalError(LabdError):
     code = "journal.error"
 
 
-class JournalSchemaError(JournalError):
+class JournalUnavailable(JournalError):
+    """Journal {}: {}"""
+
+    # Transient: the journal is locked by another process, its disk is full or read-only,
+    # or the disk failed a read or write.  Loops hold what they do and try again; labd runs.
+    code = "journal.unavailable"
+
+
+class JournalUnusable(JournalError):
+    """Journal {}: {}"""
+
+    # Fatal: the file is damaged or not a journal.  Nothing labd does can go on; it stops.
+    code = "journal.unusable"
+
+
+class JournalSchemaError(JournalUnusable):
     """Journal {} has schema version {}, newer than this labd understands ({}); upgrade labd."""
 
     code = "journal.schema_too_new"
+
+
+class AlreadyRunning(LabdError):
+    """labd is already running on {} (PID {}, since {}); stop it first, or give this one
+    another state_dir."""
+
+    exit_code = 10
+    code = "daemon.already_running"
+
+
+class AccessDenied(LabdError):
+    """{}: permission denied. {}"""
+
+    exit_code = 13
+    code = "access.denied"
 
 
 class IllegalTransition(JournalError):
@@ -162,3 +194,30 @@ class WasteEntryRefused(WasteError):
 
     exit_code = 26
     code = "waste.entry_refused"
+
+
+# The rule of a job that an error nobody foresaw stopped: held (or quarantined, at intake)
+# for a technician, while labd goes on with every other job.
+INTERNAL_RULE: Final = "internal.error"
+# Errors of the disk under the spool or journal: they hold intake, they do not stop labd.
+DISK_ERRNOS: Final = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EIO})
+
+
+def transient_problem(error: BaseException) -> str | None:
+    """What is wrong, if ``error`` means "not now" (journal locked or full, disk trouble)."""
+    if isinstance(error, JournalUnavailable):
+        return error.get_message()
+    if isinstance(error, OSError) and error.errno in DISK_ERRNOS:
+        where = f" ({error.filename})" if error.filename else ""
+        return f"{error.strerror or error}{where}"
+    return None
+
+
+def unexpected_reason(error: BaseException, *, doing: str, job_id: int) -> str:
+    """The reason recorded for a job an unforeseen error stopped: what, and where to look."""
+    text = " ".join(str(error).split())[:200] or "no message"
+    return (
+        f"labd failed while {doing}: {type(error).__name__}: {text}. This is a fault in "
+        f"labd, not in the photos: the log has the details (journalctl -u labd, job_id "
+        f"{job_id}); then retry or cancel the job"
+    )

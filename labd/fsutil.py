@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from labd.names import shorten
+
 
 @contextmanager
 def atomic_write(path: Path, mode: int = 0o600) -> Iterator[BinaryIO]:
@@ -24,7 +26,9 @@ def atomic_write(path: Path, mode: int = 0o600) -> Iterator[BinaryIO]:
     """
     # Same directory, so os.replace is a rename on one filesystem; the leading dot and the
     # .tmp suffix are what hot-folder watchers and cleaners ignore.
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # The name is shortened so that the temporary one fits within 255 bytes too.
+    prefix = f".{shorten(path.name, 200)}."
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as f:

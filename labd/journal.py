@@ -15,7 +15,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -24,7 +24,15 @@ from typing import Final
 import structlog
 
 from labd.clock import Clock, SystemClock, isoformat
-from labd.errors import IllegalTransition, JobNotFound, JournalError, JournalSchemaError
+from labd.errors import (
+    AccessDenied,
+    IllegalTransition,
+    JobNotFound,
+    JournalError,
+    JournalSchemaError,
+    JournalUnavailable,
+    JournalUnusable,
+)
 from labd.model import TRANSITIONS, Event, Job, JobFile, JobKind, JobOutput, JobState
 
 log = structlog.get_logger(__name__)
@@ -264,8 +272,7 @@ class Journal:
         """Open (and create or migrate) the journal at ``path``."""
         if create:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        elif not path.exists():
-            raise JournalError(str(path), "does not exist; has labd run with this configuration?")
+        _check_access(path, create=create)
         try:
             conn = sqlite3.connect(
                 path, isolation_level=None, check_same_thread=False, timeout=10.0
@@ -278,7 +285,7 @@ class Journal:
             # from the b-tree (erasure; see README "What deleting means").
             conn.execute("PRAGMA secure_delete = ON")
         except sqlite3.Error as e:
-            raise JournalError(str(path), f"cannot open: {e}") from e
+            raise storage_error(path, e, "cannot open") from e
         if mode != "wal":
             conn.close()
             # SQLite cannot use WAL on network filesystems; the journal must be on local disk.
@@ -335,7 +342,7 @@ class Journal:
 
     def query(self, sql: str, args: Sequence[object] = ()) -> list[tuple[object, ...]]:
         """Read rows (a component's own queries)."""
-        with self._lock:
+        with self._reading():
             return [tuple(r) for r in self._conn.execute(sql, args).fetchall()]
 
     def __enter__(self) -> Journal:
@@ -346,45 +353,69 @@ class Journal:
 
     def close(self) -> None:
         """Close the connection."""
-        with self._lock:
+        with self._reading():
             self._conn.close()
 
     def schema_version(self) -> int:
         """The schema version of the open journal."""
-        with self._lock:
+        with self._reading():
             return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Cursor]:
+        """A write transaction (a savepoint inside a batch); driver errors become labd's."""
         with self._lock:
             if self._open is not None:
                 # Inside a batch: a savepoint, so a step that fails leaves nothing behind
                 # while the batch commits the rest.
                 cur = self._open
-                cur.execute("SAVEPOINT step")
+                self._run(cur, "SAVEPOINT step", "cannot start a step")
                 try:
                     yield cur
-                except BaseException:
-                    cur.execute("ROLLBACK TO step")
-                    cur.execute("RELEASE step")
+                except BaseException as e:
+                    with suppress(sqlite3.Error):  # the whole transaction may be gone
+                        cur.execute("ROLLBACK TO step")
+                        cur.execute("RELEASE step")
+                    if isinstance(e, sqlite3.Error):
+                        raise storage_error(self.path, e, "cannot write") from e
                     raise
-                cur.execute("RELEASE step")
+                self._run(cur, "RELEASE step", "cannot finish a step")
                 return
             cur = self._conn.cursor()
-            try:
-                cur.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as e:
-                raise JournalError(str(self.path), f"cannot start a transaction: {e}") from e
+            self._run(cur, "BEGIN IMMEDIATE", "cannot start a transaction")
             try:
                 yield cur
-            except BaseException:
-                cur.execute("ROLLBACK")
+            except BaseException as e:
+                self._rollback(cur)
+                if isinstance(e, sqlite3.Error):
+                    raise storage_error(self.path, e, "cannot write") from e
                 raise
             try:
                 cur.execute("COMMIT")
             except sqlite3.Error as e:
+                self._rollback(cur)
+                raise storage_error(self.path, e, "cannot commit") from e
+
+    def _run(self, cur: sqlite3.Cursor, statement: str, doing: str) -> None:
+        try:
+            cur.execute(statement)
+        except sqlite3.Error as e:
+            raise storage_error(self.path, e, doing) from e
+
+    def _rollback(self, cur: sqlite3.Cursor) -> None:
+        # SQLite rolls a transaction back by itself after some errors (disk full, I/O).
+        if self._conn.in_transaction:
+            with suppress(sqlite3.Error):
                 cur.execute("ROLLBACK")
-                raise JournalError(str(self.path), f"cannot commit: {e}") from e
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """The connection's lock, with driver errors turned into labd's."""
+        with self._lock:
+            try:
+                yield
+            except sqlite3.Error as e:
+                raise storage_error(self.path, e, "cannot read") from e
 
     @contextmanager
     def relaxed(self) -> Iterator[None]:
@@ -395,7 +426,7 @@ class Journal:
         written in order, so the next FULL commit, such as the next submit intent, makes
         them durable too.  An application crash loses nothing either way.
         """
-        with self._lock:
+        with self._reading():
             self._conn.execute("PRAGMA synchronous = NORMAL")
             try:
                 yield
@@ -701,7 +732,7 @@ class Journal:
 
     def superseded(self, job_id: int) -> set[int]:
         """CUPS job ids that once stood for outputs of this job and no longer do."""
-        with self._lock:
+        with self._reading():
             rows = self._conn.execute(
                 "SELECT cups_job_id FROM print_superseded WHERE job_id = ?", (job_id,)
             ).fetchall()
@@ -790,7 +821,7 @@ class Journal:
 
     def job(self, job_id: int) -> Job:
         """The job ``job_id`` as it stands."""
-        with self._lock:
+        with self._reading():
             row = self._conn.execute(
                 f"SELECT {_JOB_COLUMNS} FROM {_JOB_FROM} WHERE j.id = ?",  # noqa: S608  # constants only
                 (job_id,),
@@ -821,12 +852,12 @@ class Journal:
         sql += " ORDER BY j.id DESC"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        with self._lock:
+        with self._reading():
             return [_job(r) for r in self._conn.execute(sql, args)]
 
     def files(self, job_id: int) -> list[JobFile]:
         """The input files of a job, in order."""
-        with self._lock:
+        with self._reading():
             rows = self._conn.execute(
                 "SELECT job_id, seq, name, size, copies FROM job_files WHERE job_id = ? "
                 "ORDER BY seq",
@@ -836,7 +867,7 @@ class Journal:
 
     def outputs(self, job_id: int) -> list[JobOutput]:
         """The print-ready outputs of a job and their CUPS jobs, in order."""
-        with self._lock:
+        with self._reading():
             rows = self._conn.execute(
                 "SELECT job_id, seq, path, source_seq, cups_queue, submit_intent_at, "
                 "cups_job_id, cups_state FROM job_outputs WHERE job_id = ? ORDER BY seq",
@@ -859,7 +890,7 @@ class Journal:
         sql += " ORDER BY e.seq"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        with self._lock:
+        with self._reading():
             rows = self._conn.execute(sql, args).fetchall()
         return [
             Event(
@@ -876,7 +907,7 @@ class Journal:
 
     def counts(self) -> dict[JobState, int]:
         """How many jobs are in each state."""
-        with self._lock:
+        with self._reading():
             rows = self._conn.execute("SELECT state, count(*) FROM jobs GROUP BY state")
             return {JobState(s): n for s, n in rows}
 
@@ -888,7 +919,7 @@ class Journal:
         """
         want_seq, want_hash = _split_head(head)
         prev, count, head_seq = GENESIS, 0, None
-        with self._lock:
+        with self._reading():
             rows = self._conn.execute(
                 "SELECT seq, ts, job_id, kind, data, prev_hash, hash FROM events ORDER BY seq"
             )
@@ -935,13 +966,13 @@ class Journal:
         )
         if f.limit is not None:
             sql += f" LIMIT {int(f.limit)}"
-        with self._lock:
+        with self._reading():
             rows = self._conn.execute(sql, args).fetchall()
         return [_event(r) for r in rows]
 
     def jobs_of_order(self, order_ref: str) -> list[int]:
         """Jobs whose ticket names ``order_ref``, and the reprints made of them."""
-        with self._lock:
+        with self._reading():
             ids = {
                 int(r[0])
                 for r in self._conn.execute(
@@ -966,7 +997,7 @@ class Journal:
 
     def salt(self, job_id: int) -> bytes | None:
         """The salt of the job's personal references; None once erased (or never made)."""
-        with self._lock:
+        with self._reading():
             row = self._conn.execute(
                 "SELECT salt FROM job_salts WHERE job_id = ?", (job_id,)
             ).fetchone()
@@ -1021,7 +1052,7 @@ class Journal:
         The WAL holds old page images, with the erased data, until a checkpoint copies the
         pages back.  Returns False when a reader kept the checkpoint from finishing.
         """
-        with self._lock:
+        with self._reading():
             busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         return int(busy) == 0
 
@@ -1120,6 +1151,50 @@ def _misfit(row: Sequence[object], expected: int, prev: str) -> str | None:
     if event_hash(prev, seq=expected, ts=ts, job_id=job_id, kind=kind, data=data) != digest:
         return "its content does not match its hash"
     return None
+
+
+# SQLite's primary result codes (the low byte of ``sqlite_errorcode``).  Transient: the
+# journal is busy or locked by another process, out of memory, read-only, its disk failed
+# an I/O, is full, or the file cannot be opened now.  Fatal: the file is damaged.
+_TRANSIENT_CODES: Final = frozenset({5, 6, 7, 8, 10, 13, 14, 15})
+_FATAL_CODES: Final = frozenset({11, 26})
+
+
+def storage_error(path: Path, error: sqlite3.Error, doing: str) -> JournalError:
+    """labd's error for a driver error: transient, fatal, or (a bug) plain JournalError."""
+    code = getattr(error, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    message = f"{doing}: {error}"
+    if primary in _TRANSIENT_CODES:
+        return JournalUnavailable(str(path), message)
+    if primary in _FATAL_CODES:
+        return JournalUnusable(
+            str(path), f"{message}; restore it from a backup (see README, Troubleshooting)"
+        )
+    return JournalError(str(path), message)
+
+
+def _check_access(path: Path, *, create: bool) -> None:
+    """Say plainly when the journal is missing or this user may not open it."""
+    try:
+        path.stat()
+    except PermissionError as e:
+        raise AccessDenied(str(path), _ACCESS_HINT) from e
+    except FileNotFoundError:
+        if create:
+            return
+        raise JournalError(
+            str(path), "does not exist; has labd run with this configuration?"
+        ) from None
+    # WAL needs write access to the file and its folder (the -shm and -wal files).
+    if not (os.access(path, os.R_OK | os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)):
+        raise AccessDenied(str(path), _ACCESS_HINT)
+
+
+_ACCESS_HINT: Final = (
+    "The journal belongs to the labd service: run the command as root or as the service's "
+    "user (sudo -u labd labd ...)."
+)
 
 
 def ensure_private_dir(path: Path) -> None:

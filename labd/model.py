@@ -44,7 +44,10 @@ _TERMINAL: Final = frozenset(
 # The allowed moves of the life cycle.  The journal refuses any other.
 TRANSITIONS: Final[MappingProxyType[JobState, frozenset[JobState]]] = MappingProxyType(
     {
-        JobState.DISCOVERED: frozenset({JobState.CLAIMED, JobState.WITHDRAWN}),
+        # QUARANTINED: an error nobody foresaw stopped the claim (rule internal.error).
+        JobState.DISCOVERED: frozenset(
+            {JobState.CLAIMED, JobState.WITHDRAWN, JobState.QUARANTINED}
+        ),
         JobState.CLAIMED: frozenset(
             {JobState.CONVERTED, JobState.QUARANTINED, JobState.HELD, JobState.CANCELED}
         ),

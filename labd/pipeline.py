@@ -8,9 +8,7 @@ again after a restart without printing anything twice.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
@@ -21,10 +19,20 @@ from typing import Final
 
 import structlog
 
+from labd import faults
 from labd.clock import Clock
 from labd.config import Config
 from labd.convert import SharedPool, convert_job
-from labd.errors import ConfigError, IllegalTransition, InputRejected, Interrupted, PrintError
+from labd.errors import (
+    INTERNAL_RULE,
+    IllegalTransition,
+    InputRejected,
+    Interrupted,
+    JournalUnusable,
+    PrintError,
+    transient_problem,
+    unexpected_reason,
+)
 from labd.intake.claim import INBOX
 from labd.journal import Journal
 from labd.model import TRANSITIONS, Job, JobOutput, JobState
@@ -44,28 +52,6 @@ CLOCK_SKEW_SECONDS: Final = 300.0
 # Held for this, a job is still followed: CUPS has it and prints it when the printer is back.
 STOPPED_RULE: Final = "print.printer_stopped"
 
-# Fault injection, for the kill-point test (tests/system/test_crash_kill_points.py) only:
-# with LABD_FAULT=<point>, labd SIGKILLs itself at that point.  Only a real process killed
-# exactly between two steps proves that a restart prints each output once; no signal sent
-# from outside can hit these points reliably.  Unset (always, in production) it costs one
-# comparison per step.
-FAULT_ENV: Final = "LABD_FAULT"
-FAULT_POINTS: Final = (
-    "claimed",  # the job is CLAIMED, conversion not started
-    "converted",  # CONVERTED committed, nothing submitted
-    "submit_intent",  # the submit intent committed, the IPP request not sent
-    "submitted_unrecorded",  # CUPS took the job, its id not yet in the journal
-    "following",  # SUBMITTED, CUPS' state read but not recorded
-)
-
-
-def fault_from_env() -> str | None:
-    """The fault point named by $LABD_FAULT, or None; a typo is an error, never ignored."""
-    point = os.environ.get(FAULT_ENV) or None
-    if point is not None and point not in FAULT_POINTS:
-        raise ConfigError(f"${FAULT_ENV}", point, f"not a fault point; one of {FAULT_POINTS}")
-    return point
-
 
 @dataclass
 class _Backoff:
@@ -83,16 +69,11 @@ class Pipeline:
     clock: Clock
     stop: threading.Event = field(default_factory=threading.Event)
     progress: Callable[[], None] = lambda: None
-    fault: str | None = None  # a FAULT_POINTS name: SIGKILL there (tests only)
     pool: SharedPool | None = None  # conversion processes; None: convert in this process
     _backoff: dict[int, _Backoff] = field(default_factory=dict)
     _cups_lost: bool = False  # the last follow pass could not reach CUPS
-
-    def _crash_point(self, point: str) -> None:
-        """Die here, without any clean-up, if $LABD_FAULT names this point (tests only)."""
-        if self.fault == point:
-            log.warning("print.fault_injected", point=point, pid=os.getpid())
-            os.kill(os.getpid(), signal.SIGKILL)
+    # Jobs (id, last change) an unexpected error stopped where they could not be held.
+    _failed: set[tuple[int, str]] = field(default_factory=set)
 
     # -- the steps -----------------------------------------------------------------------------
 
@@ -101,10 +82,10 @@ class Pipeline:
         job = self.journal.job(job_id)
         bound = log.bind(job_id=job_id, hotfolder=job.hotfolder)
         if job.state is JobState.CLAIMED:
-            self._crash_point("claimed")
+            faults.crash_point("claimed")
             if not self.convert(job):
                 return
-            self._crash_point("converted")
+            faults.crash_point("converted")
             job = self.journal.job(job_id)
         if job.state in (JobState.CONVERTED, JobState.SUBMITTING) and not self.stop.is_set():
             self.submit(job)
@@ -120,6 +101,7 @@ class Pipeline:
                 reason=f"hot folder {job.hotfolder} is no longer configured",
             )
             return False
+        faults.raise_point("convert", job.entry)
         product = self.config.products[hf.product]
         spool = Path(job.spool)
         files = self.journal.files(job.id)
@@ -149,6 +131,11 @@ class Pipeline:
             return False  # stays CLAIMED: converted again at the next start
         except InputRejected as e:
             shutil.rmtree(out_dir, ignore_errors=True)
+            # Journaled first, moved after: a crash in between leaves a QUARANTINED job
+            # whose files the next start moves (Intake.recover), never a CLAIMED job whose
+            # files are gone.
+            self.journal.quarantined(job.id, rule=e.rule, reason=e.reason)
+            faults.crash_point("convert_refused")
             quarantine(
                 spool / INBOX / job.entry,
                 self.config.quarantine_dir,
@@ -157,7 +144,6 @@ class Pipeline:
                 rule=e.rule,
                 reason=e.reason,
             )
-            self.journal.quarantined(job.id, rule=e.rule, reason=e.reason)
             log.warning(
                 "job.finished",
                 job_id=job.id,
@@ -197,6 +183,7 @@ class Pipeline:
 
     def submit(self, job: Job) -> None:
         """CONVERTED/SUBMITTING → SUBMITTED: hand every output to CUPS exactly once."""
+        faults.raise_point("submit", job.entry)
         hf = self.config.hotfolders[job.hotfolder]
         printer = self.config.printers[hf.printer]
         product = self.config.products[hf.product]
@@ -218,14 +205,14 @@ class Pipeline:
                 )
                 if cups_id is None:
                     self.journal.submit_intent(job.id, out.seq)
-                    self._crash_point("submit_intent")
+                    faults.crash_point("submit_intent")
                     cups_id = self.cups.submit(
                         out.cups_queue,
                         Path(job.spool) / out.path,
                         title=out.cups_title,
                         options=options,
                     )
-                    self._crash_point("submitted_unrecorded")
+                    faults.crash_point("submitted_unrecorded")
             except PrintError as e:
                 self._hold(job.id, e)
                 return
@@ -313,10 +300,17 @@ class Pipeline:
             due.append(job.id)
         return due
 
-    def follow(self) -> None:
-        """One pass over jobs in CUPS: record CUPS' states; finish, hold or resume each job."""
-        jobs = self.journal.jobs([JobState.SUBMITTED]) + [
-            j for j in self.journal.jobs([JobState.HELD]) if j.rule == STOPPED_RULE
+    def follow(self, beat: Callable[[], None] = lambda: None) -> None:
+        """One pass over jobs in CUPS: record CUPS' states; finish, hold or resume each job.
+
+        ``beat`` is the follow loop's heartbeat, called after each job.  An unexpected
+        error in one job holds that job (internal.error) and the pass goes on.
+        """
+        jobs = [
+            j
+            for j in self.journal.jobs([JobState.SUBMITTED])
+            + [j for j in self.journal.jobs([JobState.HELD]) if j.rule == STOPPED_RULE]
+            if (j.id, j.updated_at) not in self._failed
         ]
         # Outputs CUPS was printing when it went away: when it comes back it prints them
         # again from the start (CUPS restarts interrupted jobs), so the first may be a
@@ -351,12 +345,43 @@ class Pipeline:
             except IllegalTransition as e:
                 # A technician changed the job (labd cancel ...) while this pass ran.
                 log.info("print.changed_elsewhere", job_id=job.id, problem=e.get_message())
-            self.progress()
+            except Exception as e:
+                if not is_jobs_fault(e):
+                    raise
+                self.fail_job(job.id, e, doing="following it in CUPS")
+            beat()
         if self._cups_lost:
             self._cups_lost = False
             log.info("print.cups_back")
             for out in suspects:
                 self._possible_duplicate(out, "CUPS went away while printing it")
+
+    def fail_job(self, job_id: int, error: Exception, *, doing: str) -> None:
+        """An error nobody foresaw stopped this job: hold it for a technician, say why.
+
+        The job is HELD with rule internal.error (``labd retry`` or ``labd cancel``); a job
+        that cannot be held from where it is gets the error journaled, and is left out of
+        the follow passes until it changes.  Either way labd goes on with every other job.
+        """
+        log.error(
+            "job.failed",
+            job_id=job_id,
+            doing=doing,
+            error=f"{type(error).__name__}: {error}",
+            exc_info=error,
+        )
+        job = self.journal.job(job_id)
+        reason = unexpected_reason(error, doing=doing, job_id=job_id)
+        if JobState.HELD in TRANSITIONS[job.state]:
+            self.journal.held(job_id, rule=INTERNAL_RULE, reason=reason)
+            return
+        self.journal.record(
+            "job.internal_error",
+            {"doing": doing, "error": type(error).__name__},
+            job_id=job_id,
+            detail=reason,
+        )
+        self._failed.add((job.id, job.updated_at))
 
     def _possible_duplicate(self, out: JobOutput, why: str) -> None:
         self.journal.record(
@@ -424,13 +449,14 @@ class Pipeline:
         queues: dict[str, QueueInfo | None],
         known: dict[int, CupsJobStatus] | None = None,
     ) -> None:
+        faults.raise_point("follow", job.entry)
         states: list[CupsJobState] = []
         waiting: list[JobOutput] = []
         for out in self.journal.outputs(job.id):
             if out.cups_job_id is None:
                 continue
             status = (known or {}).get(out.cups_job_id) or self.cups.status(out.cups_job_id)
-            self._crash_point("following")
+            faults.crash_point("following")
             if out.cups_state in _PRINTING and status.state in _WAITING:
                 self._possible_duplicate(out, "CUPS restarted the job after it had begun")
             if status.state is CupsJobState.COMPLETED and out.cups_state != "completed":
@@ -576,6 +602,17 @@ def _epoch(timestamp: str) -> float:
 
 
 # -- what technicians do (the CLI calls these; a running daemon picks the change up) -----------
+
+
+def is_jobs_fault(error: BaseException) -> bool:
+    """True when ``error`` is one job's to bear: not the journal's nor the disk's trouble.
+
+    Storage errors (transient: hold and try again; fatal: stop) concern every job alike;
+    any other exception raised while working on one job is that job's failure.
+    """
+    if not isinstance(error, Exception) or isinstance(error, JournalUnusable):
+        return False
+    return transient_problem(error) is None
 
 
 def _require(job: Job, *states: JobState, to: str) -> None:

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Final
 
 import structlog
 
+from labd import faults
 from labd.fsutil import atomic_write
+from labd.names import shorten
 
 log = structlog.get_logger(__name__)
 
-REASON_SUFFIX = ".reason.txt"
+REASON_SUFFIX: Final = ".reason.txt"
+# The longest file name of the filesystems labd runs on (ext4, xfs, btrfs), in bytes.
+NAME_MAX: Final = 255
 
 
 def quarantine(
@@ -20,12 +25,13 @@ def quarantine(
     """Move ``source`` (a file or an order folder) to quarantine and write its reason file.
 
     The target is ``<quarantine_dir>/<hotfolder>/<job id>-<name>``, with
-    ``<job id>-<name>.reason.txt`` beside it.  Returns the target path.
+    ``<job id>-<name>.reason.txt`` beside it; a name too long for that is shortened.
+    Returns the target path.  Safe to run again after a crash at any point.
     """
     folder = quarantine_dir / hotfolder
     folder.mkdir(mode=0o770, parents=True, exist_ok=True)
-    target = folder / f"{job_id}-{source.name}"
-    note = folder / f"{target.name}{REASON_SUFFIX}"
+    target = folder / target_name(job_id, source.name)
+    note = note_of(target)
     text = (
         f"labd job {job_id} from hot folder {hotfolder!r} was not printed.\n"
         f"Reason: {reason}\n"
@@ -36,9 +42,34 @@ def quarantine(
     # are still in the spool, where recovery finds them.
     with atomic_write(note, mode=0o640) as f:
         f.write(text.encode())
+    faults.crash_point("quarantine_note")
     if source.exists() or source.is_symlink():
+        if target.exists() or target.is_symlink():
+            # A copy across filesystems cut short by a crash: the source is still whole.
+            # Never move into it (that would nest) nor delete it: take another name.
+            target = _free(target)
         # rename when on one filesystem; copy and delete otherwise.  Symlinks are moved as
         # links, never followed.
         shutil.move(str(source), str(target))
+        faults.crash_point("quarantine_moved")
     log.info("job.quarantined", job_id=job_id, hotfolder=hotfolder, rule=rule)
     return target
+
+
+def target_name(job_id: int, name: str) -> str:
+    """``<job id>-<name>``, short enough that its reason file's name fits too."""
+    return shorten(f"{job_id}-{name}", NAME_MAX - len(REASON_SUFFIX))
+
+
+def note_of(target: Path) -> Path:
+    """The reason file beside a quarantined entry."""
+    return target.with_name(f"{target.name}{REASON_SUFFIX}")
+
+
+def _free(target: Path) -> Path:
+    n = 2
+    while True:
+        candidate = target.with_name(shorten(f"{target.name}~{n}", NAME_MAX - len(REASON_SUFFIX)))
+        if not (candidate.exists() or candidate.is_symlink()):
+            return candidate
+        n += 1

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,10 +26,10 @@ from typing import ClassVar, Final, Protocol
 
 import structlog
 
-from labd import media, waste
+from labd import faults, media, waste
 from labd.clock import Clock, isoformat
 from labd.config import Config
-from labd.errors import LabdError, PrintError
+from labd.errors import JournalUnavailable, JournalUnusable, LabdError, PrintError
 from labd.journal import ComponentSchema, Journal, Tx, personal_ref
 from labd.model import TRANSITIONS, Job, JobState
 
@@ -220,7 +220,7 @@ class Retention:
                 found.append(Due(job.id, job.hotfolder, job.state, job.updated_at, due_at, held))
         return sorted(found, key=lambda d: (d.due_at, d.job_id))
 
-    def run_due(self) -> Summary:
+    def run_due(self, beat: Callable[[], None] = lambda: None) -> Summary:
         """Finish purges a crash cut short, then purge every job that is due and not held.
 
         Safe to call every minute: it does nothing when nothing is due.  A job that fails
@@ -229,11 +229,13 @@ class Retention:
         summary = Summary()
         for job_id, cause in self._unfinished():
             self._purge_logged(job_id, cause, summary, resumed=True)
+            beat()
         for due in self.due():
             if due.held:
                 summary.held.append(due.job_id)
                 continue
             self._purge_logged(due.job_id, "retention", summary, resumed=False)
+            beat()
         if summary.purged or summary.failed:
             log.info(
                 "retention.run_done",
@@ -254,6 +256,17 @@ class Retention:
             log.warning("retention.failed", job_id=job_id, cause=cause, error=str(e))
             summary.failed.append(job_id)
             return
+        except Exception as e:
+            if isinstance(e, (JournalUnavailable, JournalUnusable)):
+                raise
+            # One job's purge failing for a reason nobody foresaw stops no other purge; it
+            # is tried again at the next run, and the journal says it failed.
+            log.exception("retention.failed", job_id=job_id, cause=cause)
+            self.journal.record(
+                "retention.failed", {"cause": cause, "error": type(e).__name__}, job_id=job_id
+            )
+            summary.failed.append(job_id)
+            return
         if deleted is None:
             return
         summary.purged.append(job_id)
@@ -270,6 +283,7 @@ class Retention:
         job = self.journal.job(job_id)
         if job.state is JobState.PURGED:
             return None
+        faults.raise_point("retention", job.entry)
         if JobState.PURGED not in TRANSITIONS[job.state]:
             raise RetentionError(f"job {job_id} is {job.state.value} and cannot be purged")
         spool, quarantined = self._spool_of(job), self._quarantine_of(job)

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Final, TextIO
 
 import structlog
 
@@ -30,12 +30,16 @@ from labd.cli import (
     waste,
 )
 from labd.cli.common import DEFAULT_CONFIG
-from labd.errors import LabdError
+from labd.errors import AccessDenied, LabdError
 from labd.logging import configure as configure_logging
 
 log = structlog.get_logger(__name__)
 
 _DAEMON_COMMANDS = frozenset({"run", "demo"})
+# Exit codes of what is not a LabdError (those carry their own; see README, exit codes).
+EXIT_INTERRUPTED: Final = 130  # Ctrl-C in a command (the daemon stops cleanly, exit 0)
+EXIT_OS_ERROR: Final = 74  # EX_IOERR: the system refused a file operation
+EXIT_INTERNAL: Final = 70  # EX_SOFTWARE: a fault in labd itself
 _AREAS = (
     service,
     jobs,
@@ -99,4 +103,24 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except BrokenPipeError:
         return 0  # `labd journal | head`: the reader has what it wanted
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+    except PermissionError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        sys.stderr.write(
+            f"labd: {where}permission denied. Run the command as root or as the labd "
+            "service's user.\n"
+        )
+        return AccessDenied.exit_code
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        sys.stderr.write(f"labd: {where}{e.strerror or e}\n")
+        return EXIT_OS_ERROR
+    except Exception as e:
+        # No traceback on a technician's terminal: one line, and where the details are.
+        log.debug("cli.crashed", exc_info=e)
+        sys.stderr.write(
+            f"labd: internal error in `labd {args.command}`: {type(e).__name__}: {e}\n"
+            "This is a fault in labd; run the command again with --log-level DEBUG for "
+            "the details, and report them.\n"
+        )
+        return EXIT_INTERNAL

@@ -9,10 +9,14 @@ from typing import TextIO, cast
 
 from labd.cli.common import Subparsers, config_of, open_journal, write_table
 from labd.cli.journal import event_row, event_summary
+from labd.config import Config
+from labd.errors import PrintError
 from labd.intake.safety import check_folder
 from labd.journal import Journal
 from labd.media import MediaLedger, MediaState
 from labd.model import Job, JobState
+from labd.printing import CupsClient
+from labd.running import DaemonStatus, holder_of, last_run, read_status
 from labd.waste import WasteLedger
 
 _DETAIL_KEYS = (
@@ -109,8 +113,10 @@ def _show_job(journal: Journal, job_id: int, fmt: str, out: TextIO) -> None:
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
-    """Jobs per state and the hot folders, from the journal."""
+    """Whether labd runs, its printers, jobs per state and the hot folders."""
     config = config_of(args)
+    daemon = _daemon_status(config, out)
+    _printer_status(config, daemon.cups_server if daemon else config.cups_server, out)
     with open_journal(config) as journal:
         counts = journal.counts()
         attention = journal.jobs([JobState.HELD, JobState.UNCERTAIN])
@@ -146,6 +152,72 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _daemon_status(config: Config, out: TextIO) -> DaemonStatus | None:
+    """Say whether a daemon runs on this state directory; its status if it does."""
+    holder = holder_of(config.state_dir)
+    status = read_status(config.state_dir)
+    if holder is None:
+        last = last_run(config.state_dir)
+        if last is None:
+            out.write(f"labd: NOT RUNNING (it has never run on {config.state_dir})\n")
+        elif status is not None:
+            # A clean stop removes the status file: this one was killed or crashed.
+            out.write(
+                f"labd: NOT RUNNING; the last one (PID {last.pid}, started {last.since}) "
+                "did not stop cleanly (killed, or crashed): start it again "
+                "(systemctl start labd); it finishes what was cut short\n"
+            )
+        else:
+            out.write(f"labd: NOT RUNNING (last run: PID {last.pid}, started {last.since})\n")
+        return None
+    out.write(f"labd: running, PID {holder.pid}, since {holder.since or 'unknown'}\n")
+    if status is None or status.pid != holder.pid:
+        out.write("  (it has not said how it is yet: starting)\n")
+        return None
+    ages = status.beat_ages()
+    beats = ", ".join(
+        f"{loop} {age:.1f} s ago" + (" STALLED" if age >= config.stall_seconds else "")
+        for loop, age in sorted(ages.items())
+    )
+    out.write(f"  loops' last heartbeat: {beats}\n")
+    if any(age >= config.stall_seconds for age in ages.values()):
+        out.write(
+            f"  a loop has not moved for stall_seconds ({config.stall_seconds:g} s): systemd's "
+            "watchdog restarts labd; the log says what it was doing (daemon.stalled)\n"
+        )
+    if status.held:
+        out.write(f"  NOT TAKING JOBS: {status.held}\n")
+    if status.set_aside:
+        out.write(
+            f"  {status.set_aside} hot-folder entries set aside after an error "
+            "(the log: intake.entry_set_aside); copy them again to retry\n"
+        )
+    return status
+
+
+def _printer_status(config: Config, server: str | None, out: TextIO) -> None:
+    """Each configured queue's state and reasons, and labd's jobs waiting in CUPS."""
+    cups = CupsClient(server)
+    try:
+        waiting = [j for j in cups.unfinished() if j.name.startswith("labd-")]
+        for name, printer in sorted(config.printers.items()):
+            info = cups.queue_info(printer.queue)
+            if info is None:
+                out.write(f"printer {name}: NO CUPS QUEUE {printer.queue!r} at {cups.where}\n")
+                continue
+            state = info.state.upper() if info.stopped else info.state
+            accepting = "accepting jobs" if info.accepting else "NOT ACCEPTING JOBS"
+            detail = "; ".join(x for x in (info.message, ", ".join(info.reasons)) if x)
+            mine = sum(1 for j in waiting if j.queue in ("", printer.queue))
+            out.write(
+                f"printer {name}: queue {printer.queue}: {state}, {accepting}"
+                + (f" ({detail})" if detail else "")
+                + f", {mine} of labd's jobs waiting\n"
+            )
+    except PrintError as e:
+        out.write(f"printers: CUPS at {cups.where} cannot be asked: {e.problem}\n")
+
+
 def register(sub: Subparsers) -> None:
     """Add ``jobs`` and ``status``."""
     jobs = sub.add_parser("jobs", help="list jobs, or show one")
@@ -160,6 +232,6 @@ def register(sub: Subparsers) -> None:
     jobs.add_argument("--limit", type=int, default=50)
     jobs.add_argument("--format", choices=["table", "json"], default="table")
     jobs.set_defaults(func=cmd_jobs)
-    sub.add_parser("status", help="jobs per state, jobs needing attention").set_defaults(
-        func=cmd_status
-    )
+    sub.add_parser(
+        "status", help="is labd running; printers; jobs per state, jobs needing attention"
+    ).set_defaults(func=cmd_status)

@@ -31,8 +31,8 @@ from labd.convert.pdf import (
     RULE_NOT_A_PDF,
     RULE_PAGE_SIZE,
     check_pdf,
-    natural_key,
 )
+from labd.names import natural_key
 
 __all__ = [
     "ALLOWED_FORMATS",

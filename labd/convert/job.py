@@ -102,6 +102,9 @@ def _die_with_parent(parent: int) -> None:
 
 def _worker_init(log_level: str, parent: int) -> None:
     _die_with_parent(parent)
+    # Ctrl-C on a terminal reaches the whole process group: labd stops its workers itself,
+    # so a worker must not die of it half-way (with a traceback on the technician's screen).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A spawned worker starts with structlog's defaults, which print every debug line.
     configure_logging(level=log_level)
 

@@ -7,7 +7,6 @@ and refused unless it is intact, unencrypted and every page has the product's si
 
 from __future__ import annotations
 
-import re
 import shutil
 import time
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ import structlog
 from labd.errors import InputRejected
 from labd.fsutil import atomic_write
 from labd.model import MM_PER_INCH, Product
+from labd.names import natural_key
 
 if TYPE_CHECKING:
     import pikepdf
@@ -37,17 +37,6 @@ POINTS_PER_INCH: Final = 72.0
 # How far a page may differ from the product's size: PDF writers round to whole points or
 # to 1/100 mm, and a lab cuts to about 1 mm anyway.
 PAGE_TOLERANCE_MM: Final = 1.0
-
-_DIGITS: Final = re.compile(r"(\d+)")
-
-
-def natural_key(name: str) -> tuple[tuple[int, str], ...]:
-    """Sort key of a file name in natural order: "2.jpg" before "10.jpg", case ignored."""
-    return tuple(
-        (0, f"{int(part):020d}") if part.isdigit() else (1, part.casefold())
-        for part in _DIGITS.split(name)
-        if part
-    )
 
 
 def page_order(names: Sequence[str]) -> list[int]:

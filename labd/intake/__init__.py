@@ -14,16 +14,24 @@ from typing import Final
 
 import structlog
 
+from labd import faults
 from labd.clock import Clock
-from labd.errors import InputRejected
+from labd.errors import (
+    INTERNAL_RULE,
+    InputRejected,
+    JournalUnusable,
+    transient_problem,
+    unexpected_reason,
+)
 from labd.intake.claim import INBOX, claim_many, inspect, recover
 from labd.intake.safety import FolderCheck, check_folder
-from labd.intake.stability import StabilityTracker, is_ignored
+from labd.intake.stability import Signature, StabilityTracker, is_ignored, signature
 from labd.intake.ticket import read_ticket
 from labd.intake.watch import EventSink, Watcher
 from labd.journal import Journal
 from labd.media import MediaLedger
 from labd.model import HotFolder, Job, JobFile, JobKind, JobState, WatchMode
+from labd.names import safe_name
 from labd.quarantine import quarantine
 
 __all__ = ["EventSink", "Intake", "Watcher"]
@@ -69,6 +77,11 @@ class Intake:
         self._replacement: tuple[dict[str, HotFolder], threading.Event] | None = None
         self._lock = threading.Lock()
         self.held: str | None = None  # why no job is taken now (disk full, ...), or None
+        # Entries an unexpected error stopped, by (hot folder, name): left where they are,
+        # untouched, until they change (their signature then).
+        self.set_aside: dict[tuple[str, str], Signature | None] = {}
+        self._contained: set[tuple[str, str]] = set()  # (hot folder, entry) quarantined now
+        self.beat: Callable[[], None] = lambda: None  # the intake loop's heartbeat
 
     def replace_hotfolders(self, hotfolders: Mapping[str, HotFolder]) -> threading.Event:
         """Watch ``hotfolders`` instead, from the next loop turn; the event is set once done.
@@ -148,6 +161,7 @@ class Intake:
         max_wait: float = 1.0,
     ) -> None:
         """The intake loop: events and deadlines drive :meth:`tick` until ``stop`` is set."""
+        self.beat = beat
         while not stop.is_set():
             beat()
             if not watcher.alive():
@@ -175,14 +189,47 @@ class Intake:
         """Finish what a crash interrupted; call once before the first tick.
 
         Claims cut in half are finished (and checked), and refused jobs whose files had
-        not reached the quarantine yet are moved there.
+        not reached the quarantine yet are moved there.  No job is left DISCOVERED: one
+        that fails is quarantined (internal.error).
         """
-        jobs = recover(self.journal, self.hotfolders, vet=self._vet)
+        jobs = recover(self.journal, self.hotfolders, vet=self._vet, contain=self._contain)
         for job in self.journal.jobs([JobState.QUARANTINED]):
             entry = Path(job.spool) / INBOX / job.entry
             if job.entry and (entry.exists() or entry.is_symlink()):
-                self._to_quarantine(job, entry)
+                try:
+                    self._to_quarantine(job, entry)
+                except Exception as e:
+                    if transient_problem(e) is not None:
+                        raise
+                    log.exception("intake.quarantine_failed", job_id=job.id)
         return jobs
+
+    def _contain(self, job: Job, error: Exception) -> None:
+        """Take a job an unexpected error stopped at intake out of the life cycle.
+
+        It is journaled QUARANTINED (internal.error) with what failed, its files are moved
+        into the quarantine with the reason beside them, and intake goes on with the rest.
+        """
+        log.error(
+            "intake.job_failed",
+            job_id=job.id,
+            hotfolder=job.hotfolder,
+            error=f"{type(error).__name__}: {error}",
+            exc_info=error,
+        )
+        self._contained.add((job.hotfolder, job.entry))
+        if job.state in (JobState.DISCOVERED, JobState.CLAIMED):
+            reason = unexpected_reason(error, doing="taking it from the hot folder", job_id=job.id)
+            self.journal.quarantined(job.id, rule=INTERNAL_RULE, reason=reason)
+        entry = Path(job.spool) / INBOX / job.entry
+        if job.entry and (entry.exists() or entry.is_symlink()):
+            try:
+                self._to_quarantine(self.journal.job(job.id), entry)
+            except Exception as e:
+                if transient_problem(e) is not None:
+                    raise
+                # QUARANTINED is journaled: the next start moves the files.
+                log.exception("intake.quarantine_failed", job_id=job.id)
 
     def tick(self, touched: Iterable[tuple[str, str]] = ()) -> float:
         """Look at what changed, claim what is stable; return seconds until the next look."""
@@ -211,19 +258,51 @@ class Intake:
                 stable.setdefault(hotfolder, []).append(name)
         for hotfolder, ready in stable.items():
             hf = self.hotfolders[hotfolder]
+            # Looked at again right before the claim: nothing is taken from a folder that
+            # is open to others at this moment, even if it was fine at the last scan.
+            if not self._check(hotfolder, hf).ok:
+                continue
             for start in range(0, len(ready), CLAIM_BATCH):
-                claim_many(
-                    self.journal,
-                    hf,
-                    ready[start : start + CLAIM_BATCH],
-                    self.spool_dir,
-                    vet=self._vet,
-                )
+                self._claim(hf, ready[start : start + CLAIM_BATCH])
+                self.beat()
         pending = [w for t in self.trackers.values() if (w := t.seconds_to_next()) is not None]
         until_scan = max(0.0, min(self._next_scan.values()) - self.clock.monotonic())
         # Re-check pending entries at least a few times a second: a copy that ends is only
         # seen by its signature staying the same.
         return min([until_scan, *[max(w, 0.05) for w in pending], *([0.25] if pending else [])])
+
+    def _claim(self, hf: HotFolder, names: list[str]) -> None:
+        """Claim ``names``; an unexpected error is contained to the entry that causes it.
+
+        A failed batch is finished job by job (a job that fails alone is quarantined), and
+        entries not yet journaled are tried one by one; one that fails alone is set aside.
+        Storage trouble is not an entry's fault: it is raised, and the loop holds intake.
+        """
+        try:
+            claim_many(self.journal, hf, names, self.spool_dir, vet=self._vet)
+        except Exception as e:
+            if transient_problem(e) is not None or isinstance(e, JournalUnusable):
+                raise
+            log.exception("intake.claim_failed", hotfolder=hf.name, entries=len(names))
+            self._contained.clear()
+            recover(self.journal, self.hotfolders, vet=self._vet, contain=self._contain)
+            for name in names:
+                contained = (hf.name, safe_name(name)) in self._contained
+                if len(names) > 1 and not contained:
+                    self._claim(hf, [name])
+                elif (hf.path / name).exists() or (hf.path / name).is_symlink():
+                    self._set_aside(hf, name, e)
+
+    def _set_aside(self, hf: HotFolder, name: str, error: Exception) -> None:
+        self.set_aside[(hf.name, name)] = signature(hf.path / name, hf.ignore)
+        log.error(
+            "intake.entry_set_aside",
+            hotfolder=hf.name,
+            entry=safe_name(name),
+            error=f"{type(error).__name__}: {error}",
+            hint="labd could not take this entry; it stays in the hot folder, untouched, "
+            "until it changes: copy it again or rename it, or remove it",
+        )
 
     def rescan(self) -> set[tuple[str, str]]:
         """Every non-ignored top-level entry of every safe hot folder."""
@@ -245,6 +324,11 @@ class Intake:
     def _stable(self, hf: HotFolder, name: str) -> bool:
         if is_ignored(name, hf.ignore):
             return False
+        key = (hf.name, name)
+        if key in self.set_aside:
+            if signature(hf.path / name, hf.ignore) == self.set_aside[key]:
+                return False
+            del self.set_aside[key]  # changed (or gone): looked at afresh
         tracker = self.trackers[hf.name]
         if not tracker.observe(name):
             return False
@@ -257,6 +341,7 @@ class Intake:
         Refused or bad input is recorded QUARANTINED (its files move after the commit); a
         good job's ticket is recorded; either way in the same commit as CLAIMED.
         """
+        faults.raise_point("intake", job.entry)
         hf = self.hotfolders.get(job.hotfolder)
         entry = Path(job.spool) / INBOX / job.entry
         if hf is None:  # the hot folder left the configuration: no rules to check it by

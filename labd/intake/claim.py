@@ -10,18 +10,22 @@ from __future__ import annotations
 import os
 import pwd
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 import structlog
 
+from labd import faults
+from labd.config import DEFAULT_IGNORE
+from labd.errors import JournalUnavailable, JournalUnusable
 from labd.intake.safety import owner_problem
 from labd.intake.stability import READY_MARKER, is_ignored
 from labd.intake.ticket import TICKET_NAME
 from labd.journal import Discovery, Journal
 from labd.model import HotFolder, Job, JobKind, JobState
+from labd.names import make_names_safe, natural_key, safe_name
 
 log = structlog.get_logger(__name__)
 
@@ -126,29 +130,6 @@ def job_files(inbox: Path, ignore: tuple[str, ...]) -> list[tuple[str, int]]:
     return sorted(found, key=lambda item: natural_key(item[0]))
 
 
-def natural_key(name: str) -> tuple[object, ...]:
-    """Sort key putting ``img2`` before ``img10``, as a technician expects."""
-    out: list[object] = []
-    digits = ""
-    text = ""
-    for ch in name.lower():
-        if ch.isdigit():
-            if text:
-                out.append((1, text))
-                text = ""
-            digits += ch
-        else:
-            if digits:
-                out.append((0, int(digits)))
-                digits = ""
-            text += ch
-    if digits:
-        out.append((0, int(digits)))
-    if text:
-        out.append((1, text))
-    return tuple(out)
-
-
 def claim(journal: Journal, hotfolder: HotFolder, name: str, spool_root: Path) -> Job | None:
     """Claim the stable entry ``name`` of ``hotfolder``: journal, rename, journal.
 
@@ -177,20 +158,27 @@ def claim_many(
     files costs two commits per batch, not two per file.  Entries that vanished are
     skipped (before the intent) or WITHDRAWN (after it).  ``vet`` runs inside the result's
     transaction, so no other part of labd ever sees a CLAIMED job that is not yet checked;
-    the actions it returns run after the commit.
+    the actions it returns run after the commit.  A name that is not UTF-8 is journaled,
+    and kept in the spool, as :func:`~labd.names.safe_name` writes it.
     """
-    found = []
+    found, raw = [], []
     for name in names:
         try:
             st = (hotfolder.path / name).lstat()
         except FileNotFoundError:
             continue
         kind = JobKind.ORDER if stat.S_ISDIR(st.st_mode) else JobKind.FILE
-        found.append(Discovery(hotfolder.name, kind, name, technician_of(st.st_uid), st.st_ino))
+        entry = safe_name(name)
+        found.append(Discovery(hotfolder.name, kind, entry, technician_of(st.st_uid), st.st_ino))
+        raw.append(name)
     if not found:
         return []
     jobs = journal.discover_many(found, spool_root)
-    moved = [job for job in jobs if _move_into_spool(journal, job, hotfolder)]
+    moved = [
+        job
+        for job, name in zip(jobs, raw, strict=True)
+        if _move_into_spool(journal, job, hotfolder, source=name)
+    ]
     claims = [(job.id, _files_of(job, hotfolder)) for job in moved]
     with journal.batch():
         journal.claimed_many(claims)
@@ -204,28 +192,51 @@ def claim_many(
             files=len(files),
             technician=job.technician,
         )
-    for action in after:
-        action()
+    for job, action in zip(moved, after, strict=True):
+        _after_claim(job, action)
     return [journal.job(job.id) for job in moved]
 
 
-def _move_into_spool(journal: Journal, job: Job, hotfolder: HotFolder) -> bool:
-    """The claim itself: an atomic rename, on one filesystem, never following a link."""
+def _after_claim(job: Job, action: Callable[[], None]) -> None:
+    """Run what comes after a committed claim; a failure here is that job's alone.
+
+    The job is CLAIMED or QUARANTINED already: the work loop takes a CLAIMED job on its
+    next pass anyway, and the next start moves a QUARANTINED job's files aside.
+    """
+    try:
+        action()
+    except Exception:
+        log.exception("intake.after_claim_failed", job_id=job.id, hotfolder=job.hotfolder)
+
+
+def _move_into_spool(
+    journal: Journal, job: Job, hotfolder: HotFolder, *, source: str | None = None
+) -> bool:
+    """The claim itself: an atomic rename, on one filesystem, never following a link.
+
+    ``source`` is the entry's name in the hot folder when it differs from the journaled
+    (safe) one.  Names under an order folder that are not UTF-8 are made safe in the spool.
+    """
     inbox = Path(job.spool) / INBOX
     target = inbox / job.entry
-    if target.exists() or target.is_symlink():
-        return True  # renamed before a crash; only the result was not recorded
-    inbox.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        (hotfolder.path / job.entry).rename(target)
-    except FileNotFoundError:
-        journal.withdrawn(job.id)
-        log.info("intake.withdrawn", job_id=job.id, hotfolder=hotfolder.name)
-        return False
+    if not (target.exists() or target.is_symlink()):
+        inbox.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            (hotfolder.path / (source or job.entry)).rename(target)
+        except FileNotFoundError:
+            journal.withdrawn(job.id)
+            log.info("intake.withdrawn", job_id=job.id, hotfolder=hotfolder.name)
+            return False
+    # Also after a crash: the rename may have been done, the names not yet made safe.
+    if target.is_dir() and not target.is_symlink():
+        renamed = make_names_safe(target)
+        if renamed:
+            log.warning("intake.names_not_utf8", job_id=job.id, renamed=len(renamed))
     return True
 
 
 def _files_of(job: Job, hotfolder: HotFolder) -> list[tuple[str, int]]:
+    faults.raise_point("claim", job.entry)
     inbox = Path(job.spool) / INBOX
     return [] if (inbox / job.entry).is_symlink() else job_files(inbox, hotfolder.ignore)
 
@@ -238,27 +249,67 @@ def _finish_claim(journal: Journal, job: Job, hotfolder: HotFolder, vet: Vet | N
         action = vet(journal.job(job.id)) if vet is not None else None
     log.info("intake.claimed", job_id=job.id, hotfolder=hotfolder.name, recovered=True)
     if action is not None:
-        action()
+        _after_claim(job, action)
     return journal.job(job.id)
 
 
+# Called with a DISCOVERED or CLAIMED job that an unexpected error stopped: it takes the job
+# out of the life cycle (quarantine), so that no job stays DISCOVERED.
+Contain = Callable[[Job, Exception], None]
+
+
 def recover(
-    journal: Journal, hotfolders: dict[str, HotFolder], *, vet: Vet | None = None
+    journal: Journal,
+    hotfolders: Mapping[str, HotFolder],
+    *,
+    vet: Vet | None = None,
+    contain: Contain | None = None,
 ) -> list[Job]:
-    """Finish claims that a crash interrupted: DISCOVERED jobs become CLAIMED or WITHDRAWN."""
+    """Finish claims that a crash interrupted: DISCOVERED jobs become CLAIMED or WITHDRAWN.
+
+    Each job on its own: an unexpected error in one is handed to ``contain`` (without it,
+    raised), and the others are finished.  Storage errors are always raised.
+    """
     recovered = []
     for job in journal.jobs([JobState.DISCOVERED]):
-        hotfolder = hotfolders.get(job.hotfolder)
-        in_spool = Path(job.spool) / INBOX / job.entry
-        if hotfolder is None and not (in_spool.exists() or in_spool.is_symlink()):
-            journal.withdrawn(job.id)
+        try:
+            claimed = _recover_one(journal, job, hotfolders, vet)
+        except (JournalUnavailable, JournalUnusable):
+            raise
+        except Exception as e:
+            if contain is None:
+                raise
+            contain(journal.job(job.id), e)
             continue
-        if hotfolder is None:
-            # The hot folder was removed from the configuration; the files are safe in the
-            # spool, so finish the claim with a stand-in for the ignore rules.
-            log.warning("intake.recover_without_hotfolder", job_id=job.id)
-            continue
-        claimed = _finish_claim(journal, job, hotfolder, vet)
         if claimed is not None:
             recovered.append(claimed)
     return recovered
+
+
+def _recover_one(
+    journal: Journal, job: Job, hotfolders: Mapping[str, HotFolder], vet: Vet | None
+) -> Job | None:
+    hotfolder = hotfolders.get(job.hotfolder)
+    if hotfolder is None:
+        in_spool = Path(job.spool) / INBOX / job.entry
+        if not (in_spool.exists() or in_spool.is_symlink()):
+            journal.withdrawn(job.id)
+            return None
+        # The hot folder was removed from the configuration; the files are safe in the
+        # spool, so finish the claim with a stand-in for its rules.  The work loop then
+        # holds the job (config.hotfolder_gone): a technician cancels or it goes back.
+        log.warning("intake.recover_without_hotfolder", job_id=job.id)
+        hotfolder = _stand_in(job)
+    return _finish_claim(journal, job, hotfolder, vet)
+
+
+def _stand_in(job: Job) -> HotFolder:
+    """A hot folder of the job's name with the default rules, for a claim left half done."""
+    return HotFolder(
+        name=job.hotfolder,
+        path=Path(job.spool) / INBOX / ".gone",
+        product="",
+        printer="",
+        stability_seconds=0.0,
+        ignore=DEFAULT_IGNORE,
+    )

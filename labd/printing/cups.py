@@ -33,6 +33,7 @@ _IPP_SERVICE_UNAVAILABLE: Final = 0x0502
 _IPP_CLIENT_ERRORS: Final = range(0x0400, 0x0500)
 
 _IPP_PRINTER_STOPPED: Final = 5
+_PRINTER_STATES: Final = {3: "idle", 4: "processing", _IPP_PRINTER_STOPPED: "stopped"}
 # How long a queue seen to exist is trusted without asking CUPS again before a submit.
 QUEUE_CHECK_SECONDS: Final = 5.0
 
@@ -116,6 +117,9 @@ class QueueInfo:
     stopped: bool
     reason: str  # printer-state-message or -reasons, for a technician
     error_policy: str
+    state: str = ""  # idle, processing or stopped
+    reasons: tuple[str, ...] = ()  # printer-state-reasons: media-empty, marker-supply-low ...
+    message: str = ""  # printer-state-message
 
 
 class CupsClient:
@@ -248,7 +252,26 @@ class CupsClient:
             stopped=attributes.get("printer-state") == _IPP_PRINTER_STOPPED,
             reason=_queue_reason(attributes),
             error_policy=str(attributes.get("printer-error-policy") or ""),
+            state=_PRINTER_STATES.get(int(attributes.get("printer-state") or 0), "unknown"),
+            reasons=tuple(
+                r for r in _strings(attributes.get("printer-state-reasons")) if r != "none"
+            ),
+            message=str(attributes.get("printer-state-message") or "").strip(),
         )
+
+    def unfinished(self) -> list[CupsJobStatus]:
+        """Every job CUPS has not finished yet (pending, held, processing, stopped)."""
+        try:
+            jobs: dict[int, dict[str, Any]] = self._call(
+                "CUPS",
+                lambda c: c.getJobs(
+                    which_jobs="not-completed", my_jobs=False, requested_attributes=_JOB_ATTRIBUTES
+                ),
+                not_found=None,
+            )
+        except _NotFound:
+            return []
+        return [_job_status(job_id, attributes) for job_id, attributes in sorted(jobs.items())]
 
     def server_config(self) -> str:
         """The text of the server's cupsd.conf, as CUPS serves it to administrators."""

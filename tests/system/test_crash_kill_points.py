@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from labd.pipeline import FAULT_ENV, FAULT_POINTS
+from labd.faults import FAULT_ENV
+from labd.faults import KILL_POINTS as FAULT_POINTS
 from labd.printing import CupsClient
 from tests.imagegen import make_photo
 from tests.system.conftest import Lab

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from labd.pipeline import FAULT_ENV
+from labd.faults import FAULT_ENV
 from tests.imagegen import make_photo
 from tests.system.conftest import Lab
 from tests.waiting import wait_until

@@ -10,10 +10,10 @@ import pytest
 from labd.clock import ManualClock
 from labd.config import DEFAULT_IGNORE
 from labd.intake import Intake
-from labd.intake.claim import natural_key
 from labd.intake.stability import StabilityTracker, is_ignored
 from labd.journal import Journal
 from labd.model import HotFolder, Job, JobKind, JobState
+from labd.names import natural_key
 
 STABLE = 5.0
 
