@@ -115,7 +115,13 @@ class Daemon:
                 target()
             except BaseException as e:
                 # A loop that dies must stop labd (systemd restarts it); never run on half.
-                log.exception("daemon.loop_crashed", loop=name)
+                # Every loop contains what one job or entry does: only an unusable journal
+                # (or a bug in a loop's own plumbing) gets here.
+                log.exception(
+                    "daemon.loop_crashed",
+                    loop=name,
+                    problem=e.get_message() if isinstance(e, LabdError) else repr(e),
+                )
                 self._errors.append(e)
                 self.stop.set()
 
@@ -569,7 +575,9 @@ class Daemon:
         # Gone after a clean stop: a status file without a daemon tells of a killed one.
         (self.config.state_dir / STATUS_NAME).unlink(missing_ok=True)
         log.info("daemon.stopped", stuck_threads=stuck)
-        return 1 if self._errors or stuck else 0
+        # An unusable journal says so with its own exit code (4); any other loop's end, 1.
+        codes = [e.exit_code for e in self._errors if isinstance(e, LabdError)]
+        return codes[0] if codes else (1 if self._errors or stuck else 0)
 
 
 def _private_quarantine(config: Config) -> None:

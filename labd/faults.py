@@ -31,17 +31,20 @@ from labd.errors import ConfigError
 log = structlog.get_logger(__name__)
 
 FAULT_ENV: Final = "LABD_FAULT"
-KILL_POINTS: Final = (
+PRINT_KILL_POINTS: Final = (
     "claimed",  # the job is CLAIMED, conversion not started
     "converted",  # CONVERTED committed, nothing submitted
     "submit_intent",  # the submit intent committed, the IPP request not sent
     "submitted_unrecorded",  # CUPS took the job, its id not yet in the journal
     "following",  # SUBMITTED, CUPS' state read but not recorded
+)
+QUARANTINE_KILL_POINTS: Final = (
     "refused",  # intake refused the entry: QUARANTINED committed, files still in the spool
     "convert_refused",  # conversion refused it: QUARANTINED committed, files in the spool
     "quarantine_note",  # the reason file written, the files not yet moved beside it
     "quarantine_moved",  # the files moved into the quarantine, nothing after
 )
+KILL_POINTS: Final = (*PRINT_KILL_POINTS, *QUARANTINE_KILL_POINTS)
 HANG: Final = "hang_convert"
 RAISE_STEPS: Final = ("intake", "claim", "convert", "submit", "follow", "retention")
 # Only entries whose name holds this are hit by a raise_<step> fault.

@@ -546,16 +546,31 @@ class Pipeline:
         by_id = {s.job_id: s for s in history}
         oldest = min((s.created for s in history if s.created is not None), default=None)
         for job in jobs:
-            superseded = self.journal.superseded(job.id)
-            for out in self.journal.outputs(job.id):
-                problem = self._reconcile_output(
-                    job, out, history=history, by_id=by_id, oldest=oldest, superseded=superseded
-                )
-                if problem is not None:
-                    self.journal.uncertain(job.id, rule="print.history_lost", reason=problem)
-                    log.error("print.uncertain", job_id=job.id, seq=out.seq, problem=problem)
-                    break
+            try:
+                self._reconcile_job(job, history, by_id, oldest)
+            except Exception as e:
+                # One job that cannot be reconciled must not keep labd from starting.
+                if not is_jobs_fault(e):
+                    raise
+                self.fail_job(job.id, e, doing="reconciling it with CUPS after a restart")
         log.info("print.reconciled_all", jobs=len(jobs), cups_history=len(history))
+
+    def _reconcile_job(
+        self,
+        job: Job,
+        history: list[CupsJobStatus],
+        by_id: dict[int, CupsJobStatus],
+        oldest: int | None,
+    ) -> None:
+        superseded = self.journal.superseded(job.id)
+        for out in self.journal.outputs(job.id):
+            problem = self._reconcile_output(
+                job, out, history=history, by_id=by_id, oldest=oldest, superseded=superseded
+            )
+            if problem is not None:
+                self.journal.uncertain(job.id, rule="print.history_lost", reason=problem)
+                log.error("print.uncertain", job_id=job.id, seq=out.seq, problem=problem)
+                return
 
     def _reconcile_output(
         self,

@@ -117,6 +117,9 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     config = config_of(args)
     daemon = _daemon_status(config, out)
     _printer_status(config, daemon.cups_server if daemon else config.cups_server, out)
+    if not config.journal_path.exists() and daemon is None:
+        out.write(f"journal {config.journal_path}: none yet (labd has not run here)\n")
+        return 0
     with open_journal(config) as journal:
         counts = journal.counts()
         attention = journal.jobs([JobState.HELD, JobState.UNCERTAIN])

@@ -284,7 +284,14 @@ def _remove(outputs: Sequence[Path]) -> None:
     fsync_dir(outputs[0].parent)
 
 
+# Reasons named one by one in a refusal; an order of thousands of bad files gets a count.
+SUMMARY_REASONS: Final = 10
+
+
 def _summary(total: int, rejected: Sequence[InputRejected]) -> str:
     files = "file" if total == 1 else "files"
-    reasons = "; ".join(e.reason for e in rejected)
+    reasons = "; ".join(e.reason for e in rejected[:SUMMARY_REASONS])
+    more = len(rejected) - SUMMARY_REASONS
+    if more > 0:
+        reasons += f"; and {more} more"
     return f"{len(rejected)} of {total} {files} cannot be printed: {reasons}"

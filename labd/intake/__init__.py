@@ -261,6 +261,9 @@ class Intake:
             # Looked at again right before the claim: nothing is taken from a folder that
             # is open to others at this moment, even if it was fine at the last scan.
             if not self._check(hotfolder, hf).ok:
+                # Not taken, not forgotten: looked at again (a new quiet period) once fixed.
+                for name in ready:
+                    self.trackers[hotfolder].observe(name)
                 continue
             for start in range(0, len(ready), CLAIM_BATCH):
                 self._claim(hf, ready[start : start + CLAIM_BATCH])
@@ -366,6 +369,7 @@ class Intake:
 
     def _to_quarantine(self, job: Job, entry: Path) -> None:
         """Move a QUARANTINED job's files out of the spool, with the reason beside them."""
+        faults.crash_point("refused")  # QUARANTINED committed, the files still in the spool
         quarantine(entry, self.quarantine_dir, hotfolder=job.hotfolder, job_id=job.id,
                    rule=job.rule or "intake.refused", reason=job.reason or "refused")  # fmt: skip
 

@@ -25,7 +25,13 @@ Signature = tuple[object, ...]
 
 
 def is_ignored(name: str, patterns: Iterable[str]) -> str | None:
-    """The glob in ``patterns`` that ``name`` matches, or None.  Case-sensitive, like Samba."""
+    """The glob in ``patterns`` that ``name`` matches, or None.  Case-sensitive, like Samba.
+
+    A name of dots alone (``...``) is no hidden or temporary file of any tool: it is never
+    ignored, so a technician's file of that name is taken (and refused with a reason).
+    """
+    if not name.strip("."):
+        return None
     for pattern in patterns:
         if fnmatch.fnmatchcase(name, pattern):
             return pattern

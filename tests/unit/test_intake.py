@@ -9,13 +9,10 @@ import pytest
 
 from labd.clock import ManualClock
 from labd.config import DEFAULT_IGNORE
-from labd.intake import Intake
 from labd.intake.stability import StabilityTracker, is_ignored
-from labd.journal import Journal
-from labd.model import HotFolder, Job, JobKind, JobState
+from labd.model import JobKind, JobState
 from labd.names import natural_key
-
-STABLE = 5.0
+from tests.factories import STABLE, make_rig
 
 
 @pytest.fixture
@@ -25,30 +22,8 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def lab(tmp_path: Path, clock: ManualClock):
-    hot = tmp_path / "hot" / "prints"
-    hot.mkdir(parents=True)
-    hot.chmod(0o770)  # a hot folder is private to the lab
-    journal = Journal.open(tmp_path / "state" / "journal.sqlite", clock)
-    claimed: list[Job] = []
-    hf = HotFolder(
-        name="prints",
-        path=hot,
-        product="p",
-        printer="q",
-        stability_seconds=STABLE,
-        ignore=DEFAULT_IGNORE,
-    )
-    intake = Intake(
-        {"prints": hf},
-        journal,
-        spool_dir=tmp_path / "spool",
-        quarantine_dir=tmp_path / "quarantine",
-        rescan_seconds=60,
-        clock=clock,
-        on_claimed=claimed.append,
-    )
-    yield intake, hot, claimed, journal
-    journal.close()
+    with make_rig(tmp_path, clock) as rig:
+        yield rig.intake, rig.hot, rig.claimed, rig.journal
 
 
 @pytest.mark.parametrize(
