@@ -108,6 +108,11 @@ class Daemon:
         log.info("daemon.stopping", signal=signal.Signals(signum).name)
         self.stop.set()
 
+    def handle_signals(self) -> None:
+        """SIGTERM and SIGINT (Ctrl-C) stop labd cleanly, SIGHUP reloads; main thread only."""
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._signal)
+
     def _thread(self, name: str, target: Callable[[], None]) -> threading.Thread:
         def run() -> None:
             structlog.contextvars.bind_contextvars(loop=name)
@@ -458,8 +463,7 @@ class Daemon:
             ensure_private_dir(config.spool_dir)
             _private_quarantine(config)
             faults.arm(faults.fault_from_env())
-            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-                signal.signal(signum, self._signal)
+            self.handle_signals()
             journal = Journal.open(config.journal_path, self.clock)
             try:
                 return self._run(journal)
@@ -571,9 +575,12 @@ class Daemon:
         if pipeline.pool is not None:
             pipeline.pool.shutdown()  # after the work loop: it may still wait on the pool
         stuck = [t.name for t in threads if t.is_alive()]
-        journal.record("daemon.stopped", {"clean": not stuck and not self._errors})
-        # Gone after a clean stop: a status file without a daemon tells of a killed one.
-        (self.config.state_dir / STATUS_NAME).unlink(missing_ok=True)
+        clean = not stuck and not self._errors
+        journal.record("daemon.stopped", {"clean": clean})
+        if clean:
+            # Gone after a clean stop only: a status file without a daemon tells `labd
+            # status` of one that was killed, crashed or stopped on an error.
+            (self.config.state_dir / STATUS_NAME).unlink(missing_ok=True)
         log.info("daemon.stopped", stuck_threads=stuck)
         # An unusable journal says so with its own exit code (4); any other loop's end, 1.
         codes = [e.exit_code for e in self._errors if isinstance(e, LabdError)]

@@ -64,6 +64,8 @@ def _run(config: Config, base: Path, lock: DaemonLock, *, out: TextIO, config_pa
     # The command as the newcomer can type it: the venv's labd when that is what runs.
     program = sys.argv[0] if Path(sys.argv[0]).name == "labd" else "labd"
     me = f"{program} --config {config_path} --base {base}"
+    daemon = Daemon(config)
+    daemon.handle_signals()  # Ctrl-C stops it cleanly from the moment the banner says so
     out.write(
         "\nlabd demo is running.\n"
         f"  Drop photos (or a folder of photos) into:  {base / 'hot'}/<hot folder>/\n"
@@ -76,7 +78,7 @@ def _run(config: Config, base: Path, lock: DaemonLock, *, out: TextIO, config_pa
     )
     out.flush()
     try:
-        return Daemon(config).run(lock)
+        return daemon.run(lock)
     finally:
         if server is not None:
             server.stop()

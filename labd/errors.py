@@ -76,7 +76,7 @@ class AlreadyRunning(LabdError):
     """labd is already running on {} (PID {}, since {}); stop it first, or give this one
     another state_dir."""
 
-    exit_code = 10
+    exit_code = 11
     code = "daemon.already_running"
 
 

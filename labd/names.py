@@ -20,6 +20,8 @@ from typing import Final
 _DIGITS: Final = re.compile(r"(\d+)")
 
 NaturalKey = tuple[tuple[int, int, str], ...]
+# The longest file name of the filesystems labd runs on (ext4, xfs, btrfs), in bytes.
+NAME_MAX: Final = 255
 
 
 def natural_key(name: str) -> NaturalKey:
@@ -38,7 +40,9 @@ def natural_key(name: str) -> NaturalKey:
             key.append((0, len(value), value))
         else:
             key.append((1, 0, part.casefold()))
-    key.append((2, 0, name))
+    # The end of the name sorts before any number or text that could follow it ("Film"
+    # before "Film2"), and carries the exact name for the tie-break.
+    key.append((-1, 0, name))
     return tuple(key)
 
 
@@ -55,7 +59,8 @@ def safe_name(name: str) -> str:
     """
     if not has_undecodable(name):
         return name
-    return os.fsencode(name).decode("utf-8", "backslashreplace")
+    # Each byte written as \xNN takes four: shortened, so that it is still a file name.
+    return shorten(os.fsencode(name).decode("utf-8", "backslashreplace"), NAME_MAX)
 
 
 def make_names_safe(top: Path) -> list[tuple[str, str]]:
@@ -79,7 +84,7 @@ def _free(folder: Path, name: str) -> str:
     candidate, n = name, 1
     while (folder / candidate).exists() or (folder / candidate).is_symlink():
         n += 1
-        candidate = f"{name}~{n}"
+        candidate = f"{shorten(name, NAME_MAX - len(f'~{n}'))}~{n}"
     return candidate
 
 
@@ -93,12 +98,25 @@ def shorten(name: str, max_bytes: int) -> str:
     if len(raw) <= max_bytes:
         return name
     stem, dot, ext = name.rpartition(".")
-    suffix = f".{ext}" if dot and stem and len(ext.encode("utf-8", "surrogateescape")) <= 16 else ""
+    suffix = f".{ext}" if dot and stem and _size(ext) <= 16 else ""
     marker = "…"
-    room = max_bytes - len((marker + suffix).encode("utf-8", "surrogateescape"))
-    head = (stem if suffix else name).encode("utf-8", "surrogateescape")[: max(room, 0)]
-    text = head.decode("utf-8", "ignore") if not has_undecodable(name) else os.fsdecode(head)
-    # A cut through a multi-byte character leaves a partial one: drop it.
-    while len((text + marker + suffix).encode("utf-8", "surrogateescape")) > max_bytes:
-        text = text[:-1]
-    return text + marker + suffix
+    # The extension and the marker are kept when they fit, the extension first.
+    if _size(marker + suffix) > max_bytes:
+        suffix = ""
+    if _size(marker) > max_bytes:
+        marker = ""
+    room = max_bytes - _size(marker + suffix)
+    # Whole characters only: a cut through one would leave a partial one, and in a name
+    # that is not UTF-8 that partial character would pass for undecodable bytes.
+    head: list[str] = []
+    for c in stem if suffix else name:
+        room -= _size(c)
+        if room < 0:
+            break
+        head.append(c)
+    return "".join(head) + marker + suffix
+
+
+def _size(text: str) -> int:
+    """Bytes of ``text`` in a file name (a surrogate escape is the one byte it stands for)."""
+    return len(text.encode("utf-8", "surrogateescape"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import socket
@@ -186,6 +187,18 @@ class Lab:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def events(self, name: str) -> list[dict[str, object]]:
+        """labd's JSON log lines named ``name``, as data."""
+        found = []
+        for line in self.log().splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and entry.get("event") == name:
+                found.append(entry)
+        return found
+
     def query(self, sql: str, *args: object) -> list[tuple[object, ...]]:
         """Read the journal as a supervisor's tool would: a separate read-only connection."""
         conn = sqlite3.connect(f"file:{self.journal_path}?mode=ro", uri=True)
@@ -245,3 +258,7 @@ def lab(
     if lab.proc is not None and lab.proc.poll() is None:
         lab.proc.kill()
         lab.proc.wait()
+    if lab.notify is not None:
+        # After a failed test too: its reader thread would be reported as leaked,
+        # hiding the real failure.
+        lab.notify.close()

@@ -5,7 +5,6 @@ Real ``labd run`` processes, real signals, a real NOTIFY_SOCKET, a real tmpfs.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -27,19 +26,6 @@ EXTRA = """
 product = "prints-10x15"
 printer = "virtual"
 """
-
-
-def events(lab: Lab, name: str) -> list[dict[str, object]]:
-    """labd's JSON log lines named ``name``."""
-    found = []
-    for line in lab.log().splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(entry, dict) and entry.get("event") == name:
-            found.append(entry)
-    return found
 
 
 def count(lab: Lab, line: str) -> int:
@@ -73,7 +59,7 @@ def test_sighup_adds_and_releases_hot_folders_and_refuses_a_bad_configuration(
     good = lab.config_path.read_text()
     lab.config_path.write_text(good + EXTRA)
     reload(lab)
-    assert events(lab, "daemon.reloaded")[-1]["added"] == ["extra"]
+    assert lab.events("daemon.reloaded")[-1]["added"] == ["extra"]
 
     # A photo dropped into the new hot folder is taken and printed, with no restart.
     make_photo(tmp_path / "new.jpg", size=(1200, 800))
@@ -85,7 +71,7 @@ def test_sighup_adds_and_releases_hot_folders_and_refuses_a_bad_configuration(
     # A bad configuration: refused with the file and key named; the old one runs on.
     lab.config_path.write_text(good.replace("stability_seconds = ", 'stability_seconds = "x" #'))
     reload(lab)
-    [refused] = events(lab, "daemon.reload_rejected")
+    [refused] = lab.events("daemon.reload_rejected")
     assert refused["file"] == str(lab.config_path)
     assert refused["key"] == "labd.stability_seconds"
     assert lab.proc is not None
@@ -97,8 +83,8 @@ def test_sighup_adds_and_releases_hot_folders_and_refuses_a_bad_configuration(
     # The extra hot folder removed: released, nothing more taken from it.
     lab.config_path.write_text(good)
     reload(lab)
-    assert events(lab, "daemon.reloaded")[-1]["removed"] == ["extra"]
-    assert [e["hotfolder"] for e in events(lab, "intake.hotfolder_released")] == ["extra"]
+    assert lab.events("daemon.reloaded")[-1]["removed"] == ["extra"]
+    assert [e["hotfolder"] for e in lab.events("intake.hotfolder_released")] == ["extra"]
     assert lab.stop() == 0
 
 
@@ -113,11 +99,11 @@ def test_hung_conversion_stops_the_watchdog_pings_and_a_restart_finishes_the_job
     make_photo(tmp_path / "a.jpg", size=(1200, 800))
     shutil.copy(tmp_path / "a.jpg", lab.hot / "a.jpg")
     [job_id] = lab.wait_for_jobs(1)
-    wait_until(lambda: events(lab, "daemon.stalled"), timeout=30, what="labd to see its stall")
+    wait_until(lambda: lab.events("daemon.stalled"), timeout=30, what="labd to see its stall")
     pings = count(lab, "WATCHDOG=1")
     # Three more looks at the loops (one a second), and not one ping among them.
     wait_until(
-        lambda: len(events(lab, "daemon.stalled")) >= 4, timeout=30, what="more stalled looks"
+        lambda: len(lab.events("daemon.stalled")) >= 4, timeout=30, what="more stalled looks"
     )
     assert count(lab, "WATCHDOG=1") == pings
     assert lab.job_states()[job_id] == "CLAIMED"
@@ -166,12 +152,12 @@ def test_a_full_spool_holds_intake_and_labd_carries_on_once_there_is_room(
     filler = small_disk / "filler"
     st = os.statvfs(small_disk)
     filler.write_bytes(b"\0" * (st.f_bavail * st.f_frsize - 2 * 1024**2))
-    wait_until(lambda: events(lab, "daemon.intake_held"), timeout=30, what="intake held")
+    wait_until(lambda: lab.events("daemon.intake_held"), timeout=30, what="intake held")
     assert lab.notify is not None
     lab.notify.wait_for("WATCHDOG=1")
     held = [m for m in lab.notify.messages if "STATUS=NOT TAKING JOBS: spool" in m]
     assert held, lab.notify.messages
-    assert "min_free_mb" in str(events(lab, "daemon.intake_held")[0]["problem"])
+    assert "min_free_mb" in str(lab.events("daemon.intake_held")[0]["problem"])
 
     make_photo(tmp_path / "a.jpg", size=(1200, 800))
     shutil.copy(tmp_path / "a.jpg", hot / "a.jpg")
@@ -184,7 +170,7 @@ def test_a_full_spool_holds_intake_and_labd_carries_on_once_there_is_room(
 
     # Room again: intake resumes by itself and the photo prints.
     filler.unlink()
-    wait_until(lambda: events(lab, "daemon.intake_resumed"), timeout=30, what="intake resumed")
+    wait_until(lambda: lab.events("daemon.intake_resumed"), timeout=30, what="intake resumed")
     [job_id] = lab.wait_for_jobs(1)
     assert lab.wait_for_state(job_id, {"DONE", "HELD", "QUARANTINED"}) == "DONE"
     assert lab.stop() == 0
