@@ -435,6 +435,13 @@ def load(path: Path) -> Config:
         raise ConfigError(file, "-", f"cannot read the file: {e.strerror}") from e
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(file, "-", f"not valid TOML: {e}") from e
+    except UnicodeDecodeError as e:
+        # tomllib decodes the whole file first; that error is no TOMLDecodeError.
+        raise ConfigError(
+            file, "-", f"not UTF-8 text (byte {e.start + 1}: {e.reason}); save it as UTF-8"
+        ) from e
+    except (RecursionError, ValueError) as e:
+        raise ConfigError(file, "-", f"not valid TOML: {type(e).__name__}: {e}") from e
     return parse(data, file)
 
 

@@ -10,13 +10,11 @@ import structlog
 
 from labd import faults
 from labd.fsutil import atomic_write
-from labd.names import shorten
+from labd.names import NAME_MAX, shorten
 
 log = structlog.get_logger(__name__)
 
 REASON_SUFFIX: Final = ".reason.txt"
-# The longest file name of the filesystems labd runs on (ext4, xfs, btrfs), in bytes.
-NAME_MAX: Final = 255
 
 
 def quarantine(
@@ -31,6 +29,11 @@ def quarantine(
     folder = quarantine_dir / hotfolder
     folder.mkdir(mode=0o770, parents=True, exist_ok=True)
     target = folder / target_name(job_id, source.name)
+    if (source.exists() or source.is_symlink()) and (target.exists() or target.is_symlink()):
+        # A copy across filesystems cut short by a crash: the source is still whole.
+        # Never move into it (that would nest) nor delete it: take another name, and write
+        # the reason beside the entry that is moved there.
+        target = _free(target)
     note = note_of(target)
     text = (
         f"labd job {job_id} from hot folder {hotfolder!r} was not printed.\n"
@@ -44,10 +47,6 @@ def quarantine(
         f.write(text.encode())
     faults.crash_point("quarantine_note")
     if source.exists() or source.is_symlink():
-        if target.exists() or target.is_symlink():
-            # A copy across filesystems cut short by a crash: the source is still whole.
-            # Never move into it (that would nest) nor delete it: take another name.
-            target = _free(target)
         # rename when on one filesystem; copy and delete otherwise.  Symlinks are moved as
         # links, never followed.
         shutil.move(str(source), str(target))
@@ -69,7 +68,10 @@ def note_of(target: Path) -> Path:
 def _free(target: Path) -> Path:
     n = 2
     while True:
-        candidate = target.with_name(shorten(f"{target.name}~{n}", NAME_MAX - len(REASON_SUFFIX)))
+        # The name is shortened before "~n" is added: shortening after could cut it off.
+        tail = f"~{n}"
+        head = shorten(target.name, NAME_MAX - len(REASON_SUFFIX) - len(tail))
+        candidate = target.with_name(head + tail)
         if not (candidate.exists() or candidate.is_symlink()):
             return candidate
         n += 1

@@ -72,9 +72,22 @@ def read_ticket(order_dir: Path, files: Sequence[str]) -> Ticket | None:
     try:
         with path.open("rb") as f:
             data = tomllib.load(f)
-        return _parse(data, set(files))
-    except (OSError, tomllib.TOMLDecodeError) as e:
+    except UnicodeDecodeError as e:
+        # tomllib decodes the whole file first; that error is no TOMLDecodeError.
+        raise InputRejected(
+            f"{TICKET_NAME} is not UTF-8 text (byte {e.start + 1}: {e.reason}); save it as UTF-8",
+            rule=RULE,
+        ) from e
+    except RecursionError as e:
+        raise InputRejected(
+            f"{TICKET_NAME} cannot be read: arrays or tables nested too deeply", rule=RULE
+        ) from e
+    except (OSError, ValueError) as e:
+        # TOMLDecodeError is a ValueError; so is a number of more digits than Python
+        # converts (4300), which tomllib lets through as it is.
         raise InputRejected(f"{TICKET_NAME} cannot be read: {e}", rule=RULE) from e
+    try:
+        return _parse(data, set(files))
     except ConfigError as e:
         raise InputRejected(f"{TICKET_NAME}: {e.key}: {e.problem}", rule=RULE) from e
 

@@ -237,6 +237,15 @@ def test_toml_syntax_error_names_the_line(tmp_path: Path) -> None:
         load(write(tmp_path, GOOD.replace('spool_dir = "spool"', 'spool_dir = "spool')))
 
 
+def test_a_file_that_is_not_utf8_is_refused_clearly_and_left_as_it_is(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("spool", "sp\u00f6ol"))
+    latin1 = path.read_text().encode("latin-1")  # as an old Windows editor saves it
+    path.write_bytes(latin1)
+    with pytest.raises(ConfigError, match=r"not UTF-8 text \(byte \d+: .*\); save it as UTF-8"):
+        load(path)
+    assert path.read_bytes() == latin1
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="the file does not exist"):
         load(tmp_path / "nope.toml")
