@@ -162,6 +162,9 @@ class Daemon:
                 beat()  # waiting on purpose is progress: no watchdog restart for a full disk
             if not self.stop.is_set():
                 self._guarded("intake", intake.recover)
+                # The entries of the claim that failed are taken at once, not at the next
+                # periodic rescan.
+                intake.rescan_soon()
 
     def _guarded(self, loop: str, step: Callable[[], object]) -> bool:
         """Run one step of a loop: True if it ran; False after trouble, logged and noted.
@@ -232,9 +235,13 @@ class Daemon:
                 pipeline.fail_job(job_id, e, doing="converting and submitting it")
             except Exception as again:
                 problem = transient_problem(again)
-                if problem is None:
+                if problem is not None:
+                    self._defer(job_id, f"work: {problem}")
+                elif isinstance(again, JournalUnusable):
                     raise
-                self._defer(job_id, f"work: {problem}")
+                else:
+                    # Not even held (the job vanished?): it stays where the journal has it.
+                    self._loop_error("work", again)
 
     def _defer(self, job_id: int, problem: str) -> None:
         log.error("pipeline.deferred", problem=problem)
@@ -504,7 +511,12 @@ class Daemon:
             on_claimed=lambda job: self.enqueue(job.id),
             media=media,
         )
-        intake.recover()
+        try:
+            intake.recover()  # each job contained on its own; this is for the rest
+        except Exception as e:
+            if transient_problem(e) is not None or isinstance(e, JournalUnusable):
+                raise  # at start: systemd starts labd again a few seconds later
+            self._loop_error("intake", e)
         for job_id in pipeline.recover():
             self.enqueue(job_id)
         self._publish(intake, "starting")

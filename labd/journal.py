@@ -301,6 +301,8 @@ class Journal:
         return journal
 
     def _migrate(self) -> None:
+        if self.schema_version() == SCHEMA_VERSION:
+            return  # current: no write lock taken (a command must open a busy journal)
         with self._tx() as cur:
             version = cur.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
@@ -315,6 +317,8 @@ class Journal:
 
     def ensure_schema(self, schema: ComponentSchema) -> None:
         """Create or migrate a component's tables; cheap when they are current."""
+        if self._component_version(schema.name) == len(schema.migrations):
+            return  # current: no write lock taken
         with self._tx() as cur:
             row = cur.execute(
                 "SELECT version FROM component_schema WHERE name = ?", (schema.name,)
@@ -333,6 +337,16 @@ class Journal:
                     "ON CONFLICT (name) DO UPDATE SET version = excluded.version",
                     (schema.name, target),
                 )
+
+    def _component_version(self, name: str) -> int | None:
+        with self._reading():
+            try:
+                row = self._conn.execute(
+                    "SELECT version FROM component_schema WHERE name = ?", (name,)
+                ).fetchone()
+            except sqlite3.OperationalError:
+                return None  # no such table yet: a journal being created
+        return None if row is None else int(row[0])
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:

@@ -172,7 +172,7 @@ class Intake:
             if self.held is not None:
                 # Nothing is taken; events stay in the sink, and the scan that follows the
                 # release finds whatever arrived meanwhile.
-                self._next_scan = dict.fromkeys(self.hotfolders, self.clock.monotonic())
+                self.rescan_soon()
                 if replaced is not None:
                     replaced.set()
                 stop.wait(max_wait)  # not sink.wake: it stays set while events wait
@@ -184,6 +184,10 @@ class Intake:
             if replaced is not None:
                 replaced.set()
             sink.wake.wait(min(wait, max_wait))
+
+    def rescan_soon(self) -> None:
+        """Look at every hot folder afresh at the next tick (after intake was held)."""
+        self._next_scan = dict.fromkeys(self.hotfolders, self.clock.monotonic())
 
     def recover(self) -> list[Job]:
         """Finish what a crash interrupted; call once before the first tick.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -272,3 +273,33 @@ def test_a_hung_conversion_stops_the_pings_while_a_printer_is_stopped(
         assert lab.stop(signal.SIGKILL) == -signal.SIGKILL
     finally:
         cups("cupsenable")
+
+
+def test_a_locked_journal_holds_intake_and_the_photo_prints_once_it_is_free(
+    lab: Lab, tmp_path: Path
+) -> None:
+    """Another program (a supervisor's sqlite3 shell) holds the journal's write lock."""
+    lab.start()
+    assert lab.proc is not None
+    pid = lab.proc.pid
+    blocker = sqlite3.connect(lab.journal_path, isolation_level=None)
+    try:
+        blocker.execute("BEGIN EXCLUSIVE")
+        make_photo(tmp_path / "a.jpg", size=(600, 400))
+        (tmp_path / "a.jpg").rename(lab.hot / "a.jpg")
+        wait_until(lambda: lab.events("daemon.intake_held"), timeout=60, what="intake held")
+        [held] = lab.events("intake.held_by_error")
+        assert "database is locked" in str(held["problem"])
+        # The commands still answer: labd runs, and says why it takes nothing.
+        status = lab.labd("status", check=False)
+        assert status.returncode == 0, status.stderr
+        assert f"labd: running, PID {pid}" in status.stdout
+        assert (lab.hot / "a.jpg").exists()  # not taken, not lost
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    # Free again: taken at once (not at the next periodic rescan, 30 s away) and printed.
+    [job_id] = lab.wait_for_jobs(1, timeout=20)
+    assert lab.wait_for_state(job_id, FINAL | {"HELD"}, timeout=30) == "DONE"
+    _no_crash(lab, pid)
+    assert lab.stop() == 0

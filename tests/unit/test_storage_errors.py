@@ -15,7 +15,6 @@ import pwd
 import random
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -276,47 +275,6 @@ def check_refused(code: int, stderr: str, journal_path: Path, before: bytes) -> 
     with Journal.open(journal_path, create=False) as journal:
         assert events(journal) == 1
         assert journal.verify().first_bad is None
-
-
-def run_process_as(
-    user: pwd.struct_passwd, command: list[str], cwd: Path
-) -> subprocess.CompletedProcess[str]:
-    """``command`` run as ``user`` (uid, gid, no supplementary groups: none of root's)."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LANG": "C.UTF-8",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-    return subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=60,
-        check=False,
-        user=user.pw_uid,
-        group=user.pw_gid,
-        extra_groups=[],
-    )
-
-
-@pytest.mark.parametrize(("folder_mode", "file_mode"), [(0o700, 0o600), (0o755, 0o600)])
-def test_another_user_gets_exit_13_running_labd(private_journal, folder_mode, file_mode) -> None:
-    config, journal_path = private_journal
-    journal_path.parent.chmod(folder_mode)
-    journal_path.chmod(file_mode)
-    before = journal_path.read_bytes()
-    user = nobody()
-    try:
-        probe = run_process_as(user, [sys.executable, "-c", "import labd.cli"], config.parent)
-    except PermissionError as e:
-        pytest.skip(f"user nobody may not run {sys.executable} ({e.strerror}); see the fork test")
-    if probe.returncode != 0:
-        pytest.skip(f"user nobody cannot import labd: {probe.stderr.strip()[-200:]}")
-    command = [sys.executable, "-m", "labd", "--config", str(config), "jobs"]
-    result = run_process_as(user, command, config.parent)
-    check_refused(result.returncode, result.stderr, journal_path, before)
 
 
 def run_as(user: pwd.struct_passwd, argv: list[str]) -> tuple[int, str]:
