@@ -498,6 +498,9 @@ class Daemon:
         config = self.config
         journal.record("daemon.started", {"hotfolders": sorted(config.hotfolders)})
         media = MediaLedger(journal, config.media)
+        # Every component's tables now, before READY: a command run meanwhile (labd status
+        # while another program holds the journal) then finds them and needs no write.
+        Retention(journal, config, self.clock)
         detector = self._start_detector(media) if config.media.detect else None
         pipeline = self._pipeline(journal)
         sink = EventSink()
