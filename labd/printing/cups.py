@@ -212,34 +212,23 @@ class CupsClient:
         CUPS hides job names from users other than the submitter unless its policy says
         otherwise: call this as the user that submitted.
         """
+        return [s for s in self._jobs("all") if s.name == title]
+
+    def history(self) -> list[CupsJobStatus]:
+        """Every job CUPS remembers, finished ones included, oldest first."""
+        return self._jobs("all")
+
+    def _jobs(self, which: str) -> list[CupsJobStatus]:
         try:
             jobs: dict[int, dict[str, Any]] = self._call(
                 "CUPS",
                 lambda c: c.getJobs(
-                    which_jobs="all", my_jobs=False, requested_attributes=_JOB_ATTRIBUTES
+                    which_jobs=which, my_jobs=False, requested_attributes=_JOB_ATTRIBUTES
                 ),
                 not_found=None,
             )
         except _NotFound:
             return []  # an empty history, as some CUPS versions answer it
-        return [
-            _job_status(job_id, attributes)
-            for job_id, attributes in sorted(jobs.items())
-            if attributes.get("job-name") == title
-        ]
-
-    def history(self) -> list[CupsJobStatus]:
-        """Every job CUPS remembers, finished ones included, oldest first."""
-        try:
-            jobs: dict[int, dict[str, Any]] = self._call(
-                "CUPS",
-                lambda c: c.getJobs(
-                    which_jobs="all", my_jobs=False, requested_attributes=_JOB_ATTRIBUTES
-                ),
-                not_found=None,
-            )
-        except _NotFound:
-            return []
         return [_job_status(job_id, attributes) for job_id, attributes in sorted(jobs.items())]
 
     def queue_info(self, queue: str) -> QueueInfo | None:
@@ -261,17 +250,7 @@ class CupsClient:
 
     def unfinished(self) -> list[CupsJobStatus]:
         """Every job CUPS has not finished yet (pending, held, processing, stopped)."""
-        try:
-            jobs: dict[int, dict[str, Any]] = self._call(
-                "CUPS",
-                lambda c: c.getJobs(
-                    which_jobs="not-completed", my_jobs=False, requested_attributes=_JOB_ATTRIBUTES
-                ),
-                not_found=None,
-            )
-        except _NotFound:
-            return []
-        return [_job_status(job_id, attributes) for job_id, attributes in sorted(jobs.items())]
+        return self._jobs("not-completed")
 
     def server_config(self) -> str:
         """The text of the server's cupsd.conf, as CUPS serves it to administrators."""
