@@ -29,10 +29,11 @@ from PIL import Image
 
 from labd.clock import ManualClock
 from labd.config import parse
+from labd.demo.embedded import EmbeddedPrintServer
 from labd.journal import Journal
 from labd.model import JobKind, JobState
 from labd.pipeline import Pipeline
-from labd.printing import CupsClient, EmbeddedPrintServer
+from labd.printing import CupsClient
 
 
 def wait_completed(conn: cups.Connection, ids: list[int]) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from labd.printing.embedded import EmbeddedPrintServer
+from labd.demo.embedded import EmbeddedPrintServer
 
 
 @pytest.fixture(autouse=True)

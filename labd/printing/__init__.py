@@ -1,6 +1,8 @@
-"""Printing: the CUPS adapter and the embedded print server for the demo and the tests."""
+"""Printing: the CUPS adapter (pycups).
+
+The embedded print server for the demo and the tests is :mod:`labd.demo.embedded`.
+"""
 
 from labd.printing.cups import CupsClient, CupsJobState, CupsJobStatus, QueueInfo
-from labd.printing.embedded import EmbeddedPrintServer
 
-__all__ = ["CupsClient", "CupsJobState", "CupsJobStatus", "EmbeddedPrintServer", "QueueInfo"]
+__all__ = ["CupsClient", "CupsJobState", "CupsJobStatus", "QueueInfo"]

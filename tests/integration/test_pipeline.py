@@ -18,10 +18,11 @@ import pytest
 
 from labd.clock import ManualClock
 from labd.config import Config, parse
+from labd.demo.embedded import EmbeddedPrintServer
 from labd.journal import Journal
 from labd.model import Job, JobKind, JobState
 from labd.pipeline import RETRY_FIRST_SECONDS, Pipeline
-from labd.printing import CupsClient, EmbeddedPrintServer
+from labd.printing import CupsClient
 from tests.imagegen import make_photo
 from tests.waiting import wait_until
 

@@ -18,6 +18,7 @@ import pytest
 from labd.cli import main
 from labd.cli.doctor import _directives
 from labd.clock import ManualClock
+from labd.demo.embedded import EmbeddedPrintServer
 from labd.model import JobState
 from labd.pipeline import (
     RETRY_FIRST_SECONDS,
@@ -27,7 +28,7 @@ from labd.pipeline import (
     resolve_job,
     retry_job,
 )
-from labd.printing import CupsJobState, EmbeddedPrintServer
+from labd.printing import CupsJobState
 from tests.integration.test_pipeline import Rig
 from tests.waiting import wait_until
 

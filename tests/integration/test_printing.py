@@ -16,9 +16,9 @@ from typing import TypeVar
 import pytest
 from PIL import Image, ImageCms
 
+from labd.demo.embedded import EmbeddedPrintServer
 from labd.errors import EmbeddedPrintServerError, PrintError
 from labd.printing.cups import CupsClient, CupsJobState, CupsJobStatus
-from labd.printing.embedded import EmbeddedPrintServer
 from tests.waiting import wait_until
 
 pytestmark = [

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 import pytest
 
-from labd.printing import EmbeddedPrintServer
+from labd.demo.embedded import EmbeddedPrintServer
 from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]

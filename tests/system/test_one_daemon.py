@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from labd.printing import EmbeddedPrintServer
+from labd.demo.embedded import EmbeddedPrintServer
 from labd.running import LOCK_NAME, STATUS_NAME, read_status
 from tests.imagegen import make_photo
 from tests.system.conftest import REPO, Lab

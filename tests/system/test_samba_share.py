@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from labd.printing import EmbeddedPrintServer
+from labd.demo.embedded import EmbeddedPrintServer
 from tests.imagegen import make_photo
 from tests.system.conftest import Lab
 from tests.waiting import wait_until

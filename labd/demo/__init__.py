@@ -4,6 +4,9 @@ Everything lives under one local folder: hot folders, spool, quarantine, journal
 private CUPS whose queues (one per configured printer) all print to a virtual IPP printer
 that keeps every document it receives.  A real CUPS is used instead when the configuration
 names a server that has every queue.
+
+The private CUPS (:mod:`labd.demo.embedded`, which the tests start too) lives here, out of
+the daemon's import path: ``labd run`` and the other commands never load it.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ import structlog
 
 from labd.config import Config
 from labd.daemon import Daemon
+from labd.demo.embedded import EmbeddedPrintServer
 from labd.errors import PrintError
 from labd.journal import ensure_private_dir
-from labd.printing import CupsClient, EmbeddedPrintServer
+from labd.printing import CupsClient
 from labd.running import DaemonLock
 
 log = structlog.get_logger(__name__)
