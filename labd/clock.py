@@ -56,3 +56,26 @@ class ManualClock:
 def isoformat(moment: datetime) -> str:
     """The journal's timestamp format: UTC, milliseconds, 'Z'."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_timestamp(text: str) -> datetime:
+    """A journal timestamp (see :func:`isoformat`) back to an aware datetime in UTC.
+
+    Reads the journal's own form (``2026-01-01T12:00:00.000Z``), the same with ``+00:00``, and
+    whatever else :meth:`datetime.fromisoformat` reads: a string with another offset comes back
+    as the same instant in UTC; one without an offset comes back naive, as every parser this
+    replaced gave it (the journal never writes one). Anything else is a :class:`ValueError`
+    that names the text.
+    """
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a journal timestamp (like 2026-01-01T12:00:00.000Z)"
+        ) from None
+    return moment if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def epoch(text: str) -> float:
+    """Seconds since the epoch of a journal timestamp (see :func:`parse_timestamp`)."""
+    return parse_timestamp(text).timestamp()

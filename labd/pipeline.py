@@ -13,14 +13,13 @@ import threading
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Final
 
 import structlog
 
 from labd import faults
-from labd.clock import Clock
+from labd.clock import Clock, epoch
 from labd.config import Config
 from labd.convert import SharedPool, convert_job
 from labd.errors import (
@@ -179,7 +178,7 @@ class Pipeline:
 
     def _age(self, job: Job) -> float:
         """Seconds since the job was claimed, for the one summary line per finished job."""
-        return round(self.clock.now().timestamp() - _epoch(job.created_at), 3)
+        return round(self.clock.now().timestamp() - epoch(job.created_at), 3)
 
     def submit(self, job: Job) -> None:
         """CONVERTED/SUBMITTING → SUBMITTED: hand every output to CUPS exactly once."""
@@ -242,7 +241,7 @@ class Pipeline:
         claimed counts: CUPS keeps its history when a journal is replaced, and job ids of a
         new journal start again at 1.  Superseded CUPS jobs (retried, reprinted) never count.
         """
-        claimed = _epoch(job.created_at) - CLOCK_SKEW_SECONDS
+        claimed = epoch(job.created_at) - CLOCK_SKEW_SECONDS
         found = [
             s
             for s in history
@@ -597,7 +596,7 @@ class Pipeline:
         if cups_id is not None:
             self.journal.submitted(job.id, out.seq, cups_id)
             return None
-        if oldest is not None and oldest <= _epoch(out.submit_intent_at):
+        if oldest is not None and oldest <= epoch(out.submit_intent_at):
             log.info("print.not_in_cups", job_id=job.id, seq=out.seq)
             return None  # CUPS would remember it: it never got it
         return (
@@ -609,11 +608,6 @@ class Pipeline:
 # CUPS job states of an output being printed, and of one waiting to be.
 _PRINTING: Final = frozenset({CupsJobState.PROCESSING.value, CupsJobState.STOPPED.value})
 _WAITING: Final = frozenset({CupsJobState.PENDING, CupsJobState.HELD})
-
-
-def _epoch(timestamp: str) -> float:
-    """Seconds since the epoch of a journal timestamp."""
-    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
 
 
 # -- what technicians do (the CLI calls these; a running daemon picks the change up) -----------

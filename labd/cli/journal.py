@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Final, TextIO
 
 from labd.cli.common import Subparsers, config_of, open_journal, write_table
-from labd.clock import isoformat
+from labd.clock import isoformat, parse_timestamp
 from labd.journal import ChainCheck, EventFilter
 from labd.model import Event, JobState
 
@@ -105,7 +105,7 @@ def _filter(args: argparse.Namespace) -> EventFilter:
     until = None if args.until is None else _day(args.until)
     if until is not None and len(args.until) == 10:
         # --until 2026-01-31 means up to the end of that day.
-        until = isoformat(datetime.fromisoformat(until.replace("Z", "+00:00")) + timedelta(days=1))
+        until = isoformat(parse_timestamp(until) + timedelta(days=1))
     return EventFilter(
         since=args.since,
         until=until,
