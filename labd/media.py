@@ -23,6 +23,7 @@ from typing import Final
 
 import structlog
 
+from labd.clock import parse_timestamp
 from labd.config import MediaSettings
 from labd.errors import JobNotFound, MediaError, MediaMoveRefused, MediaNotFound
 from labd.journal import ComponentSchema, Journal, Tx
@@ -242,11 +243,6 @@ def parse_level(level: str) -> tuple[str, int]:
     return match.group(1), int(match.group(2))
 
 
-def parse_ts(ts: str) -> datetime:
-    """A journal timestamp back to an aware datetime."""
-    return datetime.fromisoformat(ts)
-
-
 class MediaLedger:
     """The media ledger in the journal; every change is one transaction with its event."""
 
@@ -341,14 +337,14 @@ class MediaLedger:
         with self.journal.transaction() as tx:
             known = None
             if serial:
-                known = tx.execute(
+                known = tx.one(
                     "SELECT m.id FROM media_items m JOIN media_personal p ON p.item_id = m.id "
                     "WHERE p.identifier = ? AND m.id_kind = 'serial' AND m.state IN "
                     "('unlinked', 'received', 'in_use', 'ready') ORDER BY m.id DESC LIMIT 1",
                     (serial,),
-                ).fetchone()
+                )
             if known is not None:
-                item_id = int(known[0])
+                item_id = known.integer("id")
                 if label:
                     tx.execute(
                         "UPDATE media_personal SET label = ? WHERE item_id = ?", (label, item_id)
@@ -656,7 +652,7 @@ class MediaLedger:
         return [
             i
             for i in self.items(states=[MediaState.READY])
-            if i.ready_at is not None and now - parse_ts(i.ready_at) >= limit
+            if i.ready_at is not None and now - parse_timestamp(i.ready_at) >= limit
         ]
 
     def history(self, item_id: int) -> list[MediaEvent]:
@@ -697,10 +693,10 @@ class MediaLedger:
         now = tx.now()
         disposition = disposition or Disposition(self.settings.disposition[kind.value])
         material = material or DEFAULT_MATERIAL[kind]
-        cur = tx.execute(
+        item_id = tx.insert(
             "INSERT INTO media_items (kind, material, state, disposition, id_kind, source, "
             "received_by, received_at, vendor, model, capacity, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 kind.value,
                 material.value,
@@ -717,9 +713,6 @@ class MediaLedger:
                 now,
             ),
         )
-        item_id = cur.lastrowid
-        if item_id is None:  # cannot happen for a rowid table; keeps the type exact
-            raise MediaError("-", "the new item got no id")
         tx.execute(
             "INSERT INTO media_personal (item_id, identifier, label) VALUES (?, ?, ?)",
             (item_id, identifier, label),
@@ -728,7 +721,7 @@ class MediaLedger:
 
     def _link(self, tx: Tx, item_id: int, orders: Sequence[str], jobs: Sequence[int]) -> None:
         for job_id in jobs:
-            if tx.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None:
+            if tx.one("SELECT 1 FROM jobs WHERE id = ?", (job_id,)) is None:
                 raise JobNotFound(job_id)
             tx.execute(
                 "INSERT OR IGNORE INTO media_jobs (item_id, job_id) VALUES (?, ?)",
@@ -743,12 +736,12 @@ class MediaLedger:
             )
 
     def _row(self, tx: Tx, item_id: int) -> dict[str, str]:
-        row = tx.execute(
+        row = tx.one(
             "SELECT kind, material, state, disposition FROM media_items WHERE id = ?", (item_id,)
-        ).fetchone()
+        )
         if row is None:
             raise MediaNotFound(item_id)
-        return dict(zip(("kind", "material", "state", "disposition"), row, strict=True))
+        return {k: row.text(k) for k in ("kind", "material", "state", "disposition")}
 
     def _check_disposition(
         self,
@@ -877,22 +870,22 @@ def erase_personal(tx: Tx, *, order_ref: str | None, job_ids: Sequence[int]) -> 
     """
     items: set[int] = set()
     if order_ref is not None:
-        rows = tx.execute("SELECT item_id FROM media_orders WHERE order_ref = ?", (order_ref,))
-        items |= {int(r[0]) for r in rows.fetchall()}
+        rows = tx.rows("SELECT item_id FROM media_orders WHERE order_ref = ?", (order_ref,))
+        items |= {r.integer("item_id") for r in rows}
     for job_id in job_ids:
-        rows = tx.execute("SELECT item_id FROM media_jobs WHERE job_id = ?", (job_id,))
-        items |= {int(r[0]) for r in rows.fetchall()}
+        rows = tx.rows("SELECT item_id FROM media_jobs WHERE job_id = ?", (job_id,))
+        items |= {r.integer("item_id") for r in rows}
     counts = {"media_items": len(items), "media_personal": 0, "media_details": 0}
     for item_id in sorted(items):
         counts["media_personal"] += tx.execute(
             "DELETE FROM media_personal WHERE item_id = ?", (item_id,)
-        ).rowcount
+        )
         counts["media_personal"] += tx.execute(
             "DELETE FROM media_orders WHERE item_id = ?", (item_id,)
-        ).rowcount
+        )
         counts["media_details"] += tx.execute(
             "DELETE FROM event_details WHERE seq IN (SELECT seq FROM events WHERE "
             "kind LIKE 'media.%' AND json_extract(data, '$.item') = ?)",
             (item_id,),
-        ).rowcount
+        )
     return counts

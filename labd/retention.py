@@ -27,7 +27,7 @@ from typing import ClassVar, Final, Protocol
 import structlog
 
 from labd import faults, media, waste
-from labd.clock import Clock, isoformat
+from labd.clock import Clock, isoformat, parse_timestamp
 from labd.config import Config
 from labd.errors import JournalUnavailable, JournalUnusable, LabdError, PrintError
 from labd.journal import ComponentSchema, Journal, Tx, personal_ref
@@ -292,7 +292,7 @@ class Retention:
                 "INSERT OR IGNORE INTO retention_purges (job_id, cause, started_at) "
                 "VALUES (?, ?, ?)",
                 (job_id, cause, tx.now()),
-            ).rowcount
+            )
             if begun:
                 planned = _measure([spool, *quarantined])
                 tx.event(
@@ -322,7 +322,7 @@ class Retention:
         return deleted
 
     def _due_at(self, job: Job) -> str:
-        finished = _parse(job.updated_at)
+        finished = parse_timestamp(job.updated_at)
         return isoformat(finished + timedelta(days=self.config.retention_days(job.hotfolder)))
 
     def _unfinished(self) -> list[tuple[int, str]]:
@@ -367,10 +367,11 @@ class Retention:
             self.journal.job(job_id)  # raises JobNotFound
         salt = os.urandom(16)
         with self.journal.transaction() as tx:
-            hold_id = tx.execute(
-                "INSERT INTO retention_holds (job_id, placed_by, placed_at) VALUES (?, ?, ?)",
+            hold_id = tx.insert(
+                "INSERT INTO retention_holds (job_id, placed_by, placed_at) VALUES (?, ?, ?) "
+                "RETURNING id",
                 (job_id, by, tx.now()),
-            ).lastrowid
+            )
             tx.execute(
                 "INSERT INTO retention_hold_personal (hold_id, order_ref, reason, salt) "
                 "VALUES (?, ?, ?, ?)",
@@ -559,13 +560,13 @@ class Retention:
         if order_ref is not None:
             erased += tx.execute(
                 "DELETE FROM retention_hold_personal WHERE order_ref = ?", (order_ref,)
-            ).rowcount
+            )
         for jid in jobs:
             erased += tx.execute(
                 "DELETE FROM retention_hold_personal WHERE hold_id IN "
                 "(SELECT id FROM retention_holds WHERE job_id = ?)",
                 (jid,),
-            ).rowcount
+            )
         return erased
 
 
@@ -583,10 +584,6 @@ def _hold(r: Sequence[object]) -> Hold:
         released_by=opt(r[6]),
         released_at=opt(r[7]),
     )
-
-
-def _parse(ts: str) -> datetime:
-    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
 
 
 def _measure(paths: Sequence[Path]) -> tuple[int, int]:

@@ -19,6 +19,7 @@ from typing import Final
 
 import structlog
 
+from labd.clock import parse_timestamp
 from labd.config import WasteSettings
 from labd.errors import (
     ContainerMoveRefused,
@@ -28,7 +29,7 @@ from labd.errors import (
     WasteError,
 )
 from labd.journal import ComponentSchema, Journal, Tx
-from labd.media import MediaLedger, parse_ts
+from labd.media import MediaLedger
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +46,8 @@ class WasteMaterial(enum.StrEnum):
     P = "P"  # paper and prints
     F = "F"  # film
     O = "O"  # optical discs  # noqa: E741  # the standard's own letter
+    T = "T"  # magnetic carriers: tapes, diskettes, cards with a magnetic stripe
+    H = "H"  # magnetic hard disks
     E = "E"  # electronic carriers
 
 
@@ -257,9 +260,7 @@ class WasteLedger:
         if not location.strip():
             raise WasteError("say where the container stands (--location)")
         with self.journal.transaction() as tx:
-            if tx.execute(
-                "SELECT 1 FROM waste_containers WHERE id = ?", (container_id,)
-            ).fetchone():
+            if tx.one("SELECT 1 FROM waste_containers WHERE id = ?", (container_id,)):
                 raise WasteError(f"container {container_id} exists already; ids are never reused")
             now = tx.now()
             tx.execute(
@@ -326,12 +327,12 @@ class WasteLedger:
                 "UPDATE waste_containers SET certificate = ?, certified_on = ? WHERE id = ?",
                 (certificate, on.isoformat(), container_id),
             )
-            items = tx.execute(
+            items = tx.rows(
                 "SELECT media_item FROM waste_entries WHERE container = ? AND kind = 'media'",
                 (container_id,),
-            ).fetchall()
-            for (item_id,) in items:
-                self.media.certify_in(tx, int(item_id), certificate, by=by)
+            )
+            for item in items:
+                self.media.certify_in(tx, item.integer("media_item"), certificate, by=by)
         return self.container(container_id)
 
     def container(self, container_id: str) -> Container:
@@ -495,7 +496,7 @@ class WasteLedger:
                 f"job {job_id} is not done; only finished orders are uncollected"
             )
         with self.journal.transaction() as tx:
-            if tx.execute("SELECT 1 FROM waste_uncollected WHERE job_id = ?", (job_id,)).fetchone():
+            if tx.one("SELECT 1 FROM waste_uncollected WHERE job_id = ?", (job_id,)):
                 raise WasteEntryRefused(f"job {job_id} is marked as not picked up already")
             tx.execute(
                 "INSERT INTO waste_uncollected (job_id, marked_by, marked_at) VALUES (?, ?, ?)",
@@ -516,7 +517,7 @@ class WasteLedger:
         result = []
         for job_id, marked_by, marked_at, destroyed_in in rows:
             done_at = self._done_at(int(str(job_id)))
-            due = done_at is not None and now - parse_ts(done_at) >= limit
+            due = done_at is not None and now - parse_timestamp(done_at) >= limit
             if due_only and (not due or destroyed_in is not None):
                 continue
             result.append(
@@ -684,12 +685,10 @@ class WasteLedger:
     def _advance(
         self, tx: Tx, container_id: str, to: ContainerState, *, by: str, **data: str
     ) -> None:
-        row = tx.execute(
-            "SELECT state FROM waste_containers WHERE id = ?", (container_id,)
-        ).fetchone()
+        row = tx.one("SELECT state FROM waste_containers WHERE id = ?", (container_id,))
         if row is None:
             raise ContainerNotFound(container_id)
-        state = ContainerState(row[0])
+        state = ContainerState(row.text("state"))
         if _NEXT.get(state) is not to:
             if state is ContainerState.CERTIFIED:
                 why = "its destruction is certified; nothing can follow"
@@ -709,10 +708,10 @@ class WasteLedger:
         log.info("waste.container_moved", container=container_id, to=to.value, by=by)
 
     def _open_for(self, tx: Tx, container_id: str, material: WasteMaterial, what: str) -> Container:
-        rows = tx.execute(
+        rows = tx.rows(
             f"SELECT {_CONTAINER_COLUMNS} FROM waste_containers WHERE id = ?",  # noqa: S608  # constants only
             (container_id,),
-        ).fetchall()
+        )
         if not rows:
             raise ContainerNotFound(container_id)
         box = _container(tuple(rows[0]))
@@ -743,9 +742,10 @@ class WasteLedger:
         reprint: str | None = None,
         text: str | None = None,
     ) -> int:
-        cur = tx.execute(
+        entry_id = tx.insert(
             "INSERT INTO waste_entries (container, kind, job_id, outputs, sheets, reason, "
-            "found_by, media_item, reprint, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "found_by, media_item, reprint, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "RETURNING id",
             (
                 container,
                 kind.value,
@@ -759,9 +759,6 @@ class WasteLedger:
                 tx.now(),
             ),
         )
-        entry_id = cur.lastrowid
-        if entry_id is None:  # cannot happen for a rowid table; keeps the type exact
-            raise WasteError("the new entry got no id")
         if text is not None:
             tx.execute(
                 "INSERT INTO waste_entry_personal (entry_id, text) VALUES (?, ?)", (entry_id, text)
@@ -861,5 +858,5 @@ def erase_personal(tx: Tx, job_ids: Sequence[int]) -> dict[str, int]:
             "DELETE FROM waste_entry_personal WHERE entry_id IN "
             "(SELECT id FROM waste_entries WHERE job_id = ?)",
             (job_id,),
-        ).rowcount
+        )
     return {"waste_texts": erased}

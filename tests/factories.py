@@ -7,6 +7,7 @@ module imports from another.
 from __future__ import annotations
 
 import contextlib
+import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,3 +77,34 @@ def make_rig(root: Path, clock: ManualClock | None = None) -> Iterator[Rig]:
         yield Rig(intake, hot, root, claimed, journal, clock)
     finally:
         journal.close()
+
+
+# A small, valid configuration: one hot folder "prints", paths relative to the file.
+GOOD_CONFIG = """\
+[labd]
+state_dir = "state"
+spool_dir = "spool"
+quarantine_dir = "quarantine"
+hotfolder_root = "hot"
+stability_seconds = 2
+
+[printers.minilab]
+queue = "minilab"
+options = { media = "4x6", copies-default = 1 }
+
+[products.p10x15]
+format = "jpeg"
+size = "6x4 in"
+dpi = 300
+
+[hotfolders.prints]
+product = "p10x15"
+printer = "minilab"
+"""
+
+
+def write_config(tmp_path: Path, text: str = GOOD_CONFIG) -> Path:
+    """``text`` as ``labd.toml`` in ``tmp_path``."""
+    path = tmp_path / "labd.toml"
+    path.write_text(textwrap.dedent(text))
+    return path

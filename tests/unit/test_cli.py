@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from labd.cli import main
-from tests.unit.test_config import GOOD, write
+from tests.factories import GOOD_CONFIG as GOOD
+from tests.factories import write_config as write
 
 
 def test_check_config_ok_lists_the_hot_folders(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -10,36 +9,10 @@ import pytest
 from labd.config import DEFAULT_IGNORE, check_paths, load
 from labd.errors import ConfigError
 from labd.model import Fit, OutputFormat
+from tests.factories import GOOD_CONFIG as GOOD
+from tests.factories import write_config as write
 
 REPO = Path(__file__).resolve().parents[2]
-
-GOOD = """\
-[labd]
-state_dir = "state"
-spool_dir = "spool"
-quarantine_dir = "quarantine"
-hotfolder_root = "hot"
-stability_seconds = 2
-
-[printers.minilab]
-queue = "minilab"
-options = { media = "4x6", copies-default = 1 }
-
-[products.p10x15]
-format = "jpeg"
-size = "6x4 in"
-dpi = 300
-
-[hotfolders.prints]
-product = "p10x15"
-printer = "minilab"
-"""
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "labd.toml"
-    path.write_text(textwrap.dedent(text))
-    return path
 
 
 def test_shipped_example_loads() -> None:

@@ -35,8 +35,8 @@ def test_open_sets_wal_full_and_private_modes(tmp_path: Path, journal: Journal) 
     conn = sqlite3.connect(journal.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.close()
-    with journal._lock:  # the journal's own connection carries synchronous=FULL (2)
-        assert journal._conn.execute("PRAGMA synchronous").fetchone()[0] == 2
+    # the journal's own connection carries synchronous=FULL (2)
+    assert journal.store.setting("synchronous") == 2
     assert journal.schema_version() == SCHEMA_VERSION
     assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700
     assert journal.path.stat().st_mode & 0o777 == 0o600
@@ -252,5 +252,4 @@ def test_batch_commits_once_and_a_failed_step_inside_leaves_nothing(
     other.close()
     assert journal.outputs(job.id)[0].cups_state == "completed"
     assert journal.verify().first_bad is None
-    with journal._lock:  # relaxed() put FULL back
-        assert journal._conn.execute("PRAGMA synchronous").fetchone()[0] == 2
+    assert journal.store.setting("synchronous") == 2  # relaxed() put FULL back

@@ -34,7 +34,7 @@ from labd.errors import (
 )
 from labd.journal import Journal, storage_error
 from labd.model import JobKind
-from tests.unit.test_config import GOOD
+from tests.factories import GOOD_CONFIG as GOOD
 
 
 def events(journal: Journal) -> int:
@@ -115,12 +115,11 @@ def test_storage_error_kinds(tmp_path: Path, code, kind) -> None:
 def test_a_locked_journal_is_unavailable_and_loses_nothing(
     tmp_path: Path, journal: Journal, write: Callable[[Journal, Path], None]
 ) -> None:
+    journal.close()
+    # A short busy timeout (labd waits 10 s), so that the test does not wait that long.
+    journal = Journal.open(journal.path, busy_timeout_ms=50)
     add_event(journal, tmp_path)
     before = events(journal)
-    # Journal.open takes no busy timeout (it waits 10 s): shortened on its connection here
-    # so that the test does not wait that long.
-    with journal._lock:
-        journal._conn.execute("PRAGMA busy_timeout = 50")
     other = sqlite3.connect(journal.path, isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")

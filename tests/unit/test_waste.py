@@ -19,7 +19,7 @@ from labd.errors import (
     WasteError,
 )
 from labd.journal import Journal
-from labd.media import MediaKind, MediaLedger, MediaState
+from labd.media import Disposition, MediaKind, MediaLedger, MediaState
 from labd.model import JobKind
 from labd.waste import ContainerState, EntryKind, WasteLedger, WasteMaterial
 
@@ -200,6 +200,23 @@ def test_destroyed_media_point_at_their_container(waste: WasteLedger) -> None:
     waste.collect("W-O", company="Shred AS", on=date(2026, 1, 1), by="a")
     waste.certify("W-O", certificate="C-77", on=date(2026, 1, 5), by="a")
     assert media.item(disc).certificate == "C-77"
+
+
+def test_a_hard_disk_to_destroy_goes_into_a_class_h_container(waste: WasteLedger) -> None:
+    media = waste.media
+    disk = media.register(
+        MediaKind.HDD, "WD-123", by="anna", orders=["A-1002"], disposition=Disposition.DESTROY
+    )
+    media.in_use(disk.id, by="anna")
+    media.ready(disk.id, by="anna")
+    open_box(waste, "W-E", WasteMaterial.E)
+    with pytest.raises(WasteEntryRefused, match="takes material class E; hdd are class H"):
+        waste.destroy_media(disk.id, container="W-E", by="anna")
+    assert media.item(disk.id).state is MediaState.READY  # refused: nothing moved
+    open_box(waste, "W-H", WasteMaterial.H)
+    entry = waste.destroy_media(disk.id, container="W-H", by="anna")
+    assert entry.media_item == disk.id
+    assert media.item(disk.id).state is MediaState.DESTROYED
 
 
 def test_refused_media_destruction_leaves_both_ledgers_unchanged(waste: WasteLedger) -> None:
