@@ -27,9 +27,9 @@ from pathlib import Path
 from labd.clock import SystemClock
 from labd.config import DEFAULT_IGNORE
 from labd.intake import EventSink, Intake, Watcher
-from labd.journal import Journal
 from labd.logging import configure
 from labd.model import HotFolder, Job, WatchMode
+from labd.schemas import open_journal
 
 STABILITY = 0.5
 
@@ -46,7 +46,7 @@ def hotfolder(root: Path, name: str) -> HotFolder:
 def running(root: Path, folders: list[HotFolder]) -> Iterator[tuple[Intake, list[float]]]:
     """labd's intake loop in a thread, as the daemon runs it; yields claim times."""
     claimed: list[float] = []
-    journal = Journal.open(root / "state" / "journal.sqlite")
+    journal = open_journal(root / "state" / "journal.sqlite")
     intake = Intake({f.name: f for f in folders}, journal, spool_dir=root / "spool",
                     quarantine_dir=root / "quarantine", rescan_seconds=60, clock=SystemClock(),
                     on_claimed=lambda _job: claimed.append(time.monotonic()))  # fmt: skip

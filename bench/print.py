@@ -30,10 +30,10 @@ from PIL import Image
 from labd.clock import ManualClock
 from labd.config import parse
 from labd.demo.embedded import EmbeddedPrintServer
-from labd.journal import Journal
 from labd.model import JobKind, JobState
 from labd.pipeline import Pipeline
 from labd.printing import CupsClient
+from labd.schemas import open_journal
 
 
 def wait_completed(conn: cups.Connection, ids: list[int]) -> None:
@@ -69,7 +69,7 @@ def bench_labd(root: Path, server: EmbeddedPrintServer, queue: str, photo: Path,
         str(root / "labd.toml"),
     )
     clock = ManualClock(datetime.now(UTC))
-    journal = Journal.open(config.journal_path, clock)
+    journal = open_journal(config.journal_path, clock)
     pipeline = Pipeline(
         config=config,
         journal=journal,

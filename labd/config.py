@@ -18,6 +18,8 @@ from types import MappingProxyType
 from typing import Any, Final, TypeVar, cast
 
 from labd.errors import ConfigError
+from labd.media.model import DEFAULT_DISPOSITION as MEDIA_DEFAULT_DISPOSITION
+from labd.media.model import MediaKind
 from labd.model import (
     MM_PER_INCH,
     Fit,
@@ -478,13 +480,11 @@ def _existing_parent(path: Path) -> Path:
 
 # --- [media] and [waste]: customer media custody and secure waste -----------------------------
 
-# The media kinds labd knows (labd.media.MediaKind has the same values) and what happens to
-# each by default: sticks, cards and disks go back with the order, discs are shredded.
-MEDIA_KINDS: Final = ("usb", "sd", "hdd", "ssd", "cd", "dvd", "bd")
+# The media kinds labd knows, and what happens to each by default: labd.media.model's.
+MEDIA_KINDS: Final = tuple(kind.value for kind in MediaKind)
 DEFAULT_DISPOSITION: Final = MappingProxyType(
-    {"usb": "return", "sd": "return", "hdd": "return", "ssd": "return",
-     "cd": "destroy", "dvd": "destroy", "bd": "destroy"}
-)  # fmt: skip
+    {kind.value: disposition.value for kind, disposition in MEDIA_DEFAULT_DISPOSITION.items()}
+)
 DEFAULT_MISPRINT_REASONS: Final = ("banding", "colour-cast", "paper-jam", "wrong-size", "dust")
 
 

@@ -37,14 +37,15 @@ from labd.errors import (
 )
 from labd.intake import EventSink, Intake, Watcher
 from labd.journal import Journal, ensure_private_dir
-from labd.media import MediaLedger
-from labd.media_detect import MediaDetector
+from labd.media.detect import MediaDetector
+from labd.media.ledger import MediaLedger
 from labd.model import JobState
 from labd.notify import Notifier, watchdog_interval
 from labd.pipeline import Pipeline, is_jobs_fault
 from labd.printing import CupsClient
 from labd.retention import Retention
 from labd.running import STATUS_NAME, DaemonLock, DaemonStatus, write_status
+from labd.schemas import open_journal
 
 log = structlog.get_logger(__name__)
 
@@ -471,7 +472,8 @@ class Daemon:
             _private_quarantine(config)
             faults.arm(faults.fault_from_env())
             self.handle_signals()
-            journal = Journal.open(config.journal_path, self.clock)
+            # Every component's tables, migrated here (only the daemon migrates).
+            journal = open_journal(config.journal_path, self.clock)
             try:
                 return self._run(journal)
             finally:
@@ -498,9 +500,6 @@ class Daemon:
         config = self.config
         journal.record("daemon.started", {"hotfolders": sorted(config.hotfolders)})
         media = MediaLedger(journal, config.media)
-        # Every component's tables now, before READY: a command run meanwhile (labd status
-        # while another program holds the journal) then finds them and needs no write.
-        Retention(journal, config, self.clock)
         detector = self._start_detector(media) if config.media.detect else None
         pipeline = self._pipeline(journal)
         sink = EventSink()

@@ -205,15 +205,24 @@ class Journal:
         clock: Clock | None = None,
         *,
         create: bool = True,
+        migrate: bool = True,
+        schemas: Sequence[Schema] = (),
         busy_timeout_ms: int | None = None,
     ) -> Journal:
-        """Open (and create or migrate) the journal at ``path``."""
+        """Open (and create, and migrate) the journal at ``path``.
+
+        Its tables and printing's, and those of ``schemas``: labd opens it through
+        :func:`labd.schemas.open_journal`, with every component's.  ``migrate=False``
+        (the commands): a journal whose schema is not the code's is refused.
+        """
+        wanted = (PRINTING_SCHEMA, *(s for s in schemas if s is not PRINTING_SCHEMA))
         store = Store.open(
             path,
             clock,
             core=MIGRATIONS,
-            schemas=(PRINTING_SCHEMA,),
+            schemas=wanted,
             create=create,
+            migrate=migrate,
             busy_timeout_ms=BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms,
         )
         return cls(store)

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from labd.clock import isoformat
 from labd.config import Config
 from labd.journal import Journal
-from labd.media import MediaLedger
+from labd.media.ledger import MediaLedger
 from labd.retention import Retention
 
 

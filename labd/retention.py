@@ -26,11 +26,12 @@ from typing import ClassVar, Final, Protocol
 
 import structlog
 
-from labd import faults, media, waste
+from labd import faults, waste
 from labd.clock import Clock, isoformat, parse_timestamp
 from labd.config import Config
 from labd.errors import JournalUnavailable, JournalUnusable, LabdError, PrintError
 from labd.journal import ComponentSchema, Journal, Tx, personal_ref
+from labd.media import ledger as media
 from labd.model import TRANSITIONS, Job, JobState
 
 log = structlog.get_logger(__name__)
@@ -204,8 +205,6 @@ class Retention:
         self.config = config
         self.clock = clock
         self.cups = cups
-        for schema in (SCHEMA, media.SCHEMA, waste.SCHEMA):
-            journal.ensure_schema(schema)
 
     # -- retention -------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from labd.errors import (
     WasteError,
 )
 from labd.journal import ComponentSchema, Journal, Tx
-from labd.media import MediaLedger
+from labd.media.ledger import MediaLedger
 
 log = structlog.get_logger(__name__)
 
@@ -243,7 +243,6 @@ class WasteLedger:
         self.journal = journal
         self.settings = settings or WasteSettings()
         self.media = media or MediaLedger(journal)
-        journal.ensure_schema(SCHEMA)
 
     # -- containers --------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from labd.config import DEFAULT_IGNORE
 from labd.intake import Intake
 from labd.journal import Journal
 from labd.model import HotFolder, Job
+from labd.schemas import open_journal
 
 STABLE = 5.0  # the intake rig's stability period, in seconds of the manual clock
 
@@ -54,7 +55,7 @@ def make_rig(root: Path, clock: ManualClock | None = None) -> Iterator[Rig]:
     hot.mkdir(parents=True)
     hot.chmod(0o770)
     clock = clock or ManualClock()
-    journal = Journal.open(root / "state" / "journal.sqlite", clock)
+    journal = open_journal(root / "state" / "journal.sqlite", clock)
     claimed: list[Job] = []
     hf = HotFolder(
         name="prints",

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final, Protocol, TextIO
 
+from labd import schemas
 from labd.config import Config, load
 from labd.journal import Journal
 
@@ -29,8 +30,9 @@ def config_of(args: argparse.Namespace) -> Config:
 
 
 def open_journal(config: Config) -> Journal:
-    """The journal of ``config``, which must exist already (commands never create it)."""
-    return Journal.open(config.journal_path, create=False)
+    """The journal of ``config``, which must exist already: commands never create it, nor
+    migrate it (they refuse one older or newer than the code; the daemon migrates)."""
+    return schemas.open_journal(config.journal_path, create=False, migrate=False)
 
 
 def write_table(out: TextIO, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:

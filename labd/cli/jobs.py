@@ -13,7 +13,8 @@ from labd.config import Config
 from labd.errors import PrintError
 from labd.intake.safety import check_folder
 from labd.journal import Journal
-from labd.media import MediaLedger, MediaState
+from labd.media.ledger import MediaLedger
+from labd.media.model import MediaState
 from labd.model import Job, JobState
 from labd.printing import CupsClient
 from labd.running import DaemonStatus, holder_of, last_run, read_status

@@ -14,7 +14,8 @@ from typing import TextIO, TypeAlias
 from labd.cli.common import Subparsers, config_of, open_journal, write_table
 from labd.config import Config
 from labd.errors import MediaError
-from labd.media import Disposition, IdKind, Material, MediaItem, MediaKind, MediaLedger, MediaState
+from labd.media.ledger import MediaLedger
+from labd.media.model import Disposition, IdKind, Material, MediaItem, MediaKind, MediaState
 from labd.waste import WasteLedger
 
 # The sub-command action argparse returns; nested commands are added to it.  Quoted: the

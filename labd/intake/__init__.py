@@ -29,7 +29,7 @@ from labd.intake.stability import Signature, StabilityTracker, is_ignored, signa
 from labd.intake.ticket import read_ticket
 from labd.intake.watch import EventSink, Watcher
 from labd.journal import Journal
-from labd.media import MediaLedger
+from labd.media.ledger import MediaLedger
 from labd.model import HotFolder, Job, JobFile, JobKind, JobState, WatchMode
 from labd.names import safe_name
 from labd.quarantine import quarantine

@@ -30,7 +30,7 @@ from typing import Final
 
 from labd.config import _Table  # the same checks and messages as the configuration
 from labd.errors import ConfigError, InputRejected
-from labd.media import Disposition, IdKind, MediaKind
+from labd.media.model import Disposition, IdKind, MediaKind
 
 TICKET_NAME: Final = "ticket.toml"
 RULE: Final = "intake.bad_ticket"

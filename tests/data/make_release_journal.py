@@ -23,7 +23,12 @@ from pathlib import Path
 from labd.clock import ManualClock
 from labd.config import load
 from labd.journal import Journal
-from labd.media import Disposition, IdKind, MediaKind, MediaLedger
+
+try:
+    from labd.media.ledger import MediaLedger
+    from labd.media.model import Disposition, IdKind, MediaKind
+except ImportError:  # the release it was made with, where media was one module
+    from labd.media import Disposition, IdKind, MediaKind, MediaLedger  # type: ignore[attr-defined,no-redef]
 from labd.model import JobKind, JobState
 from labd.retention import Retention
 from labd.waste import WasteLedger, WasteMaterial

@@ -13,6 +13,7 @@ from labd.config import DEFAULT_IGNORE
 from labd.intake import EventSink, Intake, Watcher
 from labd.journal import Journal
 from labd.model import HotFolder, Job, JobState
+from labd.schemas import open_journal
 from tests.waiting import wait_until
 
 
@@ -25,7 +26,7 @@ def intake_running(
     hot.chmod(0o770)
     hf = HotFolder(name="burst", path=hot, product="p", printer="q", stability_seconds=0.2,
                    ignore=DEFAULT_IGNORE)  # fmt: skip
-    journal = Journal.open(tmp_path / "state" / "journal.sqlite")
+    journal = open_journal(tmp_path / "state" / "journal.sqlite")
     claimed: list[Job] = []
     intake = Intake({"burst": hf}, journal, spool_dir=tmp_path / "spool",
                     quarantine_dir=tmp_path / "q", rescan_seconds=rescan, clock=SystemClock(),

@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 
 from labd.clock import ManualClock
-from labd.journal import Journal
-from labd.media import MediaItem, MediaLedger, MediaState
+from labd.media.ledger import MediaLedger
+from labd.media.model import MediaItem, MediaState
+from labd.schemas import open_journal
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.skipif(
@@ -177,7 +178,7 @@ def testbed() -> Any:
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Iterator[MediaLedger]:
-    journal = Journal.open(tmp_path / "journal.sqlite", ManualClock())
+    journal = open_journal(tmp_path / "journal.sqlite", ManualClock())
     yield MediaLedger(journal)
     journal.close()
 
@@ -216,7 +217,7 @@ def unplug(testbed: Any, tree: tuple[str, ...]) -> None:
 
 
 def test_plug_record_link_unplug_replug(testbed: Any, ledger: MediaLedger) -> None:
-    from labd.media_detect import MediaDetector  # noqa: PLC0415  # imports pyudev
+    from labd.media.detect import MediaDetector  # noqa: PLC0415  # imports pyudev
 
     threads = set(threading.enumerate())
     detector = MediaDetector(ledger)
@@ -251,7 +252,7 @@ def test_plug_record_link_unplug_replug(testbed: Any, ledger: MediaLedger) -> No
 
 
 def test_a_stick_plugged_before_start_is_found(testbed: Any, ledger: MediaLedger) -> None:
-    from labd.media_detect import MediaDetector  # noqa: PLC0415  # imports pyudev
+    from labd.media.detect import MediaDetector  # noqa: PLC0415  # imports pyudev
 
     tree = plug(testbed)
     detector = MediaDetector(ledger)

@@ -19,10 +19,10 @@ import pytest
 from labd.clock import ManualClock
 from labd.config import Config, parse
 from labd.demo.embedded import EmbeddedPrintServer
-from labd.journal import Journal
 from labd.model import Job, JobKind, JobState
 from labd.pipeline import RETRY_FIRST_SECONDS, Pipeline
 from labd.printing import CupsClient
+from labd.schemas import open_journal
 from tests.imagegen import make_photo
 from tests.waiting import wait_until
 
@@ -65,7 +65,7 @@ class Rig:
         self.queue = queue
         self.config = config_for(tmp_path, server.server, queue)
         self.clock = clock
-        self.journal = Journal.open(self.config.journal_path, clock)
+        self.journal = open_journal(self.config.journal_path, clock)
         self.cups = CupsClient(server.server)
         self.pipeline = Pipeline(
             config=self.config,

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from labd.printing import CupsClient, CupsJobState
+from labd.schemas import open_journal
 from tests.imagegen import make_photo, marker_corner
 from tests.system.conftest import Lab
 from tests.waiting import wait_until
@@ -323,11 +324,11 @@ def test_overdue_customer_media_are_in_the_log(lab: Lab) -> None:
     from datetime import UTC, datetime, timedelta  # noqa: PLC0415
 
     from labd.clock import ManualClock  # noqa: PLC0415
-    from labd.journal import Journal  # noqa: PLC0415
-    from labd.media import MediaKind, MediaLedger  # noqa: PLC0415
+    from labd.media.ledger import MediaLedger  # noqa: PLC0415
+    from labd.media.model import MediaKind  # noqa: PLC0415
 
     month_ago = ManualClock(datetime.now(UTC) - timedelta(days=30))
-    journal = Journal.open(lab.journal_path, month_ago)
+    journal = open_journal(lab.journal_path, month_ago)
     media = MediaLedger(journal)
     stick = media.register(MediaKind.USB, "SN-7", by="anna", orders=["2026-7"])
     media.ready(stick.id, by="anna")

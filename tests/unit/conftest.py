@@ -10,6 +10,7 @@ import pytest
 
 from labd.clock import ManualClock
 from labd.journal import Journal
+from labd.schemas import open_journal
 
 
 @pytest.fixture
@@ -19,7 +20,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def journal(tmp_path: Path, clock: ManualClock) -> Iterator[Journal]:
-    j = Journal.open(tmp_path / "state" / "journal.sqlite", clock)
+    j = open_journal(tmp_path / "state" / "journal.sqlite", clock)
     yield j
     j.close()
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from labd.cli import main
+from labd.schemas import open_journal
 from tests.factories import GOOD_CONFIG as GOOD
 from tests.factories import write_config as write
 
@@ -47,14 +48,14 @@ def test_status_lists_overdue_and_unlinked_media(tmp_path: Path) -> None:
 
     from labd.clock import ManualClock  # noqa: PLC0415
     from labd.config import load  # noqa: PLC0415
-    from labd.journal import Journal  # noqa: PLC0415
-    from labd.media import MediaKind, MediaLedger  # noqa: PLC0415
+    from labd.media.ledger import MediaLedger  # noqa: PLC0415
+    from labd.media.model import MediaKind  # noqa: PLC0415
 
     path = write(tmp_path, GOOD)
     (tmp_path / "hot" / "prints").mkdir(parents=True, mode=0o770)
     config = load(path)
     month_ago = ManualClock(datetime.now(UTC) - timedelta(days=30))
-    journal = Journal.open(config.journal_path, month_ago)
+    journal = open_journal(config.journal_path, month_ago)
     media = MediaLedger(journal, config.media)
     stick = media.register(MediaKind.USB, "SN-1", by="anna", orders=["2026-1"])
     media.ready(stick.id, by="anna")

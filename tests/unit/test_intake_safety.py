@@ -13,8 +13,8 @@ from labd.clock import ManualClock
 from labd.config import DEFAULT_IGNORE
 from labd.intake import EventSink, Intake, Watcher
 from labd.intake.safety import check_folder, filesystem_type, is_network
-from labd.journal import Journal
 from labd.model import HotFolder, Job, JobState, WatchMode
+from labd.schemas import open_journal
 
 STABLE = 1.0
 RESCAN = 60.0
@@ -35,7 +35,7 @@ def hot(tmp_path: Path) -> Path:
 
 
 def make_intake(tmp_path: Path, hf: HotFolder, clock: ManualClock, claimed: list[Job]):
-    journal = Journal.open(tmp_path / "state" / "j.sqlite", clock)
+    journal = open_journal(tmp_path / "state" / "j.sqlite", clock)
     intake = Intake({hf.name: hf}, journal, spool_dir=tmp_path / "spool",
                     quarantine_dir=tmp_path / "quarantine", rescan_seconds=RESCAN, clock=clock,
                     on_claimed=claimed.append)  # fmt: skip

@@ -18,6 +18,7 @@ import pytest
 from labd.cli import main
 from labd.errors import JournalSchemaError
 from labd.journal import SCHEMA_VERSION, Journal
+from labd.schemas import open_journal
 from tests.data.make_release_journal import read_back
 from tests.factories import GOOD_CONFIG, write_config
 
@@ -40,7 +41,7 @@ def test_a_released_journal_opens_migrates_and_reads_back_the_same(
     release_journal: Path,
 ) -> None:
     expected = json.loads((DATA / "journal-release-1.json").read_text())
-    with Journal.open(release_journal) as journal:
+    with open_journal(release_journal) as journal:
         assert journal.schema_version() == SCHEMA_VERSION
         got = read_back(journal)
     assert got["head"] == expected["head"]
@@ -62,9 +63,35 @@ def test_labd_journal_verify_passes_with_the_released_head(
 
 
 def test_a_journal_newer_than_the_code_is_refused_and_left_alone(release_journal: Path) -> None:
-    with Journal.open(release_journal) as journal, journal.transaction() as tx:
+    with open_journal(release_journal) as journal, journal.transaction() as tx:
         tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     before = release_journal.read_bytes()
     with pytest.raises(JournalSchemaError, match="newer than this labd understands"):
-        Journal.open(release_journal)
+        open_journal(release_journal)
     assert release_journal.read_bytes() == before
+
+
+def test_commands_read_without_migrating(
+    release_journal: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(release_journal.parent.parent, GOOD_CONFIG)
+    before = release_journal.read_bytes()
+    out = io.StringIO()
+    assert main(["--config", str(config), "jobs", "--format", "json"], out=out) == 0
+    assert len(out.getvalue().splitlines()) == 6  # every job of the release, read as it is
+    assert release_journal.read_bytes() == before
+
+
+def test_a_command_refuses_a_journal_older_than_the_code_and_leaves_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A journal with the jobs' tables only, as an older labd left it: no media tables.
+    state = tmp_path / "state"
+    Journal.open(state / "journal.sqlite").close()
+    before = (state / "journal.sqlite").read_bytes()
+    config = write_config(tmp_path, GOOD_CONFIG)
+    assert main(["--config", str(config), "media", "list"], out=io.StringIO()) == 4
+    err = capsys.readouterr().err
+    assert "(media): has schema version 0, older than this labd's (1)" in err
+    assert "start the labd service once" in err
+    assert (state / "journal.sqlite").read_bytes() == before  # not migrated by a command

@@ -10,7 +10,8 @@ import pytest
 from labd.config import MEDIA_KINDS, MediaSettings, parse
 from labd.errors import ConfigError, JobNotFound, MediaError, MediaMoveRefused, MediaNotFound
 from labd.journal import Journal
-from labd.media import Disposition, IdKind, Material, MediaKind, MediaLedger, MediaState
+from labd.media.ledger import MediaLedger
+from labd.media.model import Disposition, IdKind, Material, MediaKind, MediaState
 from labd.model import JobKind
 
 DAY = 86400.0

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from labd.cli import main
-from labd.journal import Journal
+from labd.schemas import open_journal
 
 from .test_media import done_job
 
@@ -44,7 +44,7 @@ reasons = ["banding", "dust"]
 def lab(tmp_path: Path):
     config = tmp_path / "labd.toml"
     config.write_text(CONFIG)
-    journal = Journal.open(tmp_path / "state" / "journal.sqlite")
+    journal = open_journal(tmp_path / "state" / "journal.sqlite")
     job = done_job(journal, tmp_path)
     journal.close()
 

@@ -11,9 +11,11 @@ import labd.retention as module
 from labd.clock import ManualClock
 from labd.config import Config, parse
 from labd.journal import Journal, personal_ref
-from labd.media import MediaKind, MediaLedger
+from labd.media.ledger import MediaLedger
+from labd.media.model import MediaKind
 from labd.model import JobKind, JobState
 from labd.retention import ErasureRefused, HoldNotFound, Retention, RetentionError
+from labd.schemas import open_journal
 
 DAY = 86400.0
 NAME = "Hansen-wedding"  # a customer's folder name: must not survive erasure
@@ -58,7 +60,7 @@ def config(tmp_path: Path) -> Config:
 
 @pytest.fixture
 def journal(config: Config, clock: ManualClock):
-    j = Journal.open(config.journal_path, clock)
+    j = open_journal(config.journal_path, clock)
     yield j
     j.close()
 

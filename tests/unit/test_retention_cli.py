@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from labd.cli import main
-from labd.journal import Journal
+from labd.schemas import open_journal
 
 from .test_media import done_job
 from .test_media_cli import CONFIG
@@ -19,7 +19,7 @@ from .test_media_cli import CONFIG
 def lab(tmp_path: Path):
     config = tmp_path / "labd.toml"
     config.write_text(CONFIG)
-    journal = Journal.open(tmp_path / "state" / "journal.sqlite")
+    journal = open_journal(tmp_path / "state" / "journal.sqlite")
     job = done_job(journal, tmp_path)
     journal.ticket(job, order_ref="A-77", copies={}, media=0)
     journal.close()

@@ -8,7 +8,7 @@ import pytest
 
 from labd.errors import InputRejected
 from labd.intake.ticket import RULE, TICKET_NAME, TicketMedia, read_ticket
-from labd.media import Disposition, IdKind, MediaKind
+from labd.media.model import Disposition, IdKind, MediaKind
 
 FILES = ["IMG_0001.jpg", "sub/IMG_0002.jpg"]
 

@@ -19,8 +19,10 @@ from labd.errors import (
     WasteError,
 )
 from labd.journal import Journal
-from labd.media import Disposition, MediaKind, MediaLedger, MediaState
+from labd.media.ledger import MediaLedger
+from labd.media.model import Disposition, MediaKind, MediaState
 from labd.model import JobKind
+from labd.schemas import open_journal
 from labd.waste import ContainerState, EntryKind, WasteLedger, WasteMaterial
 
 from .test_media import DAY, done_job, ready_item
@@ -278,7 +280,7 @@ def test_waste_per_reason_per_month(waste, journal, tmp_path, clock: ManualClock
 
 
 def test_a_possible_duplicate_is_confirmed_into_a_container_once(tmp_path: Path) -> None:
-    journal = Journal.open(tmp_path / "j.sqlite", ManualClock())
+    journal = open_journal(tmp_path / "j.sqlite", ManualClock())
     waste = WasteLedger(journal)
     job = done_job(journal, tmp_path)
     waste.open("W-1", material=WasteMaterial.P, level=4, location="QC", by="carl")

@@ -7,18 +7,15 @@ dismisses it.  Every move is a chained ``media.*`` event; what identifies a cust
 (serial number, volume label, order references, parcel numbers, incident texts) lives in
 tables and event details outside the chain, so it can be erased without breaking it.
 
-No adapters here: USB detection (pyudev) is :mod:`labd.media_detect`.
+No adapters here: USB detection (pyudev) is :mod:`labd.media.detect`.
 """
 
 from __future__ import annotations
 
-import enum
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import MappingProxyType
 from typing import Final
 
 import structlog
@@ -27,97 +24,21 @@ from labd.clock import parse_timestamp
 from labd.config import MediaSettings
 from labd.errors import JobNotFound, MediaError, MediaMoveRefused, MediaNotFound
 from labd.journal import ComponentSchema, Journal, Tx
+from labd.media.model import (
+    _OUTSTANDING,
+    DEFAULT_MATERIAL,
+    MOVES,
+    Disposition,
+    IdKind,
+    Material,
+    MediaEvent,
+    MediaItem,
+    MediaKind,
+    MediaState,
+)
 
 log = structlog.get_logger(__name__)
 
-
-class MediaKind(enum.StrEnum):
-    """The kind of carrier (the values are :data:`labd.config.MEDIA_KINDS`)."""
-
-    USB = "usb"
-    SD = "sd"
-    HDD = "hdd"
-    SSD = "ssd"
-    CD = "cd"
-    DVD = "dvd"
-    BD = "bd"
-
-
-class Material(enum.StrEnum):
-    """DIN 66399 material class of a carrier."""
-
-    E = "E"  # electronic: sticks, cards, SSDs
-    H = "H"  # magnetic hard disks
-    O = "O"  # optical discs  # noqa: E741  # the standard's own letter
-
-
-DEFAULT_MATERIAL: Final = MappingProxyType(
-    {
-        MediaKind.USB: Material.E,
-        MediaKind.SD: Material.E,
-        MediaKind.SSD: Material.E,
-        MediaKind.HDD: Material.H,
-        MediaKind.CD: Material.O,
-        MediaKind.DVD: Material.O,
-        MediaKind.BD: Material.O,
-    }
-)
-
-
-class Disposition(enum.StrEnum):
-    """What happens to a carrier once its order is done."""
-
-    RETURN = "return"
-    DESTROY = "destroy"
-
-
-class IdKind(enum.StrEnum):
-    """What the identifier of an item is."""
-
-    SERIAL = "serial"
-    LABEL = "label"  # volume label
-    TAG = "tag"  # a number the lab wrote on it
-
-
-class MediaState(enum.StrEnum):
-    """Where an item is in its life cycle."""
-
-    UNLINKED = "unlinked"  # detected by labd, not yet tied to an order
-    RECEIVED = "received"
-    IN_USE = "in_use"
-    READY = "ready"  # its order is done; it waits to be returned or destroyed
-    RETURNED = "returned"
-    DESTROYED = "destroyed"
-    LOST = "lost"
-    DISMISSED = "dismissed"  # a detected device that was not a customer's carrier
-
-    @property
-    def outstanding(self) -> bool:
-        """True while the item is in the house and must still be resolved."""
-        return self in _OUTSTANDING
-
-
-_OUTSTANDING: Final = frozenset(
-    {MediaState.UNLINKED, MediaState.RECEIVED, MediaState.IN_USE, MediaState.READY}
-)
-
-MOVES: Final[MappingProxyType[MediaState, frozenset[MediaState]]] = MappingProxyType(
-    {
-        MediaState.UNLINKED: frozenset(
-            {MediaState.RECEIVED, MediaState.DISMISSED, MediaState.LOST}
-        ),
-        MediaState.RECEIVED: frozenset({MediaState.IN_USE, MediaState.READY, MediaState.LOST}),
-        MediaState.IN_USE: frozenset({MediaState.READY, MediaState.LOST}),
-        # READY -> IN_USE: a complaint or reprint needs the carrier again.
-        MediaState.READY: frozenset(
-            {MediaState.IN_USE, MediaState.RETURNED, MediaState.DESTROYED, MediaState.LOST}
-        ),
-        MediaState.RETURNED: frozenset(),
-        MediaState.DESTROYED: frozenset(),
-        MediaState.LOST: frozenset(),
-        MediaState.DISMISSED: frozenset(),
-    }
-)
 
 # DIN 66399 security level as written on certificates: material class, dash, level 1-7.
 _LEVEL = re.compile(r"^([PFOTHE])-([1-7])$")
@@ -174,58 +95,6 @@ SCHEMA: Final = ComponentSchema(
 )
 
 
-@dataclass(frozen=True)
-class MediaItem:
-    """One customer carrier as the ledger holds it now."""
-
-    id: int
-    kind: MediaKind
-    material: Material
-    state: MediaState
-    disposition: Disposition
-    id_kind: IdKind
-    identifier: str | None  # serial, label or tag: personal, outside the chain
-    label: str | None  # volume label: personal
-    orders: tuple[str, ...]  # the lab's order references: personal
-    jobs: tuple[int, ...]  # labd job ids
-    source: str  # manual | detected
-    received_by: str | None
-    received_at: str | None
-    ready_at: str | None
-    closed_by: str | None
-    closed_at: str | None
-    level: str | None
-    container: str | None
-    shredder_run: str | None
-    certificate: str | None
-    shipment: str | None  # parcel or shipment reference: personal
-    vendor: str | None
-    model: str | None
-    capacity: int | None  # bytes
-    present: bool  # plugged into the print server now
-    created_at: str
-    updated_at: str
-
-    def as_row(self) -> dict[str, object]:
-        """JSON/CSV-ready data."""
-        row: dict[str, object] = {}
-        for name in self.__dataclass_fields__:
-            value = getattr(self, name)
-            row[name] = list(value) if isinstance(value, tuple) else value
-        return row
-
-
-@dataclass(frozen=True)
-class MediaEvent:
-    """One event of an item's history."""
-
-    seq: int
-    ts: str
-    kind: str
-    data: Mapping[str, object]
-    detail: str | None
-
-
 _COLUMNS: Final = (
     "m.id, m.kind, m.material, m.state, m.disposition, m.id_kind, p.identifier, p.label, "
     "m.source, m.received_by, m.received_at, m.ready_at, m.closed_by, m.closed_at, m.level, "
@@ -249,7 +118,6 @@ class MediaLedger:
     def __init__(self, journal: Journal, settings: MediaSettings | None = None) -> None:
         self.journal = journal
         self.settings = settings or MediaSettings()
-        journal.ensure_schema(SCHEMA)
 
     # -- recording -----------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import pyudev
 import structlog
 
 from labd.errors import LabdError, MediaError
-from labd.media import MediaLedger
+from labd.media.ledger import MediaLedger
 
 log = structlog.get_logger(__name__)
 
