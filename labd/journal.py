@@ -19,6 +19,7 @@ from typing import Final
 
 import structlog
 
+from labd import spool
 from labd.clock import Clock
 from labd.errors import IllegalTransition, JobNotFound, JournalError
 from labd.model import TRANSITIONS, Event, Job, JobFile, JobKind, JobOutput, JobState
@@ -337,7 +338,7 @@ class Journal:
                 )  # fmt: skip
                 tx.execute(
                     "UPDATE jobs SET spool = ? WHERE id = ?",
-                    (str(spool_root / str(job_id)), job_id),
+                    (str(spool.job_folder(spool_root, job_id)), job_id),
                 )
                 tx.execute(
                     "INSERT INTO job_personal (job_id, entry) VALUES (?, ?)", (job_id, d.entry)
@@ -569,8 +570,8 @@ class Journal:
                 "created_at, updated_at) VALUES (?, ?, ?, ?, '', ?, ?, ?) RETURNING id",
                 (src[0], src[1], JobState.HELD.value, by, "print.reprint_preparing", now, now),
             )
-            spool = str(Path(src.text("spool")).parent / str(job_id))
-            tx.execute("UPDATE jobs SET spool = ? WHERE id = ?", (spool, job_id))
+            folder = str(spool.job_folder(Path(src.text("spool")).parent, job_id))
+            tx.execute("UPDATE jobs SET spool = ? WHERE id = ?", (folder, job_id))
             tx.execute(
                 "INSERT INTO job_personal (job_id, entry) SELECT ?, entry FROM job_personal "
                 "WHERE job_id = ?",

@@ -32,15 +32,14 @@ from labd.errors import (
     transient_problem,
     unexpected_reason,
 )
-from labd.intake.claim import INBOX
 from labd.journal import Journal
 from labd.model import TRANSITIONS, Job, JobOutput, JobState
 from labd.printing import CupsClient, CupsJobState, CupsJobStatus, QueueInfo
 from labd.quarantine import quarantine
+from labd.spool import entry_of, inbox, outbox
 
 log = structlog.get_logger(__name__)
 
-OUTBOX: Final = "out"
 RETRY_FIRST_SECONDS: Final = 5.0
 RETRY_MAX_SECONDS: Final = 300.0
 # Held for these reasons, a job is retried by itself: CUPS never took it, so trying again
@@ -104,13 +103,13 @@ class Pipeline:
         product = self.config.products[hf.product]
         spool = Path(job.spool)
         files = self.journal.files(job.id)
-        out_dir = spool / OUTBOX
+        out_dir = outbox(job)
         out_dir.mkdir(mode=0o700, exist_ok=True)
         started = self.clock.monotonic()
         try:
             converted = convert_job(
                 product,
-                [spool / INBOX / f.name for f in files],
+                [inbox(job) / f.name for f in files],
                 out_dir,
                 after_each=self._between_files,
                 pool=self.pool.get() if self.pool is not None else None,
@@ -136,7 +135,7 @@ class Pipeline:
             self.journal.quarantined(job.id, rule=e.rule, reason=e.reason)
             faults.crash_point("convert_refused")
             quarantine(
-                spool / INBOX / job.entry,
+                entry_of(job),
                 self.config.quarantine_dir,
                 hotfolder=job.hotfolder,
                 job_id=job.id,

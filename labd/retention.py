@@ -26,7 +26,7 @@ from typing import ClassVar, Final, Protocol
 
 import structlog
 
-from labd import faults, waste
+from labd import faults, spool, waste
 from labd.clock import Clock, isoformat, parse_timestamp
 from labd.config import Config
 from labd.errors import JournalUnavailable, JournalUnusable, LabdError, PrintError
@@ -331,12 +331,7 @@ class Retention:
         return [(int(str(r[0])), str(r[1])) for r in rows]
 
     def _spool_of(self, job: Job) -> Path:
-        root = self.config.spool_dir.absolute()
-        spool = Path(job.spool).absolute() if job.spool else root / str(job.id)
-        # Never delete outside the spool, whatever the journal says.
-        if spool.parent != root or spool.name != str(job.id):
-            spool = root / str(job.id)
-        return spool
+        return spool.folder_to_delete(self.config.spool_dir, job)
 
     def _quarantine_of(self, job: Job) -> list[Path]:
         folder = self.config.quarantine_dir / job.hotfolder

@@ -23,7 +23,7 @@ from labd.errors import (
     transient_problem,
     unexpected_reason,
 )
-from labd.intake.claim import INBOX, claim_many, inspect, recover
+from labd.intake.claim import claim_many, inspect, recover
 from labd.intake.safety import FolderCheck, check_folder
 from labd.intake.stability import Signature, StabilityTracker, is_ignored, signature
 from labd.intake.ticket import read_ticket
@@ -33,6 +33,7 @@ from labd.media.ledger import MediaLedger
 from labd.model import HotFolder, Job, JobFile, JobKind, JobState, WatchMode
 from labd.names import safe_name
 from labd.quarantine import quarantine
+from labd.spool import entry_of
 
 __all__ = ["EventSink", "Intake", "Watcher"]
 
@@ -198,7 +199,7 @@ class Intake:
         """
         jobs = recover(self.journal, self.hotfolders, vet=self._vet, contain=self._contain)
         for job in self.journal.jobs([JobState.QUARANTINED]):
-            entry = Path(job.spool) / INBOX / job.entry
+            entry = entry_of(job)
             if job.entry and (entry.exists() or entry.is_symlink()):
                 try:
                     self._to_quarantine(job, entry)
@@ -225,7 +226,7 @@ class Intake:
         if job.state in (JobState.DISCOVERED, JobState.CLAIMED):
             reason = unexpected_reason(error, doing="taking it from the hot folder", job_id=job.id)
             self.journal.quarantined(job.id, rule=INTERNAL_RULE, reason=reason)
-        entry = Path(job.spool) / INBOX / job.entry
+        entry = entry_of(job)
         if job.entry and (entry.exists() or entry.is_symlink()):
             try:
                 self._to_quarantine(self.journal.job(job.id), entry)
@@ -350,7 +351,7 @@ class Intake:
         """
         faults.raise_point("intake", job.entry)
         hf = self.hotfolders.get(job.hotfolder)
-        entry = Path(job.spool) / INBOX / job.entry
+        entry = entry_of(job)
         if hf is None:  # the hot folder left the configuration: no rules to check it by
             return lambda: self.on_claimed(job)
         refusal = inspect(entry, hf)

@@ -26,10 +26,9 @@ from labd.intake.ticket import TICKET_NAME
 from labd.journal import Discovery, Journal
 from labd.model import HotFolder, Job, JobKind, JobState
 from labd.names import make_names_safe, natural_key, safe_name
+from labd.spool import entry_of, inbox
 
 log = structlog.get_logger(__name__)
-
-INBOX = "in"
 
 
 @dataclass(frozen=True)
@@ -217,10 +216,10 @@ def _move_into_spool(
     ``source`` is the entry's name in the hot folder when it differs from the journaled
     (safe) one.  Names under an order folder that are not UTF-8 are made safe in the spool.
     """
-    inbox = Path(job.spool) / INBOX
-    target = inbox / job.entry
+    folder = inbox(job)
+    target = folder / job.entry
     if not (target.exists() or target.is_symlink()):
-        inbox.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
             (hotfolder.path / (source or job.entry)).rename(target)
         except FileNotFoundError:
@@ -237,8 +236,8 @@ def _move_into_spool(
 
 def _files_of(job: Job, hotfolder: HotFolder) -> list[tuple[str, int]]:
     faults.raise_point("claim", job.entry)
-    inbox = Path(job.spool) / INBOX
-    return [] if (inbox / job.entry).is_symlink() else job_files(inbox, hotfolder.ignore)
+    folder = inbox(job)
+    return [] if (folder / job.entry).is_symlink() else job_files(folder, hotfolder.ignore)
 
 
 def _finish_claim(journal: Journal, job: Job, hotfolder: HotFolder, vet: Vet | None) -> Job | None:
@@ -291,7 +290,7 @@ def _recover_one(
 ) -> Job | None:
     hotfolder = hotfolders.get(job.hotfolder)
     if hotfolder is None:
-        in_spool = Path(job.spool) / INBOX / job.entry
+        in_spool = entry_of(job)
         if not (in_spool.exists() or in_spool.is_symlink()):
             journal.withdrawn(job.id)
             return None
@@ -307,7 +306,7 @@ def _stand_in(job: Job) -> HotFolder:
     """A hot folder of the job's name with the default rules, for a claim left half done."""
     return HotFolder(
         name=job.hotfolder,
-        path=Path(job.spool) / INBOX / ".gone",
+        path=inbox(job) / ".gone",
         product="",
         printer="",
         stability_seconds=0.0,

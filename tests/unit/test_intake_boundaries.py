@@ -19,11 +19,11 @@ from structlog.testing import capture_logs
 import labd.intake.claim
 from labd.config import DEFAULT_IGNORE
 from labd.errors import INTERNAL_RULE
-from labd.intake.claim import INBOX
 from labd.intake.stability import is_ignored
 from labd.journal import Discovery
 from labd.model import HotFolder, Job, JobKind, JobState
 from labd.names import safe_name
+from labd.spool import INBOX
 from tests.factories import STABLE, Rig, make_rig
 
 
