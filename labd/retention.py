@@ -26,13 +26,14 @@ from typing import ClassVar, Final, Protocol
 
 import structlog
 
-from labd import faults, spool, waste
+from labd import faults, spool
 from labd.clock import Clock, isoformat, parse_timestamp
 from labd.config import Config
 from labd.errors import JournalUnavailable, JournalUnusable, LabdError, PrintError
 from labd.journal import ComponentSchema, Journal, Tx, personal_ref
 from labd.media import ledger as media
 from labd.model import TRANSITIONS, Job, JobState
+from labd.waste import ledger as waste
 
 log = structlog.get_logger(__name__)
 

@@ -18,7 +18,7 @@ from labd.media.model import MediaState
 from labd.model import Job, JobState
 from labd.printing import CupsClient
 from labd.running import DaemonStatus, holder_of, last_run, read_status
-from labd.waste import WasteLedger
+from labd.waste.ledger import WasteLedger
 
 _DETAIL_KEYS = (
     "id", "state", "hotfolder", "kind", "entry", "technician", "created_at", "updated_at",

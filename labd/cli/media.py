@@ -16,7 +16,7 @@ from labd.config import Config
 from labd.errors import MediaError
 from labd.media.ledger import MediaLedger
 from labd.media.model import Disposition, IdKind, Material, MediaItem, MediaKind, MediaState
-from labd.waste import WasteLedger
+from labd.waste.ledger import WasteLedger
 
 # The sub-command action argparse returns; nested commands are added to it.  Quoted: the
 # class is not subscriptable at run time.

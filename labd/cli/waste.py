@@ -11,7 +11,7 @@ from labd.cli.common import Subparsers
 from labd.cli.media import Actions, cell, default_user, ledgers, write_records
 from labd.errors import WasteError
 from labd.pipeline import reprint_job
-from labd.waste import Container, ContainerState, WasteMaterial
+from labd.waste.model import Container, ContainerState, WasteMaterial
 
 _CONTAINER_COLUMNS = (
     "id", "state", "din_level", "location", "seal", "company", "collected_on", "certificate",

@@ -23,7 +23,8 @@ from labd.media.ledger import MediaLedger
 from labd.media.model import Disposition, MediaKind, MediaState
 from labd.model import JobKind
 from labd.schemas import open_journal
-from labd.waste import ContainerState, EntryKind, WasteLedger, WasteMaterial
+from labd.waste.ledger import WasteLedger
+from labd.waste.model import ContainerState, EntryKind, WasteMaterial
 
 from .test_media import DAY, done_job, ready_item
 
