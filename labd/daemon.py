@@ -43,7 +43,7 @@ from labd.model import JobState
 from labd.notify import Notifier, watchdog_interval
 from labd.pipeline import Pipeline, is_jobs_fault
 from labd.printing import CupsClient
-from labd.retention import Retention
+from labd.privacy.retention import Retention
 from labd.running import STATUS_NAME, DaemonLock, DaemonStatus, write_status
 from labd.schemas import open_journal
 

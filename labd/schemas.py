@@ -14,10 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-from labd import retention
 from labd.clock import Clock
 from labd.journal import PRINTING_SCHEMA, Journal
 from labd.media import ledger as media
+from labd.privacy import retention
 from labd.store import Schema
 from labd.waste import ledger as waste
 

@@ -9,8 +9,8 @@ from typing import TextIO
 
 from labd.cli.common import Subparsers, config_of, open_journal
 from labd.clock import SystemClock
-from labd.report import Period, records, report
-from labd.retention import Retention
+from labd.privacy.report import Period, records, report
+from labd.privacy.retention import Retention
 
 
 def cmd_report(args: argparse.Namespace, out: TextIO) -> int:

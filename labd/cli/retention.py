@@ -13,7 +13,7 @@ from labd.clock import SystemClock
 from labd.config import Config
 from labd.journal import Journal
 from labd.printing import CupsClient
-from labd.retention import Retention
+from labd.privacy.retention import Retention
 
 PENDING_EXIT: Final = 33
 

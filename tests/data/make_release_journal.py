@@ -27,13 +27,15 @@ from labd.journal import Journal
 try:
     from labd.media.ledger import MediaLedger
     from labd.media.model import Disposition, IdKind, MediaKind
+    from labd.privacy.retention import Retention
     from labd.waste.ledger import WasteLedger
     from labd.waste.model import WasteMaterial
 except ImportError:  # the release it was made with, where media and waste were modules
+    from labd.retention import Retention  # type: ignore[import-not-found,no-redef]
+
     from labd.media import Disposition, IdKind, MediaKind, MediaLedger  # type: ignore[attr-defined,no-redef]
     from labd.waste import WasteLedger, WasteMaterial  # type: ignore[attr-defined,no-redef]
 from labd.model import JobKind, JobState
-from labd.retention import Retention
 
 
 def _plain(value: object) -> object:

@@ -300,7 +300,7 @@ def test_a_copy_kept_by_cups_is_journaled_and_purged_when_retention_ends(
     from dataclasses import replace  # noqa: PLC0415  # only this test rebuilds a config
 
     from labd.config import RetentionSettings  # noqa: PLC0415
-    from labd.retention import Retention  # noqa: PLC0415
+    from labd.privacy.retention import Retention  # noqa: PLC0415
 
     root = Path(tempfile.mkdtemp(prefix="labd-cups-keep-"))
     try:

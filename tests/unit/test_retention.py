@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-import labd.retention as module
+import labd.privacy.retention as module
 from labd.clock import ManualClock
 from labd.config import Config, parse
 from labd.journal import Journal, personal_ref
 from labd.media.ledger import MediaLedger
 from labd.media.model import MediaKind
 from labd.model import JobKind, JobState
-from labd.retention import ErasureRefused, HoldNotFound, Retention, RetentionError
+from labd.privacy.retention import ErasureRefused, HoldNotFound, Retention, RetentionError
 from labd.schemas import open_journal
 
 DAY = 86400.0

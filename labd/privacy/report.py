@@ -12,7 +12,7 @@ from labd.clock import isoformat
 from labd.config import Config
 from labd.journal import Journal
 from labd.media.ledger import MediaLedger
-from labd.retention import Retention
+from labd.privacy.retention import Retention
 
 
 @dataclass(frozen=True)
