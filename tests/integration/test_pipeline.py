@@ -8,7 +8,6 @@ step as a restarted labd would.
 from __future__ import annotations
 
 import itertools
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,13 +16,12 @@ from types import MappingProxyType
 import pytest
 
 from labd.clock import ManualClock
-from labd.config import Config, parse
 from labd.demo.embedded import EmbeddedPrintServer
-from labd.model import Job, JobKind, JobState
+from labd.model import JobState
 from labd.pipeline import RETRY_FIRST_SECONDS, Pipeline
 from labd.printing import CupsClient
-from labd.schemas import open_journal
-from tests.imagegen import make_photo
+from tests.factories import PrintRig as Rig
+from tests.factories import print_config as config_for
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.cups
@@ -38,62 +36,6 @@ def raw_queue(print_server: EmbeddedPrintServer) -> str:
     name = f"pipeline-raw-{next(_queues)}"
     print_server.add_raw_queue(name)
     return name
-
-
-def config_for(tmp_path: Path, server: str, queue: str) -> Config:
-    return parse(
-        {
-            "labd": {
-                "state_dir": str(tmp_path / "state"),
-                "spool_dir": str(tmp_path / "spool"),
-                "quarantine_dir": str(tmp_path / "q"),
-                "hotfolder_root": str(tmp_path / "hot"),
-            },
-            "cups": {"server": server},
-            "printers": {"p": {"queue": queue}},
-            "products": {"x": {"format": "jpeg", "size": "6x4 in"}},
-            "hotfolders": {"h": {"product": "x", "printer": "p"}},
-        },
-        str(tmp_path / "labd.toml"),
-    )
-
-
-class Rig:
-    def __init__(
-        self, tmp_path: Path, server: EmbeddedPrintServer, queue: str, clock: ManualClock
-    ) -> None:
-        self.queue = queue
-        self.config = config_for(tmp_path, server.server, queue)
-        self.clock = clock
-        self.journal = open_journal(self.config.journal_path, clock)
-        self.cups = CupsClient(server.server)
-        self.pipeline = Pipeline(
-            config=self.config,
-            journal=self.journal,
-            cups=self.cups,
-            clock=clock,
-            stop=threading.Event(),
-        )
-        self.tmp_path = tmp_path
-
-    def converted_job(self, pipeline: Pipeline | None = None) -> Job:
-        """A job claimed and converted for real, ready to submit."""
-        job = self.journal.discover(
-            hotfolder="h",
-            kind=JobKind.FILE,
-            entry="photo.jpg",
-            technician="t",
-            source_inode=1,
-            spool_root=self.config.spool_dir,
-        )
-        (Path(job.spool) / "in").mkdir(parents=True)
-        make_photo(Path(job.spool) / "in" / "photo.jpg", size=(900, 600))
-        self.journal.claimed(job.id, [("photo.jpg", 1)])
-        assert (pipeline or self.pipeline).convert(self.journal.job(job.id))
-        return self.journal.job(job.id)
-
-    def cups_jobs_named(self, title: str) -> list[int]:
-        return [s.job_id for s in self.cups.find_jobs(title) if s.queue == self.queue]
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from labd.pipeline import (
     retry_job,
 )
 from labd.printing import CupsJobState
-from tests.integration.test_pipeline import Rig
+from tests.factories import PrintRig as Rig
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.cups

@@ -23,6 +23,7 @@ from labd.convert import (
 from labd.convert import image as convert_image_module
 from labd.errors import InputRejected
 from labd.model import Fit, OutputFormat, Product
+from tests.factories import BOOK
 from tests.imagegen import (
     BACKGROUND,
     RED,
@@ -33,7 +34,6 @@ from tests.imagegen import (
     pixel,
     snapshot,
 )
-from tests.unit.test_pdf import BOOK
 
 RGB = tuple[int, int, int]
 YELLOW: RGB = (250, 210, 0)

@@ -12,40 +12,12 @@ from labd.errors import ConfigError, JobNotFound, MediaError, MediaMoveRefused, 
 from labd.journal import Journal
 from labd.media.ledger import MediaLedger
 from labd.media.model import Disposition, IdKind, Material, MediaKind, MediaState
-from labd.model import JobKind
-
-DAY = 86400.0
+from tests.factories import DAY, done_job, ready_item
 
 
 @pytest.fixture
 def ledger(journal: Journal) -> MediaLedger:
     return MediaLedger(journal, MediaSettings(overdue_days=14))
-
-
-def done_job(journal: Journal, tmp_path: Path, *, finish: bool = True) -> int:
-    job = journal.discover(
-        hotfolder="prints", kind=JobKind.ORDER, entry="Hansen wedding", technician="anna",
-        source_inode=1, spool_root=tmp_path / "spool",
-    )  # fmt: skip
-    journal.claimed(job.id, [("a.jpg", 1), ("b.jpg", 2)])
-    journal.converted(job.id, [("out/0001.jpg", 1), ("out/0002.jpg", 2)], "minilab")
-    (Path(job.spool) / "out").mkdir(parents=True)
-    for n in (1, 2):  # print-ready files a reprint copies
-        (Path(job.spool) / "out" / f"000{n}.jpg").write_bytes(b"print %d" % n)
-    for seq in (1, 2):
-        journal.submit_intent(job.id, seq)
-        journal.submitted(job.id, seq, 100 + seq)
-    if finish:
-        journal.printed(job.id)
-        journal.done(job.id)
-    return job.id
-
-
-def ready_item(ledger: MediaLedger, kind: MediaKind = MediaKind.USB) -> int:
-    item = ledger.register(kind, "TAG-1", by="anna", orders=["A-1001"])
-    ledger.in_use(item.id, by="anna")
-    ledger.ready(item.id, by="anna")
-    return item.id
 
 
 def test_media_kinds_match_the_configuration() -> None:

@@ -11,33 +11,8 @@ import pytest
 
 from labd.cli import main
 from labd.schemas import open_journal
-
-from .test_media import done_job
-
-CONFIG = """
-[labd]
-state_dir = "state"
-spool_dir = "spool"
-quarantine_dir = "quarantine"
-hotfolder_root = "hot"
-
-[products.p]
-format = "jpeg"
-size = "6x4 in"
-
-[printers.m]
-queue = "m"
-
-[hotfolders.h]
-product = "p"
-printer = "m"
-
-[media]
-overdue_days = 7
-
-[waste]
-reasons = ["banding", "dust"]
-"""
+from tests.factories import LEDGER_CONFIG as CONFIG
+from tests.factories import done_job
 
 
 @pytest.fixture

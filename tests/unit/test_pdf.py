@@ -23,17 +23,10 @@ from labd.convert import (
 )
 from labd.errors import InputRejected
 from labd.model import Layout, OutputFormat, Product
+from tests.factories import BOOK
 from tests.imagegen import make_photo, make_truncated_jpeg, marker_corner
 
 # An A5-ish book: 150x100 mm landscape pages at 150 dpi (886x591 px): small and quick.
-BOOK = Product(
-    name="book",
-    format=OutputFormat.PDF,
-    layout=Layout.PHOTOBOOK,
-    width_mm=150,
-    height_mm=100,
-    dpi=150,
-)
 PASS = Product(
     name="pass",
     format=OutputFormat.PDF,

@@ -10,9 +10,8 @@ import pytest
 
 from labd.cli import main
 from labd.schemas import open_journal
-
-from .test_media import done_job
-from .test_media_cli import CONFIG
+from tests.factories import LEDGER_CONFIG as CONFIG
+from tests.factories import done_job
 
 
 @pytest.fixture

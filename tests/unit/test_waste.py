@@ -25,8 +25,7 @@ from labd.model import JobKind
 from labd.schemas import open_journal
 from labd.waste.ledger import WasteLedger
 from labd.waste.model import ContainerState, EntryKind, WasteMaterial
-
-from .test_media import DAY, done_job, ready_item
+from tests.factories import DAY, done_job, ready_item
 
 
 @pytest.fixture
