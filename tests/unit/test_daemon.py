@@ -55,7 +55,7 @@ def intake(config: Config, journal: Journal, clock: ManualClock) -> Intake:
     )
 
 
-def held(intake: Intake) -> str | None:
+def held_reason(intake: Intake) -> str | None:
     """Why intake is held now (read afresh: the daemon changes it)."""
     return intake.held
 
@@ -83,7 +83,7 @@ def test_a_spool_below_min_free_holds_intake_and_room_releases_it(
     daemon._deferred.add(7)
     with capture_logs() as logs:
         daemon._check_disk(intake)
-    assert held(intake) is None
+    assert held_reason(intake) is None
     [resumed] = events(logs, "daemon.intake_resumed")
     assert "below min_free_mb" in str(resumed["was"])
     assert daemon.work.get_nowait() == 7  # the job a disk error interrupted goes on
@@ -104,7 +104,7 @@ def test_a_loops_storage_trouble_is_held_once_then_released(
     daemon._check_disk(intake)
     assert intake.held == "follow: Journal journal.sqlite: cannot write: database is locked"
     daemon._check_disk(intake)  # the probe finds the disk fine: released
-    assert held(intake) is None
+    assert held_reason(intake) is None
 
 
 def test_an_unusable_journal_is_not_contained(config: Config, clock: ManualClock) -> None:
