@@ -33,6 +33,7 @@ from labd.errors import (
     JournalUnusable,
     LabdError,
     MediaError,
+    is_jobs_fault,
     transient_problem,
 )
 from labd.intake import EventSink, Intake, Watcher
@@ -41,7 +42,7 @@ from labd.media.detect import MediaDetector
 from labd.media.ledger import MediaLedger
 from labd.model import JobState
 from labd.notify import Notifier, watchdog_interval
-from labd.pipeline import Pipeline, is_jobs_fault
+from labd.pipeline import Pipeline
 from labd.printing import CupsClient
 from labd.privacy.retention import Retention
 from labd.running import STATUS_NAME, DaemonLock, DaemonStatus, write_status

@@ -221,3 +221,14 @@ def unexpected_reason(error: BaseException, *, doing: str, job_id: int) -> str:
         f"labd, not in the photos: the log has the details (journalctl -u labd, job_id "
         f"{job_id}); then retry or cancel the job"
     )
+
+
+def is_jobs_fault(error: BaseException) -> bool:
+    """True when ``error`` is one job's to bear: not the journal's nor the disk's trouble.
+
+    Storage errors (transient: hold and try again; fatal: stop) concern every job alike;
+    any other exception raised while working on one job is that job's failure.
+    """
+    if not isinstance(error, Exception) or isinstance(error, JournalUnusable):
+        return False
+    return transient_problem(error) is None

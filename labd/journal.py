@@ -21,7 +21,13 @@ import structlog
 
 from labd import spool
 from labd.clock import Clock
-from labd.errors import IllegalTransition, JobNotFound, JournalError
+from labd.errors import (
+    INTERNAL_RULE,
+    IllegalTransition,
+    JobNotFound,
+    JournalError,
+    unexpected_reason,
+)
 from labd.model import TRANSITIONS, Event, Job, JobFile, JobKind, JobOutput, JobState
 from labd.store import chain
 from labd.store.chain import GENESIS, ChainCheck, event_hash, personal_ref
@@ -846,3 +852,31 @@ def ensure_private_dir(path: Path) -> None:
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     if path.stat().st_mode & 0o077 and os.geteuid() == path.stat().st_uid:
         path.chmod(0o700)
+
+
+def fail_job(journal: Journal, job_id: int, error: Exception, *, doing: str) -> bool:
+    """An error nobody foresaw stopped this job: hold it for a technician, say why.
+
+    The job is HELD with rule internal.error (``labd retry`` or ``labd cancel``) and True
+    returned; a job that cannot be held from where it is gets the error journaled and
+    False.  Either way labd goes on with every other job; the log has the traceback.
+    """
+    log.error(
+        "job.failed",
+        job_id=job_id,
+        doing=doing,
+        error=f"{type(error).__name__}: {error}",
+        exc_info=error,
+    )
+    job = journal.job(job_id)
+    reason = unexpected_reason(error, doing=doing, job_id=job_id)
+    if JobState.HELD in TRANSITIONS[job.state]:
+        journal.held(job_id, rule=INTERNAL_RULE, reason=reason)
+        return True
+    journal.record(
+        "job.internal_error",
+        {"doing": doing, "error": type(error).__name__},
+        job_id=job_id,
+        detail=reason,
+    )
+    return False

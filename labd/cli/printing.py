@@ -11,8 +11,8 @@ import getpass
 from typing import TextIO
 
 from labd.cli.common import Subparsers, config_of, open_journal
-from labd.pipeline import cancel_job, reprint_job, resolve_job, retry_job
 from labd.printing import CupsClient
+from labd.printing.actions import cancel_job, reprint_job, resolve_job, retry_job
 
 
 def cmd_retry(args: argparse.Namespace, out: TextIO) -> int:

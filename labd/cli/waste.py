@@ -10,7 +10,7 @@ from typing import TextIO
 from labd.cli.common import Subparsers
 from labd.cli.media import Actions, cell, default_user, ledgers, write_records
 from labd.errors import WasteError
-from labd.pipeline import reprint_job
+from labd.printing.actions import reprint_job
 from labd.waste.model import Container, ContainerState, WasteMaterial
 
 _CONTAINER_COLUMNS = (

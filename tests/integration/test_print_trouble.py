@@ -20,15 +20,9 @@ from labd.cli.doctor import _directives
 from labd.clock import ManualClock
 from labd.demo.embedded import EmbeddedPrintServer
 from labd.model import JobState
-from labd.pipeline import (
-    RETRY_FIRST_SECONDS,
-    STOPPED_RULE,
-    cancel_job,
-    reprint_job,
-    resolve_job,
-    retry_job,
-)
+from labd.pipeline import RETRY_FIRST_SECONDS, STOPPED_RULE
 from labd.printing import CupsJobState
+from labd.printing.actions import cancel_job, reprint_job, resolve_job, retry_job
 from tests.factories import PrintRig as Rig
 from tests.waiting import wait_until
 
