@@ -12,7 +12,6 @@ No adapters here: USB detection (pyudev) is :mod:`labd.media.detect`.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -22,7 +21,7 @@ import structlog
 
 from labd.clock import parse_timestamp
 from labd.config import MediaSettings
-from labd.errors import JobNotFound, MediaError, MediaMoveRefused, MediaNotFound
+from labd.errors import MediaError, MediaMoveRefused, MediaNotFound
 from labd.journal import ComponentSchema, Journal, Tx
 from labd.media.model import (
     _OUTSTANDING,
@@ -36,6 +35,7 @@ from labd.media.model import (
     MediaKind,
     MediaState,
 )
+from labd.store import chain
 
 log = structlog.get_logger(__name__)
 
@@ -513,6 +513,13 @@ class MediaLedger:
             sql += " WHERE " + " AND ".join(where)
         return [self._item(r) for r in self.journal.query(sql + " ORDER BY m.id", args)]
 
+    def count_of(self, *, jobs: Sequence[int], order: str | None = None) -> int:
+        """How many items belong to these jobs (or to the order): for an erasure's plan."""
+        ids = {i.id for job in jobs for i in self.items(job=job)}
+        if order is not None:
+            ids |= {i.id for i in self.items(order=order)}
+        return len(ids)
+
     def overdue(self, now: datetime | None = None) -> list[MediaItem]:
         """Items still in the house ``overdue_days`` after their order became ready."""
         now = now or self.journal.clock.now()
@@ -526,17 +533,13 @@ class MediaLedger:
     def history(self, item_id: int) -> list[MediaEvent]:
         """Every event that names the item, in order."""
         self.item(item_id)
-        rows = self.journal.query(
-            "SELECT e.seq, e.ts, e.kind, e.data, d.text FROM events e "
-            "LEFT JOIN event_details d ON d.seq = e.seq "
-            "WHERE (e.kind LIKE 'media.%' AND json_extract(e.data, '$.item') = ?) "
-            "OR (e.kind LIKE 'waste.%' AND json_extract(e.data, '$.media_item') = ?) "
-            "ORDER BY e.seq",
-            (item_id, item_id),
+        store = self.journal.store
+        found = chain.find(store, kinds=("media.",), data={"item": item_id}) + chain.find(
+            store, kinds=("waste.",), data={"media_item": item_id}
         )
         return [
-            MediaEvent(int(str(r[0])), str(r[1]), str(r[2]), json.loads(str(r[3])), _opt(r[4]))
-            for r in rows
+            MediaEvent(e.seq, e.ts, e.kind, dict(e.data), e.detail)
+            for e in sorted(found, key=lambda e: e.seq)
         ]
 
     # -- internals -------------------------------------------------------------------------------
@@ -589,8 +592,7 @@ class MediaLedger:
 
     def _link(self, tx: Tx, item_id: int, orders: Sequence[str], jobs: Sequence[int]) -> None:
         for job_id in jobs:
-            if tx.one("SELECT 1 FROM jobs WHERE id = ?", (job_id,)) is None:
-                raise JobNotFound(job_id)
+            self.journal.job(job_id)  # raises JobNotFound
             tx.execute(
                 "INSERT OR IGNORE INTO media_jobs (item_id, job_id) VALUES (?, ?)",
                 (item_id, job_id),
@@ -751,9 +753,7 @@ def erase_personal(tx: Tx, *, order_ref: str | None, job_ids: Sequence[int]) -> 
         counts["media_personal"] += tx.execute(
             "DELETE FROM media_orders WHERE item_id = ?", (item_id,)
         )
-        counts["media_details"] += tx.execute(
-            "DELETE FROM event_details WHERE seq IN (SELECT seq FROM events WHERE "
-            "kind LIKE 'media.%' AND json_extract(data, '$.item') = ?)",
-            (item_id,),
+        counts["media_details"] += chain.erase_details(
+            tx, kinds=("media.",), data={"item": item_id}
         )
     return counts

@@ -12,7 +12,9 @@ from labd.clock import isoformat
 from labd.config import Config
 from labd.journal import Journal
 from labd.media.ledger import MediaLedger
+from labd.model import Event
 from labd.privacy.retention import Retention
+from labd.store import chain
 
 
 @dataclass(frozen=True)
@@ -45,30 +47,32 @@ def report(journal: Journal, retention: Retention, period: Period) -> dict[str, 
     """Counts of what happened in ``period``, and what is outstanding at its end."""
     since, until = period.bounds()
 
-    def count(sql: str, *args: object) -> int:
-        return int(str(journal.query(sql, (since, until, *args))[0][0]))
+    def events(kind: str, **data: object) -> list[Event]:
+        return chain.find(journal.store, kinds=(kind,), since=since, until=until, data=data)
 
-    moved = (
-        "SELECT count(DISTINCT job_id) FROM events WHERE ts >= ? AND ts < ? AND "
-        "kind = 'job.state_changed' AND json_extract(data, '$.to') = ?"
-    )
-    kind = "SELECT count(*) FROM events WHERE ts >= ? AND ts < ? AND kind = ?"
+    def count(kind: str) -> int:
+        return len(events(kind))
+
+    def moved(state: str) -> int:
+        """Jobs that moved into ``state`` in the period (each once)."""
+        return len({e.job_id for e in events("job.state_changed", to=state)})
+
     end = datetime.combine(period.end, time(), UTC)
     media = MediaLedger(journal, retention.config.media)
     return {
         "from": period.start.isoformat(),
         "to": (period.end - timedelta(days=1)).isoformat(),
-        "jobs_received": count(kind, "job.discovered"),
-        "jobs_printed": count(moved, "PRINTED"),
-        "jobs_done": count(moved, "DONE"),
-        "jobs_held": count(moved, "HELD"),
-        "jobs_failed": count(moved, "UNCERTAIN") + count(moved, "CANCELED"),
-        "jobs_quarantined": count(moved, "QUARANTINED"),
-        "misprints": count(kind, "waste.misprint"),
+        "jobs_received": count("job.discovered"),
+        "jobs_printed": moved("PRINTED"),
+        "jobs_done": moved("DONE"),
+        "jobs_held": moved("HELD"),
+        "jobs_failed": moved("UNCERTAIN") + moved("CANCELED"),
+        "jobs_quarantined": moved("QUARANTINED"),
+        "misprints": count("waste.misprint"),
         "media_outstanding": sum(1 for i in media.items() if i.state.outstanding),
         "media_overdue": len(media.overdue(end)),
-        "deletions_done": count(kind, "retention.purged"),
-        "erasures": count(kind, "erasure.requested"),
+        "deletions_done": count("retention.purged"),
+        "erasures": count("erasure.requested"),
         "deletions_due": len([d for d in retention.due(until=end) if not d.held]),
         "deletions_held": len([d for d in retention.due(until=end) if d.held]),
     }

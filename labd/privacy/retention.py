@@ -463,24 +463,9 @@ class Retention:
                 n, b = _measure([self._spool_of(job), *self._quarantine_of(job)])
                 files, size = files + n, size + b
                 cups_jobs += len({o.cups_job_id for o in self.journal.outputs(jid)} - {None})
-        marks = ", ".join("?" * len(jobs))
-        items = self.journal.query(
-            f"SELECT count(DISTINCT item_id) FROM media_jobs WHERE job_id IN ({marks})",  # noqa: S608  # placeholders
-            jobs,
-        )[0][0]
-        if order_ref is not None:
-            items = self.journal.query(
-                "SELECT count(DISTINCT item_id) FROM (SELECT item_id FROM media_orders WHERE "  # noqa: S608  # placeholders
-                f"order_ref = ? UNION SELECT item_id FROM media_jobs WHERE job_id IN ({marks}))",
-                [order_ref, *jobs],
-            )[0][0]
-        entries = self.journal.query(
-            f"SELECT count(*) FROM waste_entries WHERE job_id IN ({marks})",  # noqa: S608  # placeholders
-            jobs,
-        )[0][0]
-        return ErasurePlan(
-            tuple(jobs), tuple(purge), files, size, cups_jobs, int(str(items)), int(str(entries))
-        )
+        items = media.MediaLedger(self.journal).count_of(jobs=jobs, order=order_ref)
+        entries = waste.WasteLedger(self.journal).count_of(jobs=jobs)
+        return ErasurePlan(tuple(jobs), tuple(purge), files, size, cups_jobs, items, entries)
 
     def erase(
         self, *, order_ref: str | None = None, job_id: int | None = None, by: str, request: str

@@ -98,6 +98,66 @@ def events(
     return [event_of(r) for r in store.read(sql, args)]
 
 
+def _where(
+    kinds: Sequence[str],
+    job_id: int | None,
+    since: str | None,
+    until: str | None,
+    data: Mapping[str, object] | None,
+) -> tuple[str, list[object]]:
+    terms: list[str] = ["1 = 1"]
+    args: list[object] = []
+    if kinds:
+        # A kind ending in '.' is a prefix: 'media.' is every media event.
+        alts = []
+        for kind in kinds:
+            if kind.endswith("."):
+                alts.append("substr(e.kind, 1, ?) = ?")
+                args.extend([len(kind), kind])
+            else:
+                alts.append("e.kind = ?")
+                args.append(kind)
+        terms.append("(" + " OR ".join(alts) + ")")
+    for term, value in (("e.job_id = ?", job_id), ("e.ts >= ?", since), ("e.ts < ?", until)):
+        if value is not None:
+            terms.append(term)
+            args.append(value)
+    for key, wanted in (data or {}).items():
+        if not key.isidentifier():
+            raise ValueError(f"not a field of an event's data: {key!r}")
+        terms.append(f"json_extract(e.data, '$.{key}') = ?")
+        args.append(wanted)
+    return " AND ".join(terms), args
+
+
+def find(
+    store: Store,
+    *,
+    kinds: Sequence[str] = (),
+    job_id: int | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    data: Mapping[str, object] | None = None,
+) -> list[Event]:
+    """Events in order: of these kinds (``'media.'``: a prefix), of a job, in a time range,
+    whose data has these fields equal; each domain asks the log through this, not SQL."""
+    where, args = _where(kinds, job_id, since, until, data)
+    sql = f"SELECT {EVENT_COLUMNS} FROM {EVENT_FROM} WHERE {where} ORDER BY e.seq"  # noqa: S608  # constants; values bound
+    return [event_of(r) for r in store.read(sql, args)]
+
+
+def erase_details(
+    tx: Tx, *, kinds: Sequence[str] = (), data: Mapping[str, object] | None = None
+) -> int:
+    """Delete the personal text beside the events that match (the chain stays whole)."""
+    where, args = _where(kinds, None, None, None, data)
+    return tx.execute(
+        "DELETE FROM event_details WHERE seq IN "  # noqa: S608  # constants; values bound
+        f"(SELECT e.seq FROM events e WHERE {where})",
+        args,
+    )
+
+
 @dataclass(frozen=True)
 class ChainCheck:
     """The outcome of :func:`verify`."""

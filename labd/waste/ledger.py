@@ -22,12 +22,12 @@ from labd.config import WasteSettings
 from labd.errors import (
     ContainerMoveRefused,
     ContainerNotFound,
-    JobNotFound,
     WasteEntryRefused,
     WasteError,
 )
 from labd.journal import ComponentSchema, Journal, Tx
 from labd.media.ledger import MediaLedger
+from labd.store import chain
 from labd.waste.model import (
     _NEXT,
     DUPLICATE,
@@ -321,25 +321,16 @@ class WasteLedger:
 
     def possible_duplicates(self) -> list[PossibleDuplicate]:
         """Possible extra prints the printing part reported, not yet confirmed or dismissed."""
-        decided = {
-            int(json.loads(str(d))["event"])
-            for (d,) in self.journal.query(
-                "SELECT data FROM events WHERE kind IN "
-                "('waste.duplicate_confirmed', 'waste.duplicate_dismissed')"
+        store = self.journal.store
+        decisions = ("waste.duplicate_confirmed", "waste.duplicate_dismissed")
+        decided = {int(str(e.data["event"])) for e in chain.find(store, kinds=decisions)}
+        return [
+            PossibleDuplicate(
+                e.seq, e.ts, e.job_id or 0, int(str(e.data["seq"])), str(e.data["why"])
             )
-        }
-        found = []
-        for seq, ts, job_id, data in self.journal.query(
-            "SELECT seq, ts, job_id, data FROM events WHERE kind = 'print.possible_duplicate' "
-            "ORDER BY seq"
-        ):
-            if int(str(seq)) in decided:
-                continue
-            d = json.loads(str(data))
-            found.append(
-                PossibleDuplicate(int(str(seq)), str(ts), int(str(job_id)), int(d["seq"]), d["why"])
-            )
-        return found
+            for e in chain.find(store, kinds=("print.possible_duplicate",))
+            if e.seq not in decided
+        ]
 
     def _duplicate(self, event: int) -> PossibleDuplicate:
         for dup in self.possible_duplicates():
@@ -489,6 +480,15 @@ class WasteLedger:
             sql += " WHERE e.container = ?"
             args.append(container)
         return [_entry(r) for r in self.journal.query(sql + " ORDER BY e.id", args)]
+
+    def count_of(self, *, jobs: Sequence[int]) -> int:
+        """How many entries name these jobs: for an erasure's plan."""
+        marks = ", ".join("?" * len(jobs))
+        rows = self.journal.query(
+            f"SELECT count(*) AS n FROM waste_entries WHERE job_id IN ({marks})",  # noqa: S608  # placeholders
+            list(jobs),
+        )
+        return rows[0].integer("n") if jobs else 0
 
     # -- reports -------------------------------------------------------------------------------
 
@@ -655,18 +655,15 @@ class WasteLedger:
         return entry_id
 
     def _job_exists(self, job_id: int) -> bool:
-        if not self.journal.query("SELECT 1 FROM jobs WHERE id = ?", (job_id,)):
-            raise JobNotFound(job_id)
+        self.journal.job(job_id)  # raises JobNotFound
         return True
 
     def _done_at(self, job_id: int) -> str | None:
         self._job_exists(job_id)
-        rows = self.journal.query(
-            "SELECT ts FROM events WHERE job_id = ? AND kind = 'job.state_changed' "
-            "AND json_extract(data, '$.to') = 'DONE' ORDER BY seq LIMIT 1",
-            (job_id,),
+        done = chain.find(
+            self.journal.store, job_id=job_id, kinds=("job.state_changed",), data={"to": "DONE"}
         )
-        return str(rows[0][0]) if rows else None
+        return done[0].ts if done else None
 
     @staticmethod
     def _require(value: str, what: str) -> None:
