@@ -35,6 +35,7 @@ from labd.media.model import (
     MediaKind,
     MediaState,
 )
+from labd.model import JobState
 from labd.store import chain
 
 log = structlog.get_logger(__name__)
@@ -315,13 +316,13 @@ class MediaLedger:
 
     def ready_for_done_jobs(self, *, by: str = "labd") -> list[int]:
         """Mark ready every received or in-use item whose linked jobs are all done."""
-        rows = self.journal.query(
-            "SELECT m.id FROM media_items m WHERE m.state IN ('received', 'in_use') "
-            "AND EXISTS (SELECT 1 FROM media_jobs mj WHERE mj.item_id = m.id) "
-            "AND NOT EXISTS (SELECT 1 FROM media_jobs mj JOIN jobs j ON j.id = mj.job_id "
-            "WHERE mj.item_id = m.id AND j.state NOT IN ('DONE', 'PURGED'))"
-        )
-        ids = [int(str(r[0])) for r in rows]
+        # A handful of items are in the house at a time; each job is asked the journal.
+        finished = (JobState.DONE, JobState.PURGED)
+        ids = [
+            item.id
+            for item in self.items(states=[MediaState.RECEIVED, MediaState.IN_USE])
+            if item.jobs and all(self.journal.job(j).state in finished for j in item.jobs)
+        ]
         for item_id in ids:
             self.ready(item_id, by=by)
         return ids

@@ -526,10 +526,7 @@ class Retention:
             return [job_id]
         assert order_ref is not None  # noqa: S101  # checked above, for mypy
         jobs = self.journal.jobs_of_order(order_ref)
-        has_media = self.journal.query(
-            "SELECT 1 FROM media_orders WHERE order_ref = ? LIMIT 1", (order_ref,)
-        )
-        if not jobs and not has_media:
+        if not jobs and not media.MediaLedger(self.journal).items(order=order_ref):
             raise ErasureRefused(
                 "no job or media item has that order reference (erased already, or a typo?)"
             )
