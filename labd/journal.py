@@ -733,16 +733,16 @@ class Journal:
         return sorted(ids | self._reprints_of(ids))
 
     def _reprints_of(self, ids: set[int]) -> set[int]:
+        """Reprints of these jobs, and reprints of those, from the reprint events."""
+        made_from: dict[int, list[int]] = {}
+        for event in chain.find(self.store, kinds=("job.reprint",)):
+            original = event.data.get("original")
+            if isinstance(original, int) and event.job_id is not None:
+                made_from.setdefault(original, []).append(event.job_id)
         found: set[int] = set()
         frontier = set(ids)
         while frontier:
-            marks = ", ".join("?" * len(frontier))
-            rows = self.store.read(
-                "SELECT job_id FROM events WHERE kind = 'job.reprint' AND "  # noqa: S608  # placeholders
-                f"json_extract(data, '$.original') IN ({marks})",
-                sorted(frontier),
-            )
-            frontier = {r.integer("job_id") for r in rows} - found - ids
+            frontier = {r for job in frontier for r in made_from.get(job, ())} - found - ids
             found |= frontier
         return found
 
@@ -782,10 +782,7 @@ class Journal:
             counts["file_names"] += tx.execute(
                 "UPDATE job_files SET name = '' WHERE job_id = ? AND name != ''", (job_id,)
             )
-            counts["details"] += tx.execute(
-                "DELETE FROM event_details WHERE seq IN (SELECT seq FROM events WHERE job_id = ?)",
-                (job_id,),
-            )
+            counts["details"] += chain.erase_details(tx, job_id=job_id)
             counts["salts"] += tx.execute("DELETE FROM job_salts WHERE job_id = ?", (job_id,))
         return counts
 

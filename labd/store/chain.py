@@ -147,10 +147,14 @@ def find(
 
 
 def erase_details(
-    tx: Tx, *, kinds: Sequence[str] = (), data: Mapping[str, object] | None = None
+    tx: Tx,
+    *,
+    kinds: Sequence[str] = (),
+    job_id: int | None = None,
+    data: Mapping[str, object] | None = None,
 ) -> int:
     """Delete the personal text beside the events that match (the chain stays whole)."""
-    where, args = _where(kinds, None, None, None, data)
+    where, args = _where(kinds, job_id, None, None, data)
     return tx.execute(
         "DELETE FROM event_details WHERE seq IN "  # noqa: S608  # constants; values bound
         f"(SELECT e.seq FROM events e WHERE {where})",
