@@ -277,7 +277,7 @@ class Daemon:
             # Built each round from the configuration in force: a reload changes periods.
             Retention(pipeline.journal, pipeline.config, self.clock, pipeline.cups).run_due(beat)
         except LabdError as e:
-            if transient_problem(e) is not None or isinstance(e, JournalUnusable):
+            if not is_jobs_fault(e):
                 raise
             log.warning("retention.run_failed", error=e.get_message())
 
@@ -517,7 +517,7 @@ class Daemon:
         try:
             intake.recover()  # each job contained on its own; this is for the rest
         except Exception as e:
-            if transient_problem(e) is not None or isinstance(e, JournalUnusable):
+            if not is_jobs_fault(e):
                 raise  # at start: systemd starts labd again a few seconds later
             self._loop_error("intake", e)
         for job_id in pipeline.recover():

@@ -74,17 +74,22 @@ def make_names_safe(top: Path) -> list[tuple[str, str]]:
         for name in dirnames + filenames:
             if not has_undecodable(name):
                 continue
-            new = _free(Path(dirpath), safe_name(name))
+            new = free_name(Path(dirpath), safe_name(name))
             Path(dirpath, name).rename(Path(dirpath, new))
             renamed.append((safe_name(name), new))
     return renamed
 
 
-def _free(folder: Path, name: str) -> str:
-    candidate, n = name, 1
+def free_name(folder: Path, name: str, max_bytes: int = NAME_MAX) -> str:
+    """``name``, or ``name~2``, ``name~3`` ... : the first that ``folder`` does not hold.
+
+    The name is shortened before ``~n`` is added (shortening after could cut it off), so
+    the result stays within ``max_bytes``.
+    """
+    candidate, n = shorten(name, max_bytes), 1
     while (folder / candidate).exists() or (folder / candidate).is_symlink():
         n += 1
-        candidate = f"{shorten(name, NAME_MAX - len(f'~{n}'))}~{n}"
+        candidate = f"{shorten(name, max_bytes - len(f'~{n}'))}~{n}"
     return candidate
 
 

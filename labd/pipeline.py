@@ -57,14 +57,26 @@ class Pipeline:
         pool: SharedPool | None = None,
     ) -> None:
         self.ctx = PrintContext(config, journal, cups, clock, stop or threading.Event())
-        self.journal = journal
-        self.clock = clock
-        self.stop = self.ctx.stop
         self.progress = progress  # the work loop's heartbeat
         self.pool = pool  # conversion processes; None: convert in this process
         self.submitter = Submitter(self.ctx)
         self.follower = Follower(self.ctx)
         self.reconciler = Reconciler(self.ctx, self.submitter)
+
+    @property
+    def journal(self) -> Journal:
+        """The journal every step records in."""
+        return self.ctx.journal
+
+    @property
+    def clock(self) -> Clock:
+        """The injected clock."""
+        return self.ctx.clock
+
+    @property
+    def stop(self) -> threading.Event:
+        """Set when labd stops: a conversion is abandoned between files."""
+        return self.ctx.stop
 
     @property
     def config(self) -> Config:

@@ -10,7 +10,7 @@ import structlog
 
 from labd import faults
 from labd.fsutil import atomic_write
-from labd.names import NAME_MAX, shorten
+from labd.names import NAME_MAX, free_name, shorten
 
 log = structlog.get_logger(__name__)
 
@@ -33,7 +33,7 @@ def quarantine(
         # A copy across filesystems cut short by a crash: the source is still whole.
         # Never move into it (that would nest) nor delete it: take another name, and write
         # the reason beside the entry that is moved there.
-        target = _free(target)
+        target = folder / free_name(folder, target.name, NAME_MAX - len(REASON_SUFFIX))
     note = note_of(target)
     text = (
         f"labd job {job_id} from hot folder {hotfolder!r} was not printed.\n"
@@ -63,15 +63,3 @@ def target_name(job_id: int, name: str) -> str:
 def note_of(target: Path) -> Path:
     """The reason file beside a quarantined entry."""
     return target.with_name(f"{target.name}{REASON_SUFFIX}")
-
-
-def _free(target: Path) -> Path:
-    n = 2
-    while True:
-        # The name is shortened before "~n" is added: shortening after could cut it off.
-        tail = f"~{n}"
-        head = shorten(target.name, NAME_MAX - len(REASON_SUFFIX) - len(tail))
-        candidate = target.with_name(head + tail)
-        if not (candidate.exists() or candidate.is_symlink()):
-            return candidate
-        n += 1

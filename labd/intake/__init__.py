@@ -19,12 +19,11 @@ from labd.clock import Clock
 from labd.errors import (
     INTERNAL_RULE,
     InputRejected,
-    JournalUnusable,
-    transient_problem,
+    is_jobs_fault,
     unexpected_reason,
 )
 from labd.intake.claim import claim_many, inspect, recover
-from labd.intake.safety import FolderCheck, check_folder
+from labd.intake.safety import FolderCheck, check_folder, folder_problem
 from labd.intake.stability import Signature, StabilityTracker, is_ignored, signature
 from labd.intake.ticket import read_ticket
 from labd.intake.watch import EventSink, Watcher
@@ -204,7 +203,7 @@ class Intake:
                 try:
                     self._to_quarantine(job, entry)
                 except Exception as e:
-                    if transient_problem(e) is not None:
+                    if not is_jobs_fault(e):
                         raise
                     log.exception("intake.quarantine_failed", job_id=job.id)
         return jobs
@@ -231,7 +230,7 @@ class Intake:
             try:
                 self._to_quarantine(self.journal.job(job.id), entry)
             except Exception as e:
-                if transient_problem(e) is not None:
+                if not is_jobs_fault(e):
                     raise
                 # QUARANTINED is journaled: the next start moves the files.
                 log.exception("intake.quarantine_failed", job_id=job.id)
@@ -264,8 +263,9 @@ class Intake:
         for hotfolder, ready in stable.items():
             hf = self.hotfolders[hotfolder]
             # Looked at again right before the claim: nothing is taken from a folder that
-            # is open to others at this moment, even if it was fine at the last scan.
-            if not self._check(hotfolder, hf).ok:
+            # is open to others at this moment, even if it was fine at the last scan.  Its
+            # modes only (one lstat); the full check, logged, when they are wrong.
+            if folder_problem(hf) is not None and not self._check(hotfolder, hf).ok:
                 # Not taken, not forgotten: looked at again (a new quiet period) once fixed.
                 for name in ready:
                     self.trackers[hotfolder].observe(name)
@@ -289,7 +289,7 @@ class Intake:
         try:
             claim_many(self.journal, hf, names, self.spool_dir, vet=self._vet)
         except Exception as e:
-            if transient_problem(e) is not None or isinstance(e, JournalUnusable):
+            if not is_jobs_fault(e):
                 raise
             log.exception("intake.claim_failed", hotfolder=hf.name, entries=len(names))
             self._contained.clear()

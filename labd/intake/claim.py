@@ -19,7 +19,7 @@ import structlog
 
 from labd import faults
 from labd.config import DEFAULT_IGNORE
-from labd.errors import JournalUnavailable, JournalUnusable
+from labd.errors import is_jobs_fault
 from labd.intake.safety import owner_problem
 from labd.intake.stability import READY_MARKER, is_ignored
 from labd.intake.ticket import TICKET_NAME
@@ -273,10 +273,8 @@ def recover(
     for job in journal.jobs([JobState.DISCOVERED]):
         try:
             claimed = _recover_one(journal, job, hotfolders, vet)
-        except (JournalUnavailable, JournalUnusable):
-            raise
         except Exception as e:
-            if contain is None:
+            if contain is None or not is_jobs_fault(e):
                 raise
             contain(journal.job(job.id), e)
             continue

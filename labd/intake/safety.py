@@ -70,10 +70,11 @@ def check_folder(hf: HotFolder) -> FolderCheck:
     watch = hf.watch
     if watch is WatchMode.AUTO:
         watch = WatchMode.POLL if is_network(fstype) else WatchMode.INOTIFY
-    return FolderCheck(hf.name, hf.path, _problem(hf), fstype, watch)
+    return FolderCheck(hf.name, hf.path, folder_problem(hf), fstype, watch)
 
 
-def _problem(hf: HotFolder) -> str | None:
+def folder_problem(hf: HotFolder) -> str | None:
+    """Why nothing may be taken from ``hf`` now (missing, a link, open to others), or None."""
     try:
         st = hf.path.lstat()
     except FileNotFoundError:

@@ -316,13 +316,20 @@ class MediaLedger:
 
     def ready_for_done_jobs(self, *, by: str = "labd") -> list[int]:
         """Mark ready every received or in-use item whose linked jobs are all done."""
-        # A handful of items are in the house at a time; each job is asked the journal.
-        finished = (JobState.DONE, JobState.PURGED)
-        ids = [
-            item.id
-            for item in self.items(states=[MediaState.RECEIVED, MediaState.IN_USE])
-            if item.jobs and all(self.journal.job(j).state in finished for j in item.jobs)
-        ]
+        # Called every few seconds by the daemon: two reads, whatever the number of items.
+        links = self.journal.query(
+            "SELECT mj.item_id, mj.job_id FROM media_jobs mj JOIN media_items m "
+            "ON m.id = mj.item_id WHERE m.state IN (?, ?)",
+            (MediaState.RECEIVED.value, MediaState.IN_USE.value),
+        )
+        states = self.journal.states(r.integer("job_id") for r in links)
+        finished = {JobState.DONE, JobState.PURGED}
+        jobs_of: dict[int, list[int]] = {}
+        for r in links:
+            jobs_of.setdefault(r.integer("item_id"), []).append(r.integer("job_id"))
+        ids = sorted(
+            item for item, jobs in jobs_of.items() if all(states.get(j) in finished for j in jobs)
+        )
         for item_id in ids:
             self.ready(item_id, by=by)
         return ids

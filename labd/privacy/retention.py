@@ -29,7 +29,7 @@ import structlog
 from labd import faults, spool
 from labd.clock import Clock, isoformat, parse_timestamp
 from labd.config import Config
-from labd.errors import JournalUnavailable, JournalUnusable, LabdError, PrintError
+from labd.errors import LabdError, PrintError, is_jobs_fault
 from labd.journal import ComponentSchema, Journal, Tx, personal_ref
 from labd.media import ledger as media
 from labd.model import TRANSITIONS, Job, JobState
@@ -257,7 +257,7 @@ class Retention:
             summary.failed.append(job_id)
             return
         except Exception as e:
-            if isinstance(e, (JournalUnavailable, JournalUnusable)):
+            if not is_jobs_fault(e):
                 raise
             # One job's purge failing for a reason nobody foresaw stops no other purge; it
             # is tried again at the next run, and the journal says it failed.
