@@ -133,8 +133,8 @@ def done_job(journal: Journal, tmp_path: Path, *, finish: bool = True) -> int:
     for n in (1, 2):  # print-ready files a reprint copies
         (Path(job.spool) / "out" / f"000{n}.jpg").write_bytes(b"print %d" % n)
     for seq in (1, 2):
-        journal.submit_intent(job.id, seq)
-        journal.submitted(job.id, seq, 100 + seq)
+        journal.printing.submit_intent(job.id, seq)
+        journal.printing.submitted(job.id, seq, 100 + seq)
     if finish:
         journal.printed(job.id)
         journal.done(job.id)

@@ -49,7 +49,7 @@ def retry_job(journal: Journal, cups: CupsClient, job_id: int, *, by: str) -> li
         to = JobState.SUBMITTING
     else:
         to = JobState.CONVERTED
-    journal.print_again(job_id, again, to, by=by, why="retry")
+    journal.printing.print_again(job_id, again, to, by=by, why="retry")
     log.info("print.retry_requested", job_id=job_id, again=again, to=to.value, by=by)
     return again
 
@@ -76,7 +76,7 @@ def reprint_job(journal: Journal, job_id: int, seqs: list[int] | None, *, by: st
     original = journal.job(job_id)
     outputs = journal.outputs(job_id)
     chosen = seqs or [o.seq for o in outputs]
-    new = journal.reprint(job_id, chosen, by=by)
+    new = journal.printing.reprint(job_id, chosen, by=by)
     source, target = Path(original.spool), Path(new.spool)
     by_seq = {o.seq: o for o in outputs}
     for seq in chosen:
@@ -96,5 +96,5 @@ def resolve_job(journal: Journal, job_id: int, decision: str, *, by: str) -> Job
         journal.done(job_id, resolved="printed", by=by)
         return JobState.DONE
     again = [o.seq for o in journal.outputs(job_id) if o.cups_state != "completed"]
-    journal.print_again(job_id, again, JobState.SUBMITTING, by=by, why="resolved: reprint")
+    journal.printing.print_again(job_id, again, JobState.SUBMITTING, by=by, why="resolved: reprint")
     return JobState.SUBMITTING

@@ -176,7 +176,7 @@ class Follower:
                 self._possible_duplicate(out, "CUPS restarted the job after it had begun")
             if status.state is CupsJobState.COMPLETED and out.cups_state != "completed":
                 self._check_no_copy(out, status)
-            self.ctx.journal.cups_state(
+            self.ctx.journal.printing.cups_state(
                 job.id, out.seq, status.state.value, impressions=status.impressions
             )
             states.append(status.state)

@@ -80,7 +80,7 @@ class Reconciler:
         by_id: dict[int, CupsJobStatus],
         oldest: int | None,
     ) -> None:
-        superseded = self.ctx.journal.superseded(job.id)
+        superseded = self.ctx.journal.printing.superseded(job.id)
         for out in self.ctx.journal.outputs(job.id):
             problem = self._reconcile_output(
                 job, out, history=history, by_id=by_id, oldest=oldest, superseded=superseded
@@ -113,7 +113,7 @@ class Reconciler:
             return None
         cups_id = self.submitter.match(job, out, history, superseded)
         if cups_id is not None:
-            self.ctx.journal.submitted(job.id, out.seq, cups_id)
+            self.ctx.journal.printing.submitted(job.id, out.seq, cups_id)
             return None
         if oldest is not None and oldest <= epoch(out.submit_intent_at):
             log.info("print.not_in_cups", job_id=job.id, seq=out.seq)

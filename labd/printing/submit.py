@@ -53,7 +53,7 @@ class Submitter:
         printer = self.ctx.config.printers[hf.printer]
         product = self.ctx.config.products[hf.product]
         copies = {f.seq: f.copies for f in self.ctx.journal.files(job.id) if f.copies is not None}
-        superseded = self.ctx.journal.superseded(job.id)
+        superseded = self.ctx.journal.printing.superseded(job.id)
         for out in self.ctx.journal.outputs(job.id):
             options = {**printer.options, **dict(product.options)}  # the product's win
             # The ticket's copies of this output's source file, else the product's.
@@ -69,7 +69,7 @@ class Submitter:
                     self._already_in_cups(job, out, superseded) if out.submit_intent_at else None
                 )
                 if cups_id is None:
-                    self.ctx.journal.submit_intent(job.id, out.seq)
+                    self.ctx.journal.printing.submit_intent(job.id, out.seq)
                     faults.crash_point("submit_intent")
                     cups_id = self.ctx.cups.submit(
                         out.cups_queue,
@@ -85,7 +85,7 @@ class Submitter:
                 # Relaxed: if a power cut loses this record, reconciliation finds the CUPS
                 # job by its name; the next intent's commit makes it durable anyway.
                 with self.ctx.journal.relaxed():
-                    self.ctx.journal.submitted(job.id, out.seq, cups_id)
+                    self.ctx.journal.printing.submitted(job.id, out.seq, cups_id)
             except IllegalTransition:
                 # Cancelled by a technician between the intent and CUPS' answer.
                 log.warning("print.canceled_while_submitting", job_id=job.id, cups_job_id=cups_id)

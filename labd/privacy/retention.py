@@ -343,7 +343,7 @@ class Retention:
 
     def _purge_cups(self, job_id: int) -> int:
         ids = {o.cups_job_id for o in self.journal.outputs(job_id) if o.cups_job_id is not None}
-        ids |= self.journal.superseded(job_id)
+        ids |= self.journal.printing.superseded(job_id)
         if not ids or self.cups is None:
             return 0
         return sum(1 for cups_job_id in sorted(ids) if self.cups.purge(cups_job_id))

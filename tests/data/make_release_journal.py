@@ -19,6 +19,7 @@ import json
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from labd.clock import ManualClock
 from labd.config import load
@@ -89,15 +90,18 @@ def make(folder: Path) -> None:
         journal.claimed(found.id, files)
         return found.id
 
+    # Release 1 had the print steps on Journal itself; later releases on journal.printing.
+    prints: Any = getattr(journal, "printing", journal)
+
     # Printed and done, with a ticket (an order reference: personal data).
     done = job("Hansen wedding", [("Hansen wedding/IMG_0001.jpg", 5_000_000),
                                   ("Hansen wedding/IMG_0002.jpg", 4_000_000)])  # fmt: skip
     journal.ticket(done, order_ref="2026-1042", copies={1: 2}, media=1)
     journal.converted(done, [("out/0001.jpg", 1), ("out/0002.jpg", 2)], "minilab")
     for seq, cups_id in ((1, 11), (2, 12)):
-        journal.submit_intent(done, seq)
-        journal.submitted(done, seq, cups_id)
-        journal.cups_state(done, seq, "completed", impressions=1)
+        prints.submit_intent(done, seq)
+        prints.submitted(done, seq, cups_id)
+        prints.cups_state(done, seq, "completed", impressions=1)
     journal.printed(done, outputs=2)
     journal.done(done)
     # Quarantined, held by the printer, uncertain after a crash, cancelled.
@@ -108,13 +112,13 @@ def make(folder: Path) -> None:
     journal.held(held, rule="print.unavailable", reason="queue 'minilab' is not accepting jobs")
     unsure = job("IMG_8.jpg", [("IMG_8.jpg", 3_100_000)], JobKind.FILE)
     journal.converted(unsure, [("out/0001.jpg", 1)], "minilab")
-    journal.submit_intent(unsure, 1)
+    prints.submit_intent(unsure, 1)
     journal.uncertain(unsure, rule="print.history_lost", reason="not in CUPS' history")
     gone = job("IMG_9.jpg", [("IMG_9.jpg", 2_900_000)], JobKind.FILE)
     journal.canceled(gone, by="ben", cups_job_ids=[])
     # A reprint of the done job's second print.
     clock.advance(60)
-    journal.reprint(done, [2], by="ben")
+    prints.reprint(done, [2], by="ben")
 
     # Customer media: a stick received with the order, ready to go back; a DVD registered.
     media = MediaLedger(journal)

@@ -65,7 +65,7 @@ def test_crash_after_the_ipp_request_is_reconciled_not_resubmitted(rig: Rig) -> 
     job = rig.converted_job()
     [f] = rig.journal.outputs(job.id)
     # Before the crash: intent committed, CUPS took the job, its id never recorded.
-    rig.journal.submit_intent(job.id, 1)
+    rig.journal.printing.submit_intent(job.id, 1)
     cups_id = rig.cups.submit(rig.queue, Path(job.spool) / f.path, title=f.cups_title)
     # After the restart:
     rig.pipeline.submit(rig.journal.job(job.id))
@@ -80,7 +80,7 @@ def test_crash_after_the_ipp_request_is_reconciled_not_resubmitted(rig: Rig) -> 
 
 def test_crash_before_the_ipp_request_submits_once(rig: Rig) -> None:
     job = rig.converted_job()
-    rig.journal.submit_intent(job.id, 1)  # ... and then labd died
+    rig.journal.printing.submit_intent(job.id, 1)  # ... and then labd died
     rig.pipeline.submit(rig.journal.job(job.id))
     [f] = rig.journal.outputs(job.id)
     assert f.cups_job_id is not None
@@ -93,7 +93,7 @@ def test_an_older_cups_job_of_the_same_name_is_not_taken_for_this_one(rig: Rig) 
     [f] = rig.journal.outputs(job.id)
     # ... CUPS made a job of the same name for a journal that has since been replaced.
     old = rig.cups.submit(rig.queue, Path(job.spool) / f.path, title=f.cups_title)
-    rig.journal.submit_intent(job.id, 1)
+    rig.journal.printing.submit_intent(job.id, 1)
     rig.pipeline.submit(rig.journal.job(job.id))
     new = rig.journal.outputs(job.id)[0].cups_job_id
     assert new is not None

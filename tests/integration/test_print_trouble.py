@@ -192,8 +192,8 @@ def test_cupsd_killed_mid_job_records_a_possible_duplicate(
 
 def test_unknown_cups_job_after_restart_is_uncertain_until_resolved(raw: Rig) -> None:
     job = raw.converted_job()
-    raw.journal.submit_intent(job.id, 1)
-    raw.journal.submitted(job.id, 1, 987654)  # an id this CUPS never had: history lost
+    raw.journal.printing.submit_intent(job.id, 1)
+    raw.journal.printing.submitted(job.id, 1, 987654)  # an id this CUPS never had: history lost
     assert raw.pipeline.recover() == []
     uncertain = raw.journal.job(job.id)
     assert (uncertain.state, uncertain.rule) == (JobState.UNCERTAIN, "print.history_lost")
@@ -213,7 +213,7 @@ def test_intent_with_a_history_that_proves_nothing_is_uncertain(
     rig = rig_for(tmp_path, own_server, queue)
     rig.clock.advance(-365 * 86400)  # the intent is older than anything CUPS remembers
     job = rig.converted_job()
-    rig.journal.submit_intent(job.id, 1)
+    rig.journal.printing.submit_intent(job.id, 1)
     rig.pipeline.recover()
     assert rig.journal.job(job.id).state is JobState.UNCERTAIN
     assert resolve_job(rig.journal, job.id, "printed", by="supervisor") is JobState.DONE

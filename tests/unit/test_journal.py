@@ -76,16 +76,16 @@ def test_full_life_cycle(tmp_path: Path, journal: Journal, clock: ManualClock) -
     journal.claimed(job.id, [("order/a.jpg", 10), ("order/b.jpg", 20)])
     clock.advance(1)
     journal.converted(job.id, [("out/0001.jpg", 1), ("out/0002.jpg", 2)], "minilab")
-    journal.submit_intent(job.id, 1)
+    journal.printing.submit_intent(job.id, 1)
     assert journal.job(job.id).state is JobState.SUBMITTING
-    journal.submitted(job.id, 1, 101)
+    journal.printing.submitted(job.id, 1, 101)
     assert journal.job(job.id).state is JobState.SUBMITTING  # one output still to go
-    journal.submit_intent(job.id, 2)
-    journal.submitted(job.id, 2, 102)
+    journal.printing.submit_intent(job.id, 2)
+    journal.printing.submitted(job.id, 2, 102)
     assert journal.job(job.id).state is JobState.SUBMITTED
-    journal.cups_state(job.id, 1, "completed")
-    journal.cups_state(job.id, 1, "completed")  # unchanged: no second event
-    journal.cups_state(job.id, 2, "completed")
+    journal.printing.cups_state(job.id, 1, "completed")
+    journal.printing.cups_state(job.id, 1, "completed")  # unchanged: no second event
+    journal.printing.cups_state(job.id, 2, "completed")
     journal.printed(job.id)
     journal.done(job.id)
     done = journal.job(job.id)
@@ -238,11 +238,11 @@ def test_batch_commits_once_and_a_failed_step_inside_leaves_nothing(
     job = new_job(journal, tmp_path)
     journal.claimed(job.id, [("a.jpg", 1)])
     journal.converted(job.id, [("out/0001.jpg", 1)], "q")
-    journal.submit_intent(job.id, 1)
-    journal.submitted(job.id, 1, 7)
+    journal.printing.submit_intent(job.id, 1)
+    journal.printing.submitted(job.id, 1, 7)
     other = sqlite3.connect(journal.path)
     with journal.relaxed(), journal.batch():
-        journal.cups_state(job.id, 1, "completed")
+        journal.printing.cups_state(job.id, 1, "completed")
         with pytest.raises(IllegalTransition):
             journal.done(job.id)  # not PRINTED yet: refused, and rolled back alone
         journal.printed(job.id)

@@ -87,8 +87,8 @@ def make_job(
     journal.claimed(job.id, [(f"{name}/{file}", 1000)])
     journal.ticket(job.id, order_ref=order, copies={}, media=0)
     journal.converted(job.id, [("out/0001.jpg", 1)], "m")
-    journal.submit_intent(job.id, 1)
-    journal.submitted(job.id, 1, 500 + job.id)
+    journal.printing.submit_intent(job.id, 1)
+    journal.printing.submitted(job.id, 1, 500 + job.id)
     journal.printed(job.id)
     journal.done(job.id)
     return job.id

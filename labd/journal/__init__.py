@@ -1,0 +1,40 @@
+"""The journal of jobs: every job, its files and outputs, and every state change.
+
+The jobs domain, in four files: :mod:`~labd.journal.schema` (its tables),
+:mod:`~labd.journal.view` (reading: jobs, events, the supervisor's filters),
+:mod:`~labd.journal.lifecycle` (the state machine and each step of the life cycle) and
+:mod:`~labd.journal.printing` (the print steps that :mod:`labd.printing` decides).  Each
+step is one transaction of the store (:mod:`labd.store`) with its chained event, so a state
+change returned from here is on disk before the side effect that depends on it.  Personal
+data (file and folder names, reasons that name files, order references) lives in tables the
+chain does not cover, so erasing it never breaks the chain.
+"""
+
+from __future__ import annotations
+
+from labd.journal.lifecycle import Discovery, Journal, ensure_private_dir, fail_job
+from labd.journal.printing import PrintSteps
+from labd.journal.schema import MIGRATIONS, PRINTING_SCHEMA, SCHEMA_VERSION, ComponentSchema
+from labd.journal.view import EventFilter, JournalView
+from labd.store.chain import GENESIS, ChainCheck, event_hash, personal_ref
+from labd.store.sqlite import Tx, storage_error
+
+__all__ = [
+    "GENESIS",
+    "MIGRATIONS",
+    "PRINTING_SCHEMA",
+    "SCHEMA_VERSION",
+    "ChainCheck",
+    "ComponentSchema",
+    "Discovery",
+    "EventFilter",
+    "Journal",
+    "JournalView",
+    "PrintSteps",
+    "Tx",
+    "ensure_private_dir",
+    "event_hash",
+    "fail_job",
+    "personal_ref",
+    "storage_error",
+]
