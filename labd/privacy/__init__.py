@@ -1,7 +1,12 @@
 """Privacy: what labd keeps of customers, for how long, and what it can show about it.
 
-- :mod:`labd.privacy.retention`: retention periods, legal holds and erasure on request,
-  each step journaled, with a tombstone that holds no personal data
+- :mod:`labd.privacy.retention`: the retention schedule (what is due, purging it) and the
+  one object callers hold for all of the below; the tables of them all
+- :mod:`labd.privacy.holds`: legal holds, placed and released, that stop deletion
+- :mod:`labd.privacy.purge`: the crash-safe purge of one job's files and personal data
+- :mod:`labd.privacy.erasure`: erasure on request, with a tombstone that holds no
+  personal data
+- :mod:`labd.privacy.model`: the errors and records these share (no I/O)
 - :mod:`labd.privacy.report`: the supervisor's daily and weekly report, and the record of
   processing activities (GDPR Art. 30) drawn from the configuration
 """

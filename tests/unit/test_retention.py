@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import labd.privacy.retention as module
+import labd.privacy.purge as purge_module
 from labd.clock import ManualClock
 from labd.config import Config, parse
 from labd.journal import Journal, personal_ref
@@ -222,7 +222,7 @@ def test_crash_halfway_then_rerun_finishes(
         pass
 
     if crash_after == "intent":
-        monkeypatch.setattr(module, "_remove", lambda path: (_ for _ in ()).throw(Crash()))
+        monkeypatch.setattr(purge_module, "_remove", lambda path: (_ for _ in ()).throw(Crash()))
     else:
         monkeypatch.setattr(
             journal, "erase_personal", lambda tx, ids: (_ for _ in ()).throw(Crash())
