@@ -9,10 +9,12 @@ from __future__ import annotations
 import contextlib
 import textwrap
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
+from labd import spool
 from labd.clock import ManualClock
 from labd.config import DEFAULT_IGNORE, Config, parse
 from labd.demo.embedded import EmbeddedPrintServer
@@ -20,7 +22,7 @@ from labd.intake import Intake
 from labd.journal import Journal
 from labd.media.ledger import MediaLedger
 from labd.media.model import MediaKind
-from labd.model import HotFolder, Job, JobKind, Layout, OutputFormat, Product
+from labd.model import HotFolder, Job, JobKind, JobState, Layout, OutputFormat, Product
 from labd.pipeline import Pipeline
 from labd.printing import CupsClient
 from labd.schemas import open_journal
@@ -121,24 +123,135 @@ def write_config(tmp_path: Path, text: str = GOOD_CONFIG) -> Path:
 DAY = 86400.0  # seconds
 
 
+# The steps that take a new job to each state, in order (PURGED is retention's to make).
+_ROUTE: Final = {
+    JobState.DISCOVERED: (),
+    JobState.WITHDRAWN: ("withdraw",),
+    JobState.CLAIMED: ("claim",),
+    JobState.QUARANTINED: ("claim", "quarantine"),
+    JobState.CONVERTED: ("claim", "convert"),
+    JobState.HELD: ("claim", "convert", "hold"),
+    JobState.CANCELED: ("claim", "convert", "cancel"),
+    JobState.SUBMITTING: ("claim", "convert", "intent"),
+    JobState.UNCERTAIN: ("claim", "convert", "intent", "uncertain"),
+    JobState.SUBMITTED: ("claim", "convert", "intent", "submit"),
+    JobState.PRINTED: ("claim", "convert", "intent", "submit", "printed"),
+    JobState.DONE: ("claim", "convert", "intent", "submit", "printed", "done"),
+}
+
+
+def cups_job_id(job_id: int, seq: int) -> int:
+    """The CUPS job id :func:`job_in_state` gives output ``seq`` of job ``job_id``."""
+    return 1000 * job_id + seq
+
+
+@dataclass
+class _Walk:
+    """One job taken step by step through the journal's life cycle."""
+
+    journal: Journal
+    job: Job
+    files: Sequence[tuple[str, int]]
+    order: str | None
+    queue: str
+    write_inputs: bool
+    output_size: int | None
+
+    @property
+    def outputs(self) -> list[tuple[str, int | None]]:
+        return [(f"out/{seq:04d}.jpg", seq) for seq in range(1, len(self.files) + 1)]
+
+    def withdraw(self) -> None:
+        self.journal.withdrawn(self.job.id)
+
+    def claim(self) -> None:
+        for name, size in self.files if self.write_inputs else ():
+            path = spool.inbox(self.job) / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"x" * size)
+        self.journal.claimed(self.job.id, self.files)
+        if self.order is not None:
+            self.journal.ticket(self.job.id, order_ref=self.order, copies={}, media=0)
+
+    def quarantine(self) -> None:
+        reason = f"{self.files[0][0]} is cut short"
+        self.journal.quarantined(self.job.id, rule="input.truncated", reason=reason)
+
+    def convert(self) -> None:
+        self.journal.converted(self.job.id, self.outputs, self.queue)
+        for path, seq in self.outputs:  # print-ready files, as a reprint copies them
+            target = Path(self.job.spool) / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            size = self.output_size
+            target.write_bytes(b"print %d" % (seq or 0) if size is None else b"y" * size)
+
+    def hold(self) -> None:
+        reason = f"queue {self.queue!r} is stopped"
+        self.journal.held(self.job.id, rule="print.printer_stopped", reason=reason)
+
+    def cancel(self) -> None:
+        self.journal.canceled(self.job.id, by=self.job.technician, cups_job_ids=[])
+
+    def intent(self) -> None:
+        for seq in range(1, len(self.files) + 1):
+            self.journal.printing.submit_intent(self.job.id, seq)
+
+    def uncertain(self) -> None:
+        reason = "not in CUPS' history"
+        self.journal.uncertain(self.job.id, rule="print.history_lost", reason=reason)
+
+    def submit(self) -> None:
+        for seq in range(1, len(self.files) + 1):
+            self.journal.printing.submitted(self.job.id, seq, cups_job_id(self.job.id, seq))
+
+    def printed(self) -> None:
+        self.journal.printed(self.job.id)
+
+    def done(self) -> None:
+        self.journal.done(self.job.id)
+
+
+def job_in_state(
+    journal: Journal,
+    state: JobState,
+    spool_root: Path,
+    *,
+    entry: str = "Hansen wedding",
+    hotfolder: str = "prints",
+    kind: JobKind = JobKind.ORDER,
+    technician: str = "anna",
+    source_inode: int = 1,
+    files: Sequence[tuple[str, int]] = (("a.jpg", 1), ("b.jpg", 2)),
+    order: str | None = None,
+    queue: str = "minilab",
+    write_inputs: bool = False,
+    output_size: int | None = None,
+) -> Job:
+    """A job taken through the real life cycle to ``state``, the way labd takes it there.
+
+    ``files`` are its inputs (name under the spool folder's ``in/``, size); with
+    ``write_inputs`` they are written there, that many bytes each.  Converted jobs have
+    one output per input, ``out/0001.jpg`` ..., written (``b"print <n>"``, or
+    ``output_size`` bytes); submitted ones CUPS job ids :func:`cups_job_id`.  A HELD job
+    waits on a stopped printer, a QUARANTINED one had a truncated file, an UNCERTAIN
+    one lost its CUPS history.
+    """
+    if state not in _ROUTE:
+        raise ValueError(f"job_in_state cannot make a {state.value} job")
+    job = journal.discover(
+        hotfolder=hotfolder, kind=kind, entry=entry, technician=technician,
+        source_inode=source_inode, spool_root=spool_root,
+    )  # fmt: skip
+    walk = _Walk(journal, job, files, order, queue, write_inputs, output_size)
+    for step in _ROUTE[state]:
+        getattr(walk, step)()
+    return journal.job(job.id)
+
+
 def done_job(journal: Journal, tmp_path: Path, *, finish: bool = True) -> int:
     """A job of two files printed (DONE, or SUBMITTED with ``finish=False``), outputs written."""
-    job = journal.discover(
-        hotfolder="prints", kind=JobKind.ORDER, entry="Hansen wedding", technician="anna",
-        source_inode=1, spool_root=tmp_path / "spool",
-    )  # fmt: skip
-    journal.claimed(job.id, [("a.jpg", 1), ("b.jpg", 2)])
-    journal.converted(job.id, [("out/0001.jpg", 1), ("out/0002.jpg", 2)], "minilab")
-    (Path(job.spool) / "out").mkdir(parents=True)
-    for n in (1, 2):  # print-ready files a reprint copies
-        (Path(job.spool) / "out" / f"000{n}.jpg").write_bytes(b"print %d" % n)
-    for seq in (1, 2):
-        journal.printing.submit_intent(job.id, seq)
-        journal.printing.submitted(job.id, seq, 100 + seq)
-    if finish:
-        journal.printed(job.id)
-        journal.done(job.id)
-    return job.id
+    state = JobState.DONE if finish else JobState.SUBMITTED
+    return job_in_state(journal, state, tmp_path / "spool").id
 
 
 def ready_item(ledger: MediaLedger, kind: MediaKind = MediaKind.USB) -> int:
@@ -227,17 +340,12 @@ class PrintRig:
 
     def converted_job(self, pipeline: Pipeline | None = None) -> Job:
         """A job claimed and converted for real, ready to submit."""
-        job = self.journal.discover(
-            hotfolder="h",
-            kind=JobKind.FILE,
-            entry="photo.jpg",
-            technician="t",
-            source_inode=1,
-            spool_root=self.config.spool_dir,
-        )
-        (Path(job.spool) / "in").mkdir(parents=True)
-        make_photo(Path(job.spool) / "in" / "photo.jpg", size=(900, 600))
-        self.journal.claimed(job.id, [("photo.jpg", 1)])
+        job = job_in_state(
+            self.journal, JobState.CLAIMED, self.config.spool_dir, hotfolder="h",
+            kind=JobKind.FILE, entry="photo.jpg", technician="t", files=[("photo.jpg", 1)],
+        )  # fmt: skip
+        spool.inbox(job).mkdir(parents=True)
+        make_photo(spool.inbox(job) / "photo.jpg", size=(900, 600))
         assert (pipeline or self.pipeline).convert(self.journal.job(job.id))
         return self.journal.job(job.id)
 

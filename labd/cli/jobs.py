@@ -13,6 +13,7 @@ from labd.config import Config
 from labd.errors import PrintError
 from labd.intake.safety import check_folder
 from labd.journal import Journal
+from labd.journal.summary import summarize
 from labd.media.ledger import MediaLedger
 from labd.media.model import MediaState
 from labd.model import Job, JobState
@@ -122,8 +123,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"journal {config.journal_path}: none yet (labd has not run here)\n")
         return 0
     with open_journal(config) as journal:
-        counts = journal.counts()
-        attention = journal.jobs([JobState.HELD, JobState.UNCERTAIN])
+        summary = summarize(journal)
         media = MediaLedger(journal, config.media)
         overdue_media = media.overdue()
         unlinked = media.items(states=[MediaState.UNLINKED])
@@ -137,9 +137,8 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
             else f"{check.watch.value} on {check.filesystem}"
         )
         out.write(f"hot folder {hf.name}: {hf.path} ({how})\n")
-    summary = ", ".join(f"{s.value} {n}" for s, n in sorted(counts.items())) or "none"
-    out.write(f"jobs: {summary}\n")
-    for job in attention:
+    out.write(f"jobs: {summary.per_state()}\n")
+    for job in summary.attention:
         out.write(f"needs attention: job {job.id} {job.state.value} {job.rule}: {job.reason}\n")
     for item in overdue_media:
         out.write(

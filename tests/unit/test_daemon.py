@@ -18,12 +18,13 @@ from structlog.testing import capture_logs
 from labd.clock import ManualClock
 from labd.config import Config, load
 from labd.daemon import Daemon
+from labd.daemon.reload import reread_or_keep
 from labd.errors import JournalUnavailable, JournalUnusable
 from labd.intake import Intake
 from labd.journal import Journal
 from labd.model import JobState
 from labd.schemas import open_journal
-from tests.factories import GOOD_CONFIG, done_job, write_config
+from tests.factories import GOOD_CONFIG, job_in_state, write_config
 
 
 @pytest.fixture
@@ -80,13 +81,13 @@ def test_a_spool_below_min_free_holds_intake_and_room_releases_it(
     assert events(logs, "daemon.intake_held") == []
 
     daemon.config = replace(config, min_free_bytes=0)
-    daemon._deferred.add(7)
+    daemon.disk.deferred.add(7)
     with capture_logs() as logs:
         daemon._check_disk(intake)
     assert held_reason(intake) is None
     [resumed] = events(logs, "daemon.intake_resumed")
     assert "below min_free_mb" in str(resumed["was"])
-    assert daemon.work.get_nowait() == 7  # the job a disk error interrupted goes on
+    assert daemon.work.queue.get_nowait() == 7  # the job a disk error interrupted goes on
 
 
 def test_a_loops_storage_trouble_is_held_once_then_released(
@@ -98,7 +99,7 @@ def test_a_loops_storage_trouble_is_held_once_then_released(
         raise JournalUnavailable("journal.sqlite", "cannot write: database is locked")
 
     with capture_logs() as logs:
-        assert daemon._guarded("follow", locked) is False
+        assert daemon.loops.guarded("follow", locked) is False
     [trouble] = events(logs, "daemon.storage_trouble")
     assert trouble["loop"] == "follow"
     daemon._check_disk(intake)
@@ -114,7 +115,7 @@ def test_an_unusable_journal_is_not_contained(config: Config, clock: ManualClock
         raise JournalUnusable("journal.sqlite", "database disk image is malformed")
 
     with pytest.raises(JournalUnusable):
-        daemon._guarded("work", damaged)
+        daemon.loops.guarded("work", damaged)
 
 
 def test_a_loops_unexpected_error_is_logged_in_full_once_a_minute(
@@ -127,10 +128,10 @@ def test_a_loops_unexpected_error_is_logged_in_full_once_a_minute(
 
     with capture_logs() as logs:
         for _ in range(3):
-            assert daemon._guarded("follow", broken) is False
+            assert daemon.loops.guarded("follow", broken) is False
             clock.advance(10)
         clock.advance(60)
-        daemon._guarded("follow", broken)
+        daemon.loops.guarded("follow", broken)
     errors = events(logs, "daemon.loop_error")
     assert [e["repeated"] for e in errors] == [False, True]
     assert errors[0]["error"] == "RuntimeError: a bug in the loop"
@@ -141,14 +142,13 @@ def test_status_line_counts_jobs_and_says_why_nothing_is_taken(
     config: Config, journal: Journal, clock: ManualClock, tmp_path: Path
 ) -> None:
     daemon = Daemon(config, clock=clock)
-    done_job(journal, tmp_path)
-    held = done_job(journal, tmp_path, finish=False)
-    journal.held(held, rule="print.printer_stopped", reason="queue 'minilab' is stopped")
+    job_in_state(journal, JobState.DONE, tmp_path / "spool")
+    held = job_in_state(journal, JobState.HELD, tmp_path / "spool").id
     line = daemon.status_line(journal)
     assert line.startswith("1 hot folders, 0 jobs queued, 0 jobs in progress, 1 held")
     assert "print.printer_stopped: queue 'minilab' is stopped" in line
     assert line.endswith("1 done")
-    daemon._held = "spool: 3 MB free"
+    daemon.disk.held = "spool: 3 MB free"
     assert daemon.status_line(journal).startswith("NOT TAKING JOBS: spool: 3 MB free, ")
     assert journal.job(held).state is JobState.HELD
 
@@ -160,7 +160,7 @@ def test_a_bad_configuration_on_reload_is_refused_and_the_old_one_kept(
     text = config.source.read_text()
     config.source.write_text(text.replace("stability_seconds = 2", 'stability_seconds = "x"'))
     with capture_logs() as logs:
-        assert daemon._reread() is None
+        assert reread_or_keep(daemon.config) is None
     [refused] = events(logs, "daemon.reload_rejected")
     assert (refused["file"], refused["key"]) == (str(config.source), "labd.stability_seconds")
     assert daemon.config is config
@@ -168,12 +168,12 @@ def test_a_bad_configuration_on_reload_is_refused_and_the_old_one_kept(
     config.source.write_text(text.replace('spool_dir = "spool"', 'spool_dir = "elsewhere"'))
     (config.source.parent / "elsewhere").mkdir()
     with capture_logs() as logs:
-        assert daemon._reread() is None
+        assert reread_or_keep(daemon.config) is None
     [refused] = events(logs, "daemon.reload_rejected")
     assert refused["key"] == "labd.spool_dir"
     assert "changes only with a restart" in str(refused["problem"])
 
     config.source.write_text(text.replace("stability_seconds = 2", "stability_seconds = 3"))
-    new = daemon._reread()
+    new = reread_or_keep(daemon.config)
     assert new is not None
     assert new.hotfolders["prints"].stability_seconds == 3

@@ -12,7 +12,7 @@ from labd.config import DEFAULT_IGNORE
 from labd.intake.stability import StabilityTracker, is_ignored
 from labd.model import JobKind, JobState
 from labd.names import natural_key
-from tests.factories import STABLE, make_rig
+from tests.factories import STABLE, job_in_state, make_rig
 
 
 @pytest.fixture
@@ -215,34 +215,22 @@ def test_recovery_finishes_a_claim_cut_by_a_crash(lab, clock: ManualClock, tmp_p
     (hot / "a.jpg").write_bytes(b"a")
     (hot / "b.jpg").write_bytes(b"b")
     # A crash after the intent was committed, before the rename:
-    job_a = journal.discover(
-        hotfolder="prints",
-        kind=JobKind.FILE,
-        entry="a.jpg",
-        technician="t",
-        source_inode=(hot / "a.jpg").stat().st_ino,
-        spool_root=tmp_path / "spool",
-    )
+    job_a = job_in_state(
+        journal, JobState.DISCOVERED, tmp_path / "spool", kind=JobKind.FILE,
+        entry="a.jpg", technician="t", source_inode=(hot / "a.jpg").stat().st_ino,
+    )  # fmt: skip
     # ... and one after the rename, before CLAIMED was committed:
-    job_b = journal.discover(
-        hotfolder="prints",
-        kind=JobKind.FILE,
-        entry="b.jpg",
-        technician="t",
-        source_inode=(hot / "b.jpg").stat().st_ino,
-        spool_root=tmp_path / "spool",
-    )
+    job_b = job_in_state(
+        journal, JobState.DISCOVERED, tmp_path / "spool", kind=JobKind.FILE,
+        entry="b.jpg", technician="t", source_inode=(hot / "b.jpg").stat().st_ino,
+    )  # fmt: skip
     (Path(job_b.spool) / "in").mkdir(parents=True)
     (hot / "b.jpg").rename(Path(job_b.spool) / "in" / "b.jpg")
     # ... and one whose file the technician deleted meanwhile:
-    job_c = journal.discover(
-        hotfolder="prints",
-        kind=JobKind.FILE,
-        entry="c.jpg",
-        technician="t",
-        source_inode=1,
-        spool_root=tmp_path / "spool",
-    )
+    job_c = job_in_state(
+        journal, JobState.DISCOVERED, tmp_path / "spool", kind=JobKind.FILE,
+        entry="c.jpg", technician="t", source_inode=1,
+    )  # fmt: skip
     intake.recover()
     assert journal.job(job_a.id).state is JobState.CLAIMED
     assert journal.job(job_b.id).state is JobState.CLAIMED
@@ -258,14 +246,10 @@ def test_recovery_moves_a_refused_jobs_files_that_a_crash_left_in_the_spool(
     lab, tmp_path: Path
 ) -> None:
     intake, _hot, claimed, journal = lab
-    job = journal.discover(
-        hotfolder="prints",
-        kind=JobKind.FILE,
-        entry="x.jpg",
-        technician="t",
-        source_inode=1,
-        spool_root=tmp_path / "spool",
-    )
+    job = job_in_state(
+        journal, JobState.DISCOVERED, tmp_path / "spool", kind=JobKind.FILE,
+        entry="x.jpg", technician="t", source_inode=1,
+    )  # fmt: skip
     inbox = Path(job.spool) / "in"
     inbox.mkdir(parents=True)
     (inbox / "x.jpg").write_bytes(b"refused bytes")

@@ -17,18 +17,8 @@ from labd.errors import (
     JournalUnusable,
 )
 from labd.journal import SCHEMA_VERSION, ComponentSchema, Journal
-from labd.model import JobKind, JobState
-
-
-def new_job(journal: Journal, tmp_path: Path, entry: str = "Hansen wedding"):
-    return journal.discover(
-        hotfolder="prints",
-        kind=JobKind.ORDER,
-        entry=entry,
-        technician="anna",
-        source_inode=42,
-        spool_root=tmp_path / "spool",
-    )
+from labd.model import JobState
+from tests.factories import job_in_state
 
 
 def test_open_sets_wal_full_and_private_modes(tmp_path: Path, journal: Journal) -> None:
@@ -45,7 +35,7 @@ def test_open_sets_wal_full_and_private_modes(tmp_path: Path, journal: Journal) 
 def test_reopen_keeps_data_and_does_not_migrate_again(tmp_path: Path, clock) -> None:
     path = tmp_path / "j.sqlite"
     first = Journal.open(path, clock)
-    job = new_job(first, tmp_path)
+    job = job_in_state(first, JobState.DISCOVERED, tmp_path / "spool")
     first.close()
     second = Journal.open(path, clock)
     assert second.job(job.id).entry == "Hansen wedding"
@@ -70,7 +60,7 @@ def test_open_without_create_on_missing_file(tmp_path: Path) -> None:
 
 
 def test_full_life_cycle(tmp_path: Path, journal: Journal, clock: ManualClock) -> None:
-    job = new_job(journal, tmp_path)
+    job = job_in_state(journal, JobState.DISCOVERED, tmp_path / "spool")
     assert job.state is JobState.DISCOVERED
     assert job.spool == str(tmp_path / "spool" / str(job.id))
     journal.claimed(job.id, [("order/a.jpg", 10), ("order/b.jpg", 20)])
@@ -122,7 +112,7 @@ def test_full_life_cycle(tmp_path: Path, journal: Journal, clock: ManualClock) -
 def test_illegal_transition_is_refused_and_changes_nothing(
     tmp_path: Path, journal: Journal
 ) -> None:
-    job = new_job(journal, tmp_path)
+    job = job_in_state(journal, JobState.DISCOVERED, tmp_path / "spool")
     before = len(journal.events())
     with pytest.raises(IllegalTransition, match="cannot go from DISCOVERED to DONE"):
         journal.done(job.id)
@@ -138,7 +128,7 @@ def test_unknown_job(journal: Journal) -> None:
 
 
 def test_personal_data_stays_out_of_the_chained_events(tmp_path: Path, journal: Journal) -> None:
-    job = new_job(journal, tmp_path, entry="Hansen wedding")
+    job = job_in_state(journal, JobState.DISCOVERED, tmp_path / "spool", entry="Hansen wedding")
     journal.claimed(job.id, [("Hansen wedding/IMG_0001.jpg", 10)])
     journal.quarantined(job.id, rule="input.truncated", reason="IMG_0001.jpg: truncated image data")
     conn = sqlite3.connect(journal.path)
@@ -155,7 +145,7 @@ def test_personal_data_stays_out_of_the_chained_events(tmp_path: Path, journal: 
 
 
 def test_event_log_is_append_only(tmp_path: Path, journal: Journal) -> None:
-    new_job(journal, tmp_path)
+    job_in_state(journal, JobState.DISCOVERED, tmp_path / "spool")
     conn = sqlite3.connect(journal.path)
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         conn.execute("UPDATE events SET kind = 'x'")
@@ -165,7 +155,7 @@ def test_event_log_is_append_only(tmp_path: Path, journal: Journal) -> None:
 
 
 def test_verify_accepts_an_intact_chain(tmp_path: Path, journal: Journal) -> None:
-    job = new_job(journal, tmp_path)
+    job = job_in_state(journal, JobState.DISCOVERED, tmp_path / "spool")
     journal.claimed(job.id, [("a.jpg", 1)])
     check = journal.verify()
     assert check.first_bad is None
@@ -175,7 +165,7 @@ def test_verify_accepts_an_intact_chain(tmp_path: Path, journal: Journal) -> Non
 
 def test_verify_names_the_first_tampered_event(tmp_path: Path, journal: Journal) -> None:
     for n in range(3):
-        job = new_job(journal, tmp_path, entry=f"e{n}")
+        job = job_in_state(journal, JobState.DISCOVERED, tmp_path / "spool", entry=f"e{n}")
         journal.claimed(job.id, [("a.jpg", 1)])
     victim = journal.events()[3]
     conn = sqlite3.connect(journal.path)
@@ -235,7 +225,7 @@ def test_component_transaction_is_all_or_nothing(tmp_path: Path, journal: Journa
 def test_batch_commits_once_and_a_failed_step_inside_leaves_nothing(
     tmp_path: Path, journal: Journal
 ) -> None:
-    job = new_job(journal, tmp_path)
+    job = job_in_state(journal, JobState.DISCOVERED, tmp_path / "spool")
     journal.claimed(job.id, [("a.jpg", 1)])
     journal.converted(job.id, [("out/0001.jpg", 1)], "q")
     journal.printing.submit_intent(job.id, 1)

@@ -9,7 +9,8 @@ import pytest
 
 from labd.clock import ManualClock
 from labd.journal import Journal
-from labd.model import JobKind
+from labd.model import JobKind, JobState
+from tests.factories import job_in_state
 
 COLUMNS = ("ts", "job_id", "kind", "data", "prev_hash", "hash")
 
@@ -17,11 +18,10 @@ COLUMNS = ("ts", "job_id", "kind", "data", "prev_hash", "hash")
 def small_journal(path: Path) -> str:
     """A journal of a few events; returns its head hash."""
     journal = Journal.open(path, ManualClock())
-    job = journal.discover(
-        hotfolder="h", kind=JobKind.FILE, entry="a.jpg", technician="anna",
-        source_inode=1, spool_root=path.parent / "spool",
+    job_in_state(
+        journal, JobState.CLAIMED, path.parent / "spool", hotfolder="h", kind=JobKind.FILE,
+        entry="a.jpg", files=[("a.jpg", 10)],
     )  # fmt: skip
-    journal.claimed(job.id, [("a.jpg", 10)])
     journal.record("daemon.started", {"version": "t"})
     head = journal.verify().head
     journal.close()

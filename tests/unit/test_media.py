@@ -12,7 +12,8 @@ from labd.errors import ConfigError, JobNotFound, MediaError, MediaMoveRefused, 
 from labd.journal import Journal
 from labd.media.ledger import MediaLedger
 from labd.media.model import Disposition, IdKind, Material, MediaKind, MediaState
-from tests.factories import DAY, done_job, ready_item
+from labd.model import JobState
+from tests.factories import DAY, job_in_state, ready_item
 
 
 @pytest.fixture
@@ -210,8 +211,8 @@ def test_overdue_counts_from_ready_with_the_clock(ledger: MediaLedger, clock) ->
 def test_ready_when_all_linked_jobs_are_done(
     ledger: MediaLedger, journal: Journal, tmp_path: Path
 ) -> None:
-    done = done_job(journal, tmp_path)
-    running = done_job(journal, tmp_path, finish=False)
+    done = job_in_state(journal, JobState.DONE, tmp_path / "spool").id
+    running = job_in_state(journal, JobState.SUBMITTED, tmp_path / "spool").id
     a = ledger.register(MediaKind.USB, "A", by="anna", jobs=[done]).id
     b = ledger.register(MediaKind.USB, "B", by="anna", jobs=[done, running]).id
     ledger.register(MediaKind.USB, "C", by="anna")  # no job: a technician decides

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from labd.cli import main
+from labd.model import JobState
 from labd.schemas import open_journal
 from tests.factories import LEDGER_CONFIG as CONFIG
-from tests.factories import done_job
+from tests.factories import job_in_state
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ def lab(tmp_path: Path):
     config = tmp_path / "labd.toml"
     config.write_text(CONFIG)
     journal = open_journal(tmp_path / "state" / "journal.sqlite")
-    job = done_job(journal, tmp_path)
+    job = job_in_state(journal, JobState.DONE, tmp_path / "spool").id
     journal.close()
 
     def run(*argv: str, code: int = 0) -> str:

@@ -16,6 +16,7 @@ from labd.media.model import MediaKind
 from labd.model import JobKind, JobState
 from labd.privacy.retention import ErasureRefused, HoldNotFound, Retention, RetentionError
 from labd.schemas import open_journal
+from tests.factories import cups_job_id, job_in_state
 
 DAY = 86400.0
 NAME = "Hansen-wedding"  # a customer's folder name: must not survive erasure
@@ -74,24 +75,12 @@ def make_job(
     name: str = NAME,
     file: str = FILE,
 ) -> int:
-    """A printed, DONE job with real inputs and outputs in its spool folder."""
-    job = journal.discover(
-        hotfolder=hotfolder, kind=JobKind.ORDER, entry=name, technician="anna",
-        source_inode=1, spool_root=config.spool_dir,
-    )  # fmt: skip
-    spool = Path(job.spool)
-    (spool / "in" / name).mkdir(parents=True)
-    (spool / "in" / name / file).write_bytes(b"x" * 1000)
-    (spool / "out").mkdir()
-    (spool / "out" / "0001.jpg").write_bytes(b"y" * 500)
-    journal.claimed(job.id, [(f"{name}/{file}", 1000)])
-    journal.ticket(job.id, order_ref=order, copies={}, media=0)
-    journal.converted(job.id, [("out/0001.jpg", 1)], "m")
-    journal.printing.submit_intent(job.id, 1)
-    journal.printing.submitted(job.id, 1, 500 + job.id)
-    journal.printed(job.id)
-    journal.done(job.id)
-    return job.id
+    """A printed, DONE job with real inputs (1000 bytes) and its output (500) in its spool."""
+    return job_in_state(
+        journal, JobState.DONE, config.spool_dir, hotfolder=hotfolder, entry=name,
+        files=[(f"{name}/{file}", 1000)], order=order, queue="m", write_inputs=True,
+        output_size=500,
+    ).id  # fmt: skip
 
 
 def test_retention_days_resolve_hotfolder_product_default(config: Config) -> None:
@@ -118,7 +107,7 @@ def test_bad_retention_days_name_the_key(tmp_path: Path) -> None:
 
 def test_run_due_purges_after_the_period_only(journal, config, clock) -> None:
     job = make_job(journal, config)
-    cups = FakeCups({500 + job})
+    cups = FakeCups({cups_job_id(job, 1)})
     retention = Retention(journal, config, clock, cups)
     assert retention.run_due().purged == []
     clock.advance(14 * DAY - 1)
@@ -128,7 +117,7 @@ def test_run_due_purges_after_the_period_only(journal, config, clock) -> None:
     summary = retention.run_due()
     assert (summary.purged, summary.files, summary.bytes) == ([job], 2, 1500)
     assert not Path(journal.job(job).spool).exists()
-    assert cups.purged == [500 + job]
+    assert cups.purged == [cups_job_id(job, 1)]
     assert journal.job(job).state is JobState.PURGED
     [purged] = [e for e in journal.events(job_id=job) if e.kind == "retention.purged"]
     assert purged.data["spool_files"] == 2
@@ -158,17 +147,15 @@ def test_per_hotfolder_period(journal, config, clock) -> None:
 def test_quarantined_and_canceled_jobs_are_purged_with_quarantine_copies(
     journal, config, clock
 ) -> None:
-    job = journal.discover(
-        hotfolder="prints", kind=JobKind.FILE, entry=FILE, technician="anna",
-        source_inode=2, spool_root=config.spool_dir,
+    job = job_in_state(
+        journal, JobState.QUARANTINED, config.spool_dir, kind=JobKind.FILE, entry=FILE,
+        files=[(FILE, 3)],
     )  # fmt: skip
-    journal.claimed(job.id, [(FILE, 3)])
     folder = config.quarantine_dir / "prints"
     folder.mkdir(parents=True)
     (folder / f"{job.id}-{FILE}").write_bytes(b"bad")
     (folder / f"{job.id}-{FILE}.reason.txt").write_text("why")
     (folder / f"{job.id}1-other.jpg").write_bytes(b"not this job's")
-    journal.quarantined(job.id, rule="input.truncated", reason=f"{FILE} is truncated")
     clock.advance(14 * DAY)
     assert Retention(journal, config, clock).run_due().purged == [job.id]
     assert sorted(p.name for p in folder.iterdir()) == [f"{job.id}1-other.jpg"]
@@ -285,10 +272,7 @@ def test_erase_dry_run_and_refusals(journal, config, clock) -> None:
         retention.plan(order_ref="ORD-NONE")
     with pytest.raises(ErasureRefused, match="--order"):
         retention.plan()
-    running = journal.discover(
-        hotfolder="prints", kind=JobKind.FILE, entry="x.jpg", technician="anna",
-        source_inode=3, spool_root=config.spool_dir,
-    )  # fmt: skip
+    running = job_in_state(journal, JobState.DISCOVERED, config.spool_dir, entry="x.jpg")
     with pytest.raises(ErasureRefused, match="still being printed"):
         retention.plan(job_id=running.id)
     plan = retention.plan(job_id=job)

@@ -21,11 +21,11 @@ from labd.errors import (
 from labd.journal import Journal
 from labd.media.ledger import MediaLedger
 from labd.media.model import Disposition, MediaKind, MediaState
-from labd.model import JobKind
+from labd.model import JobState
 from labd.schemas import open_journal
 from labd.waste.ledger import WasteLedger
 from labd.waste.model import ContainerState, EntryKind, WasteMaterial
-from tests.factories import DAY, done_job, ready_item
+from tests.factories import DAY, job_in_state, ready_item
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ def test_every_refused_container_move(waste, journal):
 def test_only_an_open_container_takes_entries(
     waste: WasteLedger, journal: Journal, tmp_path: Path
 ) -> None:
-    job = done_job(journal, tmp_path)
+    job = job_in_state(journal, JobState.DONE, tmp_path / "spool").id
     open_box(waste)
     waste.seal("W-1", seal="S-1", by="anna")
     with pytest.raises(WasteEntryRefused, match="W-1 is sealed; only an open container takes"):
@@ -105,7 +105,7 @@ def test_only_an_open_container_takes_entries(
 def test_misprint_entry_and_reprint_intent(
     waste: WasteLedger, journal: Journal, tmp_path: Path
 ) -> None:
-    job = done_job(journal, tmp_path)
+    job = job_in_state(journal, JobState.DONE, tmp_path / "spool").id
     open_box(waste)
     entry = waste.misprint(
         job, container="W-1", reason="banding", by="carl", outputs=[2], reprint=True
@@ -138,7 +138,7 @@ def test_misprint_entry_and_reprint_intent(
     ],
 )
 def test_refused_misprints(waste: WasteLedger, journal: Journal, tmp_path: Path, kwargs, match):
-    job = done_job(journal, tmp_path)
+    job = job_in_state(journal, JobState.DONE, tmp_path / "spool").id
     open_box(waste)
     with pytest.raises(WasteEntryRefused, match=match):
         waste.misprint(job, container="W-1", by="carl", **kwargs)
@@ -148,10 +148,7 @@ def test_misprint_of_unknown_or_unprinted_job(waste: WasteLedger, journal, tmp_p
     open_box(waste)
     with pytest.raises(JobNotFound):
         waste.misprint(77, container="W-1", reason="dust", by="carl")
-    job = journal.discover(
-        hotfolder="h", kind=JobKind.FILE, entry="x.jpg", technician="a", source_inode=1,
-        spool_root=tmp_path,
-    )  # fmt: skip
+    job = job_in_state(journal, JobState.DISCOVERED, tmp_path / "spool", entry="x.jpg")
     with pytest.raises(WasteEntryRefused, match="has no print outputs"):
         waste.misprint(job.id, container="W-1", reason="dust", by="carl")
 
@@ -159,8 +156,8 @@ def test_misprint_of_unknown_or_unprinted_job(waste: WasteLedger, journal, tmp_p
 def test_uncollected_orders_with_the_clock(
     waste: WasteLedger, journal: Journal, tmp_path: Path, clock: ManualClock
 ) -> None:
-    job = done_job(journal, tmp_path)
-    running = done_job(journal, tmp_path, finish=False)
+    job = job_in_state(journal, JobState.DONE, tmp_path / "spool").id
+    running = job_in_state(journal, JobState.SUBMITTED, tmp_path / "spool").id
     open_box(waste)
     with pytest.raises(WasteEntryRefused, match="not done; only finished orders"):
         waste.mark_uncollected(running, by="anna")
@@ -231,7 +228,7 @@ def test_refused_media_destruction_leaves_both_ledgers_unchanged(waste: WasteLed
 
 
 def test_manifest_has_order_references_only(waste: WasteLedger, journal, tmp_path) -> None:
-    job = done_job(journal, tmp_path)
+    job = job_in_state(journal, JobState.DONE, tmp_path / "spool").id
     open_box(waste)
     open_box(waste, "W-O", WasteMaterial.O)
     waste.misprint(job, container="W-1", reason="other", text="Hansen", by="c", outputs=[1, 2])
@@ -267,7 +264,7 @@ def test_certificates_register_and_overdue(waste: WasteLedger, clock: ManualCloc
 
 
 def test_waste_per_reason_per_month(waste, journal, tmp_path, clock: ManualClock) -> None:
-    job = done_job(journal, tmp_path)
+    job = job_in_state(journal, JobState.DONE, tmp_path / "spool").id
     open_box(waste)
     waste.misprint(job, container="W-1", reason="banding", by="c", sheets=2)
     waste.misprint(job, container="W-1", reason="banding", by="c", sheets=3)
@@ -282,7 +279,7 @@ def test_waste_per_reason_per_month(waste, journal, tmp_path, clock: ManualClock
 def test_a_possible_duplicate_is_confirmed_into_a_container_once(tmp_path: Path) -> None:
     journal = open_journal(tmp_path / "j.sqlite", ManualClock())
     waste = WasteLedger(journal)
-    job = done_job(journal, tmp_path)
+    job = job_in_state(journal, JobState.DONE, tmp_path / "spool").id
     waste.open("W-1", material=WasteMaterial.P, level=4, location="QC", by="carl")
     journal.record(  # what the printing part writes when CUPS restarted a job mid-print
         "print.possible_duplicate",
