@@ -113,25 +113,37 @@ class Arrival:
     def detected(
         self,
         *,
+        kind: MediaKind = MediaKind.USB,
         serial: str | None,
+        uuid: str | None = None,
         vendor: str | None,
         model: str | None,
         capacity: int | None,
         label: str | None,
     ) -> MediaItem:
-        """A USB mass-storage device was plugged in: a known outstanding item, or a new one.
+        """A carrier appeared in one of the server's ports, drives or card readers.
 
-        A new one is ``unlinked`` until a technician links it to an order or dismisses it.
+        It is identified by its serial number, else its file system's UUID (discs, cards
+        in readers that do not pass the card's serial on), else its volume label.  A
+        known outstanding item with the same identity is the same carrier seen again; a
+        new one is ``unlinked`` until a technician links it to an order or dismisses it.
         """
+        id_kind, identifier = (
+            (IdKind.SERIAL, serial) if serial
+            else (IdKind.UUID, uuid) if uuid
+            else (IdKind.LABEL, label)
+        )  # fmt: skip
         with self.journal.transaction() as tx:
             known = None
-            if serial:
+            if id_kind is not IdKind.LABEL:
+                marks = ", ".join("?" * len(_OUTSTANDING))
                 known = tx.one(
-                    "SELECT m.id FROM media_items m JOIN media_personal p ON p.item_id = m.id "
-                    "WHERE p.identifier = ? AND m.id_kind = 'serial' AND m.state IN "
-                    "('unlinked', 'received', 'in_use', 'ready') ORDER BY m.id DESC LIMIT 1",
-                    (serial,),
-                )
+                    "SELECT m.id FROM media_items m JOIN media_personal p ON p.item_id = m.id "  # noqa: S608  # placeholders only
+                    f"WHERE p.identifier = ? AND m.id_kind = ? AND m.kind = ? AND m.state IN "
+                    f"({marks}) ORDER BY m.id DESC LIMIT 1",
+                    (identifier, id_kind.value, kind.value,
+                     *sorted(s.value for s in _OUTSTANDING)),
+                )  # fmt: skip
             if known is not None:
                 item_id = known.integer("id")
                 if label:
@@ -141,11 +153,11 @@ class Arrival:
             else:
                 item_id = _insert(
                     tx,
-                    MediaKind.USB,
+                    kind,
                     settings=self.settings,
                     state=MediaState.UNLINKED,
-                    id_kind=IdKind.SERIAL if serial else IdKind.LABEL,
-                    identifier=serial or label,
+                    id_kind=id_kind,
+                    identifier=identifier,
                     source="detected",
                     by=None,
                     vendor=vendor,
@@ -157,7 +169,7 @@ class Arrival:
                     "media.detected",
                     {
                         "item": item_id,
-                        "kind": "usb",
+                        "kind": kind.value,
                         "vendor": vendor,
                         "model": model,
                         "capacity": capacity,
@@ -168,7 +180,8 @@ class Arrival:
                 (tx.now(), item_id),
             )
             tx.event("media.inserted", {"item": item_id}, detail=label)
-        log.info("media.inserted", item=item_id, new=known is None, vendor=vendor, model=model)
+        log.info("media.inserted", item=item_id, kind=kind.value, new=known is None,
+                 vendor=vendor, model=model)  # fmt: skip
         return self.queries.item(item_id)
 
     def removed(self, item_id: int) -> None:

@@ -57,6 +57,7 @@ class IdKind(enum.StrEnum):
     """What the identifier of an item is."""
 
     SERIAL = "serial"
+    UUID = "uuid"  # a disc's or a card's file system UUID: the same disc gives the same one
     LABEL = "label"  # volume label
     TAG = "tag"  # a number the lab wrote on it
 
