@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Protocol
 
 
@@ -79,3 +79,51 @@ def parse_timestamp(text: str) -> datetime:
 def epoch(text: str) -> float:
     """Seconds since the epoch of a journal timestamp (see :func:`parse_timestamp`)."""
     return parse_timestamp(text).timestamp()
+
+
+# -- what a person reads: local time ------------------------------------------------------------
+# The journal and every export keep UTC; tables, reports and messages a person reads show the
+# lab's time zone (``[labd] timezone``; None: the server's own, as ``date`` shows it).
+
+
+def local(moment: datetime, zone: tzinfo | None) -> datetime:
+    """``moment`` (aware) in ``zone``; None: the server's time zone (TZ, /etc/localtime)."""
+    return moment.astimezone(zone)
+
+
+def readable(text: str | None, zone: tzinfo | None) -> str:
+    """A journal timestamp as a person reads it: ``2026-12-02 14:03:07 CET``, in ``zone``.
+
+    The one way labd shows a time in a table or a report (exports keep the journal's UTC
+    text).  None or empty is ``-``; a text that is no timestamp is shown as it is, so one
+    odd row never stops a listing; one without an offset is taken as UTC, which is what
+    the journal writes.
+    """
+    if not text:
+        return "-"
+    try:
+        moment = parse_timestamp(text)
+    except ValueError:
+        return text
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return local(moment, zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def day_start(day: date, zone: tzinfo | None) -> datetime:
+    """The first moment of ``day`` in ``zone`` (None: the server's), as an aware UTC time.
+
+    A day in a zone with summer time is 23 or 25 hours long; its bounds are where the
+    clocks on the lab's wall say midnight.
+    """
+    if zone is None:
+        # A naive time is taken as the server's local time by astimezone (mktime).
+        return datetime.combine(day, datetime.min.time()).astimezone().astimezone(UTC)
+    return datetime.combine(day, datetime.min.time(), zone).astimezone(UTC)
+
+
+def zone_name(zone: tzinfo | None) -> str:
+    """The name of ``zone`` for a heading: its IANA key, or the server's zone by abbreviation."""
+    if zone is None:
+        return f"the server's time zone ({datetime.now(UTC).astimezone().tzname()})"
+    return str(zone)

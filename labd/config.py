@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, TypeVar, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from labd.errors import ConfigError
 from labd.media.model import DEFAULT_DISPOSITION as MEDIA_DEFAULT_DISPOSITION
@@ -25,6 +26,8 @@ from labd.model import (
     Fit,
     HotFolder,
     Layout,
+    LowResolution,
+    OrderReady,
     OutputFormat,
     Printer,
     Product,
@@ -51,6 +54,7 @@ DEFAULT_MAX_FILE_MB: Final = 2048
 DEFAULT_POLL_SECONDS: Final = 2.0
 DEFAULT_STALL_SECONDS: Final = 120.0
 DEFAULT_MIN_FREE_MB: Final = 512
+DEFAULT_LATE_FILES_SECONDS: Final = 3600.0
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _UNIT_MM: Final = {"mm": 1.0, "cm": 10.0, "in": MM_PER_INCH}
 _NUMBER: Final = r"(\d+(?:\.\d+)?)"
@@ -85,6 +89,11 @@ class Config:
     min_free_bytes: int = DEFAULT_MIN_FREE_MB * 1024**2
     # Conversion processes for the files of an order; 0: one per core.
     convert_workers: int = 0
+    # The lab's time zone for what a person reads (tables, reports); None: the server's.
+    # The journal and exports stay in UTC.
+    timezone: ZoneInfo | None = None
+    # Who answers for the processing (GDPR Art. 30(1)(a)); None: not configured yet.
+    controller: Controller | None = None
     _extra: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -189,11 +198,18 @@ class _Table:
         value = self._get(name, dict, "a table", self._REQUIRED if required else {})
         return cast("Mapping[str, Any]", value)
 
+    def unknown(self) -> list[ConfigError]:
+        """An error for each key of the table that nothing asked for (a typo, most likely)."""
+        expected = ", ".join(sorted(self.used)) or "nothing"
+        return [
+            self.error(name, f"unknown setting; this table takes: {expected}")
+            for name in sorted(set(self.data) - self.used)
+        ]
+
     def finish(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
+        unknown = self.unknown()
         if unknown:
-            expected = ", ".join(sorted(self.used)) or "nothing"
-            raise self.error(unknown[0], f"unknown setting; this table takes: {expected}")
+            raise unknown[0]
 
 
 def _path(table: _Table, name: str, default: str | None = None) -> Path:
@@ -273,6 +289,9 @@ def _product(t: _Table, name: str) -> Product:
         raise t.error("layout", "only PDF products have a layout")
     if layout is Layout.PASSTHROUGH and "border" in t.data:
         raise t.error("border", "a pass-through PDF is printed as it is, without a border")
+    for key in ("min_ppi", "low_resolution"):
+        if layout is Layout.PASSTHROUGH and key in t.data:
+            raise t.error(key, "a pass-through PDF is printed as it is, it has no photos to judge")
     profile = t.string("output_profile", "srgb")
     product = Product(
         name=name,
@@ -297,6 +316,10 @@ def _product(t: _Table, name: str) -> Product:
         retention_days=t.integer("retention_days", None, low=0, high=MAX_RETENTION_DAYS),
         jpeg_subsampling=t.choice("jpeg_subsampling", JPEG_SUBSAMPLING, "4:2:0"),
         options=tuple(sorted(_cups_options(t).items())),
+        min_ppi=t.integer("min_ppi", None, low=0, high=2400),
+        low_resolution=LowResolution(
+            t.choice("low_resolution", tuple(LowResolution), LowResolution.WARN.value)
+        ),
     )
     # In pixels as printed: a border that rounds to half the short side leaves nothing.
     if 2 * product.border_pixels >= min(product.page_pixels):
@@ -360,6 +383,9 @@ def parse(data: Mapping[str, Any], file: str) -> Config:
     stall = labd.number("stall_seconds", DEFAULT_STALL_SECONDS, low=1, high=86400)
     min_free_mb = labd.number("min_free_mb", DEFAULT_MIN_FREE_MB, low=0, high=1024**3)
     workers = labd.integer("convert_workers", 0, low=0, high=64)
+    order_ready = labd.choice("order_ready", tuple(OrderReady), OrderReady.STABLE.value)
+    late = labd.number("late_files_seconds", DEFAULT_LATE_FILES_SECONDS, low=0, high=86400)
+    timezone = _timezone(labd)
     labd.finish()
 
     cups = _Table(file, "cups", top.table("cups"))
@@ -388,6 +414,8 @@ def parse(data: Mapping[str, Any], file: str) -> Config:
             max_file_bytes=int(t.number("max_file_mb", max_file_mb, low=1, high=1024**2) * 1024**2),
             watch=WatchMode(t.choice("watch", tuple(WatchMode), watch)),
             poll_seconds=float(t.number("poll_seconds", poll, low=0.1, high=600)),
+            order_ready=OrderReady(t.choice("order_ready", tuple(OrderReady), order_ready)),
+            late_files_seconds=float(t.number("late_files_seconds", late, low=0, high=86400)),
             retention_days=t.integer("retention_days", None, low=0, high=MAX_RETENTION_DAYS),
         )
         t.finish()
@@ -396,6 +424,7 @@ def parse(data: Mapping[str, Any], file: str) -> Config:
     media = _media(_Table(file, "media", top.table("media")))
     waste = _waste(_Table(file, "waste", top.table("waste")))
     retention = _retention(_Table(file, "retention", top.table("retention")))
+    controller = _controller(top)
     top.finish()
 
     paths = [hf.path for hf in hotfolders.values()]
@@ -418,6 +447,8 @@ def parse(data: Mapping[str, Any], file: str) -> Config:
         stall_seconds=float(stall),
         min_free_bytes=int(min_free_mb * 1024**2),
         convert_workers=workers,
+        timezone=timezone,
+        controller=controller,
     )
 
 
@@ -565,3 +596,60 @@ def _retention(t: _Table) -> RetentionSettings:
     )
     t.finish()
     return settings
+
+
+# --- [labd] timezone and [controller]: what people read -------------------------------------
+
+
+def _timezone(t: _Table) -> ZoneInfo | None:
+    """``timezone``: an IANA name ("Europe/Oslo"); empty or absent: the server's own."""
+    name = t.string("timezone", "")
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        pass
+    # A name mistyped in case or spacing ("europe/oslo") gets the right spelling offered.
+    known = {z.casefold(): z for z in available_timezones()}
+    near = known.get(name.strip().casefold())
+    hint = f'; did you mean "{near}"?' if near else ""
+    raise t.error(
+        "timezone",
+        f'{name!r} is not a time zone; give an IANA name like "Europe/Oslo" '
+        f"(timedatectl list-timezones){hint}",
+    )
+
+
+# An e-mail address as far as a configuration can check one: something@domain.tld.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+
+
+@dataclass(frozen=True)
+class Controller:
+    """``[controller]``: who decides on the processing and how to reach them (GDPR Art. 30)."""
+
+    name: str
+    address: str
+    email: str
+    dpo: str | None = None  # the data protection officer's contact, where one is designated
+
+
+def _controller(top: _Table) -> Controller | None:
+    """``[controller]``, if given: name, address and e-mail required, ``dpo`` optional."""
+    if "controller" not in top.data:
+        top.used.add("controller")
+        return None
+    t = _Table(top.file, "controller", top.table("controller"))
+    controller = Controller(
+        name=t.string("name").strip(),
+        address=t.string("address").strip(),
+        email=t.string("email").strip(),
+        dpo=t.string("dpo", "").strip() or None,
+    )
+    if not _EMAIL.match(controller.email):
+        raise t.error(
+            "email", f"{controller.email!r} is not an e-mail address like privacy@lab.example"
+        )
+    t.finish()
+    return controller

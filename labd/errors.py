@@ -100,6 +100,30 @@ class JobNotFound(LabdError):
     code = "job.not_found"
 
 
+class JobActionRefused(LabdError):
+    """Job {} is {}: {}"""
+
+    # A person's decision on a job (retry, cancel, reprint, resolve) that its state does
+    # not allow; the message says what can be done instead.  Not a journal fault: the
+    # journal's own IllegalTransition (exit 4) stays for moves labd itself gets wrong.
+    exit_code = 12
+    code = "job.action_refused"
+
+    def __init__(self, job_id: int, state: str, advice: str) -> None:
+        super().__init__(job_id, state, advice)
+        self.job_id = job_id
+        self.state = state
+        self.advice = advice
+
+
+class UnknownName(LabdError):
+    """No {} {!r} in {}; the known ones: {}."""
+
+    # A filter naming a hot folder or printer nobody configured: an empty list would look
+    # like "no such jobs", so it is an error that names the known ones.
+    code = "name.unknown"
+
+
 class InputRejected(LabdError):
     """{}"""
 

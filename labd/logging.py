@@ -36,15 +36,21 @@ def configure(
         if json
         else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
+    # Changed in place, never replaced, and no logger cached on its first use: a second
+    # configure (another command in the same process) and a test's capture_logs must reach
+    # every logger, also one first used before.  labd logs a few lines a job: building the
+    # logger at each call costs nothing worth measuring.
+    processors = structlog.get_config()["processors"]
+    processors[:] = [
+        structlog.stdlib.filter_by_level,
+        *shared,
+        structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+    ]
     structlog.configure(
-        processors=[
-            structlog.stdlib.filter_by_level,
-            *shared,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
+        processors=processors,
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,

@@ -104,6 +104,13 @@ class WatchMode(enum.StrEnum):
     POLL = "poll"  # network shares: inotify sees nothing a remote client writes
 
 
+class OrderReady(enum.StrEnum):
+    """When an order folder (not a single file) of a hot folder is complete."""
+
+    STABLE = "stable"  # quiet for the stability period, or READY in it (and two looks agree)
+    MARKER = "marker"  # only once READY or ticket.toml is in it, however long it stays quiet
+
+
 class OutputFormat(enum.StrEnum):
     """The print-ready format a product makes."""
 
@@ -131,6 +138,27 @@ class Fit(enum.StrEnum):
     FILL = "fill"  # scale to cover the print, centre crop
     FIT = "fit"  # scale to fit inside the print, pad with the border colour
     NONE = "none"  # keep the pixels 1:1, centred; a photo larger than the print is refused
+
+
+class LowResolution(enum.StrEnum):
+    """What labd does with a photo whose effective resolution is below the product's min_ppi."""
+
+    WARN = "warn"  # print it; a warning in the journal, `labd status` and `labd jobs N`
+    HOLD = "hold"  # hold the job (input.low_resolution): a technician retries or cancels
+    QUARANTINE = "quarantine"  # refuse the job like bad input, with the reason
+
+
+# The default minimum effective resolution by the print's long side: (up to mm, ppi).
+# A small print is looked at from a hand's length, where fewer than ~150 source pixels
+# per inch show as soft or blocky; a 20x30 is looked at from further away and 100 ppi
+# hold up; posters from across a room, 72.
+DEFAULT_MIN_PPI: Final = ((210.0, 150), (450.0, 100), (float("inf"), 72))
+
+
+def default_min_ppi(width_mm: float, height_mm: float) -> int:
+    """The default ``min_ppi`` of a print of this size (see DEFAULT_MIN_PPI)."""
+    long_side = max(width_mm, height_mm)
+    return next(ppi for up_to, ppi in DEFAULT_MIN_PPI if long_side <= up_to)
 
 
 @dataclass(frozen=True)
@@ -161,6 +189,17 @@ class Product:
     # CUPS options for this product's jobs (media, media-type, print-quality), over the
     # printer's own.  Pairs, not a mapping proxy: a product travels to worker processes.
     options: tuple[tuple[str, str], ...] = ()
+    # The lowest effective resolution (source pixels used per inch of print) printed without
+    # a word; None: default_min_ppi of the size; 0: never judged.  Below it, low_resolution.
+    min_ppi: int | None = None
+    low_resolution: LowResolution = LowResolution.WARN
+
+    @property
+    def required_ppi(self) -> int:
+        """``min_ppi`` as configured, else the default for the print's size."""
+        if self.min_ppi is not None:
+            return self.min_ppi
+        return default_min_ppi(self.width_mm, self.height_mm)
 
     def pixel_size(self, *, landscape: bool) -> tuple[int, int]:
         """Return (width, height) in pixels, turned to match the image's orientation."""
@@ -208,6 +247,10 @@ class HotFolder:
     watch: WatchMode = field(default_factory=lambda: WatchMode.AUTO)
     poll_seconds: float = 2.0
     retention_days: int | None = None  # None: the product's, else [retention] days
+    order_ready: OrderReady = field(default_factory=lambda: OrderReady.STABLE)
+    # An order folder of a name taken less than this long ago, from the same technician,
+    # is the rest of that order (late files): journaled as such.  0: never.
+    late_files_seconds: float = 3600.0
 
 
 @dataclass(frozen=True)

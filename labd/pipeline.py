@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -19,10 +19,17 @@ import structlog
 from labd import faults
 from labd.clock import Clock
 from labd.config import Config
-from labd.convert import SharedPool, convert_job
+from labd.convert import (
+    RULE_LOW_RESOLUTION,
+    SharedPool,
+    convert_job,
+    is_low_resolution,
+    join_reasons,
+    low_resolution_note,
+)
 from labd.errors import InputRejected, Interrupted, is_jobs_fault
 from labd.journal import Journal, fail_job
-from labd.model import Job, JobState
+from labd.model import Job, JobState, LowResolution, Product
 from labd.printing import CupsClient
 from labd.printing.context import PrintContext
 from labd.printing.follow import STOPPED_RULE, Follower
@@ -183,7 +190,25 @@ class Pipeline:
             )
             for c in converted
         ]
-        self.journal.converted(job.id, outputs, queue)
+        ppi = {files[i].seq: p for c in converted for i, p in c.resolutions()}
+        low = [(seq, p) for seq, p in sorted(ppi.items()) if is_low_resolution(product, p)]
+        hold = bool(low) and product.low_resolution is LowResolution.HOLD
+        # One commit: a crash never leaves a job CONVERTED that its policy holds.
+        with self.journal.batch():
+            self.journal.converted(job.id, outputs, queue, data=_resolution_data(product, ppi))
+            if low:
+                names = {f.seq: f.name for f in files}
+                notes = [low_resolution_note(product, names[seq], p) for seq, p in low]
+                self.journal.notes.low_resolution(
+                    job.id,
+                    policy=product.low_resolution.value,
+                    min_ppi=product.required_ppi,
+                    files=low,
+                    detail="; ".join(notes),
+                )
+            if hold:
+                # The reason names the files; `labd explain` and README say what to do.
+                self.journal.held(job.id, rule=RULE_LOW_RESOLUTION, reason=join_reasons(notes))
         log.info(
             "convert.job_converted",
             job_id=job.id,
@@ -191,7 +216,16 @@ class Pipeline:
             outputs=len(outputs),
             seconds=round(self.clock.monotonic() - started, 3),
         )
-        return True
+        if low:
+            log.warning(
+                "convert.low_resolution",
+                job_id=job.id,
+                policy=product.low_resolution.value,
+                files=len(low),
+                lowest_ppi=min(p for _, p in low),
+                min_ppi=product.required_ppi,
+            )
+        return not hold
 
     def _between_files(self) -> None:
         self.progress()
@@ -221,3 +255,14 @@ class Pipeline:
     def fail_job(self, job_id: int, error: Exception, *, doing: str) -> None:
         """An error nobody foresaw stopped this job: see :func:`labd.journal.fail_job`."""
         fail_job(self.journal, job_id, error, doing=doing)
+
+
+def _resolution_data(product: Product, ppi: Mapping[int, int]) -> dict[str, object]:
+    """What the CONVERTED event keeps of the files' resolution (none for a PDF as it is)."""
+    if not ppi:
+        return {}
+    return {
+        "ppi": [ppi[seq] for seq in sorted(ppi)],
+        "dpi": product.dpi,
+        "min_ppi": product.required_ppi,
+    }

@@ -163,3 +163,13 @@ def read_status(state_dir: Path) -> DaemonStatus | None:
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def running_status(state_dir: Path) -> DaemonStatus | None:
+    """The status of the daemon running on ``state_dir`` now, or None: none runs there,
+    or it has not written its status yet (the file of an earlier, killed one is not its)."""
+    holder = holder_of(state_dir)
+    if holder is None:
+        return None
+    status = read_status(state_dir)
+    return status if status is not None and status.pid == holder.pid else None

@@ -7,9 +7,10 @@ module imports from another.
 from __future__ import annotations
 
 import contextlib
+import json
 import textwrap
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -22,7 +23,16 @@ from labd.intake import Intake
 from labd.journal import Journal
 from labd.media.ledger import MediaLedger
 from labd.media.model import MediaKind
-from labd.model import HotFolder, Job, JobKind, JobState, Layout, OutputFormat, Product
+from labd.model import (
+    HotFolder,
+    Job,
+    JobKind,
+    JobState,
+    Layout,
+    OrderReady,
+    OutputFormat,
+    Product,
+)
 from labd.pipeline import Pipeline
 from labd.printing import CupsClient
 from labd.schemas import open_journal
@@ -58,7 +68,9 @@ class Rig:
 
 
 @contextlib.contextmanager
-def make_rig(root: Path, clock: ManualClock | None = None) -> Iterator[Rig]:
+def make_rig(
+    root: Path, clock: ManualClock | None = None, *, order_ready: OrderReady = OrderReady.STABLE
+) -> Iterator[Rig]:
     """One hot folder \"prints\" under ``root``, a real journal, and an Intake on ``clock``."""
     hot = root / "hot" / "prints"
     hot.mkdir(parents=True)
@@ -73,6 +85,7 @@ def make_rig(root: Path, clock: ManualClock | None = None) -> Iterator[Rig]:
         printer="q",
         stability_seconds=STABLE,
         ignore=DEFAULT_IGNORE,
+        order_ready=order_ready,
     )
     intake = Intake(
         {"prints": hf},
@@ -171,7 +184,7 @@ class _Walk:
             path.write_bytes(b"x" * size)
         self.journal.claimed(self.job.id, self.files)
         if self.order is not None:
-            self.journal.ticket(self.job.id, order_ref=self.order, copies={}, media=0)
+            self.journal.notes.ticket(self.job.id, order_ref=self.order, copies={}, media=0)
 
     def quarantine(self) -> None:
         reason = f"{self.files[0][0]} is cut short"
@@ -300,32 +313,65 @@ BOOK = Product(
 )
 
 
-def print_config(tmp_path: Path, server: str, queue: str) -> Config:
-    return parse(
-        {
-            "labd": {
-                "state_dir": str(tmp_path / "state"),
-                "spool_dir": str(tmp_path / "spool"),
-                "quarantine_dir": str(tmp_path / "q"),
-                "hotfolder_root": str(tmp_path / "hot"),
-            },
-            "cups": {"server": server},
-            "printers": {"p": {"queue": queue}},
-            "products": {"x": {"format": "jpeg", "size": "6x4 in"}},
-            "hotfolders": {"h": {"product": "x", "printer": "p"}},
+Settings = dict[str, dict[str, object]]
+
+
+def print_settings(
+    tmp_path: Path, server: str, queue: str, *, product: Mapping[str, object] | None = None
+) -> Settings:
+    """The settings of :func:`print_config`; ``product``: more keys of its product ``x``."""
+    return {
+        "labd": {
+            "state_dir": str(tmp_path / "state"),
+            "spool_dir": str(tmp_path / "spool"),
+            "quarantine_dir": str(tmp_path / "q"),
+            "hotfolder_root": str(tmp_path / "hot"),
         },
-        str(tmp_path / "labd.toml"),
-    )
+        "cups": {"server": server},
+        "printers": {"p": {"queue": queue}},
+        "products": {"x": {"format": "jpeg", "size": "6x4 in", **(product or {})}},
+        "hotfolders": {"h": {"product": "x", "printer": "p"}},
+    }
+
+
+def print_config(
+    tmp_path: Path, server: str, queue: str, *, product: Mapping[str, object] | None = None
+) -> Config:
+    settings = print_settings(tmp_path, server, queue, product=product)
+    return parse(settings, str(tmp_path / "labd.toml"))
+
+
+def toml_text(settings: Mapping[str, Mapping[str, object]]) -> str:
+    """Settings of strings, numbers and tables as a TOML file (JSON's strings are TOML's)."""
+    lines: list[str] = []
+
+    def table(name: str, values: Mapping[str, object]) -> None:
+        lines.append(f"[{name}]")
+        inner = {k: v for k, v in values.items() if isinstance(v, Mapping)}
+        lines.extend(f"{k} = {json.dumps(v)}" for k, v in values.items() if k not in inner)
+        for key, value in inner.items():
+            table(f"{name}.{key}", value)
+
+    for name, values in settings.items():
+        table(name, values)
+    return "\n".join(lines) + "\n"
 
 
 class PrintRig:
     """A real pipeline on a journal, printing to a queue of a private CUPS."""
 
     def __init__(
-        self, tmp_path: Path, server: EmbeddedPrintServer, queue: str, clock: ManualClock
+        self,
+        tmp_path: Path,
+        server: EmbeddedPrintServer,
+        queue: str,
+        clock: ManualClock,
+        *,
+        product: Mapping[str, object] | None = None,
     ) -> None:
         self.queue = queue
-        self.config = print_config(tmp_path, server.server, queue)
+        self.settings = print_settings(tmp_path, server.server, queue, product=product)
+        self.config = parse(self.settings, str(tmp_path / "labd.toml"))
         self.clock = clock
         self.journal = open_journal(self.config.journal_path, clock)
         self.cups = CupsClient(server.server)
@@ -338,16 +384,27 @@ class PrintRig:
         )
         self.tmp_path = tmp_path
 
-    def converted_job(self, pipeline: Pipeline | None = None) -> Job:
-        """A job claimed and converted for real, ready to submit."""
+    def claimed_job(self, size: tuple[int, int] = (900, 600)) -> Job:
+        """A job claimed from hot folder h: one real photo of ``size``, photo.jpg."""
         job = job_in_state(
             self.journal, JobState.CLAIMED, self.config.spool_dir, hotfolder="h",
             kind=JobKind.FILE, entry="photo.jpg", technician="t", files=[("photo.jpg", 1)],
         )  # fmt: skip
         spool.inbox(job).mkdir(parents=True)
-        make_photo(spool.inbox(job) / "photo.jpg", size=(900, 600))
+        make_photo(spool.inbox(job) / "photo.jpg", size=size)
+        return job
+
+    def converted_job(self, pipeline: Pipeline | None = None) -> Job:
+        """A job claimed and converted for real, ready to submit."""
+        job = self.claimed_job()
         assert (pipeline or self.pipeline).convert(self.journal.job(job.id))
         return self.journal.job(job.id)
+
+    def config_file(self) -> Path:
+        """The rig's configuration as the file labd's commands read (``--config``)."""
+        path = self.tmp_path / "labd.toml"
+        path.write_text(toml_text(self.settings))
+        return path
 
     def cups_jobs_named(self, title: str) -> list[int]:
         return [s.job_id for s in self.cups.find_jobs(title) if s.queue == self.queue]

@@ -14,6 +14,7 @@ import zlib
 from pathlib import Path
 from typing import Any, Final, Literal
 
+import pikepdf
 from PIL import ExifTags, Image, ImageChops, ImageDraw, ImageStat
 
 # Corners by name, clockwise.  Plain strings, so tables of test cases need no casts.
@@ -113,6 +114,16 @@ def make_photo(
         if comment is not None:
             params["comment"] = comment
     stored.save(path, format=fmt, **params)
+    return path
+
+
+def a4_pdf(path: Path, pages: int = 2, size_mm: tuple[float, float] = (210, 297)) -> Path:
+    """Write a print-ready PDF of blank pages, A4 portrait unless ``size_mm`` says other."""
+    points = 72 / 25.4  # per mm
+    pdf = pikepdf.new()
+    for _ in range(pages):
+        pdf.add_blank_page(page_size=(size_mm[0] * points, size_mm[1] * points))
+    pdf.save(path)
     return path
 
 

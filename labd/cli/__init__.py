@@ -10,7 +10,6 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Final, TextIO
 
 import structlog
@@ -29,7 +28,7 @@ from labd.cli import (
     service,
     waste,
 )
-from labd.cli.common import DEFAULT_CONFIG
+from labd.cli.common import DEFAULT_CONFIG, CommandParser
 from labd.errors import AccessDenied, LabdError
 from labd.logging import configure as configure_logging
 
@@ -57,28 +56,14 @@ _AREAS = (
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every labd command."""
-    parser = argparse.ArgumentParser(
-        prog="labd", description="Print-production daemon of a photo lab."
-    )
+    # Every parser, down to the sub-commands', takes the global options (CommandParser);
+    # their defaults are set here once.
+    parser = CommandParser(prog="labd", description="Print-production daemon of a photo lab.")
     parser.add_argument("--version", action="version", version=f"labd {__version__}")
-    parser.add_argument(
-        "-c",
-        "--config",
-        type=Path,
-        default=DEFAULT_CONFIG,
-        help="configuration file (default: $LABD_CONFIG or %(default)s)",
-    )
-    parser.add_argument(
-        "--base",
-        type=Path,
-        default=None,
-        help="move every path of the configuration under this folder "
-        "(a local trial; `labd demo --dir` uses the same layout)",
-    )
-    parser.add_argument(
-        "--log-level",
-        default=os.environ.get("LABD_LOG_LEVEL", "INFO"),
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+    parser.set_defaults(
+        config=DEFAULT_CONFIG,
+        base=None,
+        log_level=os.environ.get("LABD_LOG_LEVEL", "INFO").upper(),
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for area in _AREAS:

@@ -6,13 +6,52 @@ import argparse
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final, Protocol, TextIO
+from typing import Any, Final, Protocol, TextIO
 
 from labd import schemas
 from labd.config import Config, load
-from labd.journal import Journal
+from labd.errors import UnknownName
+from labd.journal import Journal, JournalView
+from labd.model import JobState
 
 DEFAULT_CONFIG: Final = Path(os.environ.get("LABD_CONFIG", "/etc/labd/labd.toml"))
+LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An argument parser that takes labd's global options wherever people type them.
+
+    ``labd convert --config FILE ...`` is as good as ``labd --config FILE convert ...``:
+    every parser, the commands' and their sub-commands' (``add_subparsers`` makes parsers
+    of the parent's class), knows the global options.  Their defaults are the top-level
+    parser's ``set_defaults``; here they default to nothing (SUPPRESS), so an option not
+    given after the command leaves what was given before it.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # argparse passes them through
+        super().__init__(*args, **kwargs)
+        group = self.add_argument_group("global options (before or after the command)")
+        group.add_argument(
+            "-c",
+            "--config",
+            type=Path,
+            default=argparse.SUPPRESS,
+            help=f"configuration file (default: $LABD_CONFIG or {DEFAULT_CONFIG})",
+        )
+        group.add_argument(
+            "--base",
+            type=Path,
+            default=argparse.SUPPRESS,
+            help="move every path of the configuration under this folder "
+            "(a local trial; `labd demo --dir` uses the same layout)",
+        )
+        group.add_argument(
+            "--log-level",
+            type=str.upper,
+            choices=LOG_LEVELS,
+            default=argparse.SUPPRESS,
+            help="DEBUG, INFO, WARNING or ERROR (default: $LABD_LOG_LEVEL or INFO)",
+        )
 
 
 class Subparsers(Protocol):
@@ -35,12 +74,51 @@ def open_journal(config: Config) -> Journal:
     return schemas.open_journal(config.journal_path, create=False, migrate=False)
 
 
+def job_state(text: str) -> JobState:
+    """A job state as people type it (``QUARANTINED``, ``quarantined``): an argparse type."""
+    try:
+        return JobState(text.strip().upper())
+    except ValueError:
+        known = ", ".join(s.value for s in JobState)
+        raise argparse.ArgumentTypeError(f"no state {text!r}; states: {known}") from None
+
+
+def hotfolders_filter(
+    config: Config, journal: JournalView, *, hotfolder: str | None, printer: str | None
+) -> tuple[str, ...] | None:
+    """The hot folders that ``--hotfolder`` and ``--printer`` select; None: every one.
+
+    A printer selects the hot folders that print on it in the configuration.  A name
+    neither the configuration nor the journal knows is an error naming the known ones,
+    not an empty list that looks like "no such jobs".
+    """
+    chosen: set[str] | None = None
+    if hotfolder is not None:
+        known = sorted({*config.hotfolders, *journal.hotfolder_names()})
+        if hotfolder not in known:
+            where = "the configuration or the journal"
+            raise UnknownName("hot folder", hotfolder, where, ", ".join(known) or "none")
+        chosen = {hotfolder}
+    if printer is not None:
+        if printer not in config.printers:
+            known = sorted(config.printers)
+            raise UnknownName("printer", printer, "the configuration", ", ".join(known) or "none")
+        on_printer = {hf.name for hf in config.hotfolders.values() if hf.printer == printer}
+        chosen = on_printer if chosen is None else chosen & on_printer
+    return None if chosen is None else tuple(sorted(chosen))
+
+
 def write_table(out: TextIO, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """A plain, aligned text table; '(none)' when there are no rows."""
     widths = [
         max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
     ]
     for row in [header, *rows]:
-        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+        out.write(table_line(row, widths))
     if not rows:
         out.write("(none)\n")
+
+
+def table_line(row: Sequence[str], widths: Sequence[int]) -> str:
+    """One line of a table of these column widths (a longer cell pushes the rest right)."""
+    return "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n"

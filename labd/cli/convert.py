@@ -6,14 +6,17 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import structlog
 
 from labd.cli.common import Subparsers, config_of
 from labd.config import Config
 from labd.errors import ConfigError, InputRejected
-from labd.model import Product
+from labd.model import LowResolution, Product
+
+if TYPE_CHECKING:
+    from labd.convert import ConvertedFile
 
 log = structlog.get_logger(__name__)
 
@@ -50,6 +53,7 @@ def cmd_convert(args: argparse.Namespace, out: TextIO) -> int:
     for converted in result.converted:
         names = ", ".join(str(inputs[i]) for i in converted.sources)
         out.write(f"{converted.output}  <-  {names}\n")
+    _warn_low_resolution(product, inputs, result.converted)
     for _, error in result.rejected:
         sys.stderr.write(f"labd: {error.reason}\n")
     log.info(
@@ -62,6 +66,24 @@ def cmd_convert(args: argparse.Namespace, out: TextIO) -> int:
         peak_rss_mib=round(result.peak_rss_kib / 1024, 1),
     )
     return InputRejected.exit_code if result.rejected else 0
+
+
+def _warn_low_resolution(
+    product: Product, inputs: list[Path], converted: list[ConvertedFile]
+) -> None:
+    """On stderr, each input below the product's min_ppi and what the daemon would do."""
+    from labd.convert import is_low_resolution, low_resolution_note  # noqa: PLC0415  # see above
+
+    then = {
+        LowResolution.WARN: "the daemon prints it and journals a warning",
+        LowResolution.HOLD: "the daemon holds its job for a technician (labd retry or cancel)",
+        LowResolution.QUARANTINE: "the daemon quarantines its job",
+    }[product.low_resolution]
+    for c in converted:
+        for index, ppi in c.resolutions():
+            if is_low_resolution(product, ppi):
+                note = low_resolution_note(product, str(inputs[index]), ppi)
+                sys.stderr.write(f"labd: warning: {note}; {then}\n")
 
 
 def _product(config: Config, name: str, file: Path) -> Product:

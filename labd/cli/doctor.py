@@ -18,9 +18,10 @@ from typing import Final, TextIO
 from labd import samba
 from labd.cli.common import Subparsers, config_of
 from labd.config import Config
-from labd.errors import PrintError
+from labd.errors import AccessDenied, PrintError
 from labd.intake.safety import check_folder, filesystem_type, is_network
 from labd.printing import CupsClient
+from labd.running import running_status
 
 _OFF: Final = frozenset({"no", "off", "false", "0"})
 # Exit status when something needs fixing (the CLI's "other labd error").
@@ -94,17 +95,26 @@ def check_installation(config: Config, user: str = SERVICE_USER) -> list[Finding
             )
             continue
         mode = st.st_mode & 0o7777
+        owner = _user_name(st.st_uid)
         problems = [] if mode == 0o700 else [f"mode {mode:04o}, not 0700"]
         if uid is not None and st.st_uid != uid:
-            problems.append(f"owned by uid {st.st_uid}, not {user}")
-        findings.append(
-            _fix(
-                f"{what} {folder}: {', '.join(problems)}",
-                f"chown {user}:{user} {folder} && chmod 0700 {folder}",
+            problems.append(f"owned by {owner}, not {user}")
+        fix = f"chown {user}:{user} {folder} && chmod 0700 {folder}"
+        if problems:
+            findings.append(_fix(f"{what} {folder}: {', '.join(problems)}", fix))
+        elif uid is None:
+            # Whose it should be is unknown until the user exists: say whose it is.
+            findings.append(
+                Finding(
+                    ok=True,
+                    warning=True,
+                    what=f"{what} {folder}: mode 0700, owned by {owner}; the service user "
+                    f"{user!r} does not exist to own it",
+                    fix=f"once the user exists: {fix}",
+                )
             )
-            if problems
-            else _ok(f"{what} {folder}: mode 0700, owned by {user}")
-        )
+        else:
+            findings.append(_ok(f"{what} {folder}: mode 0700, owned by {user}"))
     findings.extend(_free_space(config))
     fstype = filesystem_type(config.state_dir) if config.state_dir.exists() else "unknown"
     findings.append(
@@ -117,6 +127,14 @@ def check_installation(config: Config, user: str = SERVICE_USER) -> list[Finding
         else _ok(f"journal {config.state_dir} on local {fstype}")
     )
     return findings
+
+
+def _user_name(uid: int) -> str:
+    """``uid``'s user name, or ``uid N`` for a number no user has."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
 
 
 def _free_space(config: Config) -> list[Finding]:
@@ -148,14 +166,30 @@ def _free_space(config: Config) -> list[Finding]:
     return [_ok(f"spool {folder}: {free_mb} MB free")]
 
 
+def _cups_server(config: Config) -> tuple[str | None, str]:
+    """The CUPS server to check, and which one it is: the one the labd running on this
+    state directory prints through (the demo's own, say), else the configured one."""
+    try:
+        running = running_status(config.state_dir)
+    except (AccessDenied, OSError):
+        running = None  # the state check says why it cannot be read
+    if running is not None and running.cups_server is not None:
+        return running.cups_server, f"the running labd's, PID {running.pid}"
+    if config.cups_server is not None:
+        return config.cups_server, "[cups] server"
+    return None, "the system's: CUPS_SERVER, else /etc/cups/client.conf, else the local one"
+
+
 def check_cups(config: Config) -> list[Finding]:
     """The CUPS checks."""
-    cups = CupsClient(config.cups_server)
+    server, which = _cups_server(config)
+    cups = CupsClient(server)
+    where = f"CUPS at {server}" if server is not None else "CUPS"
     try:
         settings = _directives(cups.server_config())
     except PrintError as e:
-        return [_fix(f"CUPS: {e.problem}", "start CUPS, or fix [cups] server")]
-    findings = []
+        return [_fix(f"{where} ({which}): {e.problem}", "start CUPS, or fix [cups] server")]
+    findings = [_ok(f"{where} ({which}) answers")]
     conf = "cupsd.conf (then restart CUPS)"
     # CUPS' default keeps every document for a day (86400): only an explicit "No" is off.
     keep_files = settings.get("preservejobfiles", "86400 (the default)")

@@ -5,15 +5,31 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from time import sleep
 from typing import Final, TextIO
 
-from labd.cli.common import Subparsers, config_of, open_journal, write_table
-from labd.clock import isoformat, parse_timestamp
-from labd.journal import ChainCheck, EventFilter
+from labd.cli.common import (
+    Subparsers,
+    config_of,
+    hotfolders_filter,
+    job_state,
+    open_journal,
+    table_line,
+    write_table,
+)
+from labd.clock import isoformat, parse_timestamp, readable
+from labd.config import Config
+from labd.journal import ChainCheck, EventFilter, Journal, JournalView
+from labd.journal.view import event_data
+from labd.media.queries import MediaQueries
 from labd.model import Event, JobState
 
 EXIT_CHAIN_BROKEN: Final = 10
+FOLLOW_SECONDS: Final = 0.5  # how often --follow looks for new events
+FOLLOW_FIRST: Final = 10  # --follow without --limit starts with the newest this many
 
 
 def event_row(e: Event) -> dict[str, object]:
@@ -31,7 +47,7 @@ def event_row(e: Event) -> dict[str, object]:
 
 def event_summary(e: Event) -> str:
     """An event's data on one line: 'A -> B key=value ... (detail)'."""
-    data = dict(e.data)
+    data = event_data(e)  # older events' fields under today's names
     parts = []
     if "from" in data and "to" in data:
         parts.append(f"{data.pop('from')} -> {data.pop('to')}")
@@ -43,26 +59,88 @@ def event_summary(e: Event) -> str:
 
 def cmd_journal(args: argparse.Namespace, out: TextIO) -> int:
     """Show the event log (every state change with its time), or verify its hash chain."""
-    with open_journal(config_of(args)) as journal:
+    config = config_of(args)
+    with open_journal(config) as journal:
         if args.action == "verify":
             return _verify(journal.verify(args.head), out)
-        events = journal.find_events(_filter(args))
-    if args.format == "json":
-        for e in events:
-            out.write(json.dumps(event_row(e), ensure_ascii=False) + "\n")
-    elif args.format == "csv":
-        writer = csv.writer(out)
-        writer.writerow(["seq", "ts", "job_id", "kind", "data", "detail"])
-        for e in events:
-            data = json.dumps(dict(e.data), sort_keys=True)
-            writer.writerow([e.seq, e.ts, e.job_id or "", e.kind, data, e.detail or ""])
-    else:
-        write_table(
-            out,
-            ["SEQ", "TIME", "JOB", "EVENT", "DETAILS"],
-            [[str(e.seq), e.ts, str(e.job_id or "-"), e.kind, event_summary(e)] for e in events],
-        )
+        f = _filter(args, config, journal)
+        if args.follow and f.limit is None:
+            f = replace(f, limit=FOLLOW_FIRST)  # as tail -f: the last few, then what comes
+        head = journal.last_seq()
+        events = journal.find_events(f)
+        printer = _EventPrinter(args.format, out, follow=args.follow, zone=config.timezone)
+        printer.first(events)
+        if args.follow:
+            after = max(head, f.after, *(e.seq for e in events))
+            _follow(journal, replace(f, limit=None), after, printer)
     return 0
+
+
+class _EventPrinter:
+    """Events in the chosen format: the first ones, and (--follow) those that come later."""
+
+    def __init__(self, fmt: str, out: TextIO, *, follow: bool, zone: tzinfo | None = None) -> None:
+        self.fmt = fmt
+        self.out = out
+        self.follow = follow
+        self.zone = zone  # the table's times; exports keep UTC
+        self.widths: list[int] = []
+
+    def first(self, events: Sequence[Event]) -> None:
+        if self.fmt == "csv":
+            csv.writer(self.out).writerow(["seq", "ts", "job_id", "kind", "data", "detail"])
+        elif self.fmt == "table":
+            rows = [_cells(e, self.zone) for e in events]
+            if not self.follow:
+                write_table(self.out, _HEADER, rows)
+                return
+            # Columns wide enough for the rows to come, and no "(none)": events may come.
+            self.widths = [
+                max(least, len(h), *(len(r[i]) for r in rows))
+                for i, (h, least) in enumerate(zip(_HEADER, _FOLLOW_WIDTHS, strict=True))
+            ]
+            for row in [_HEADER, *rows]:
+                self.out.write(table_line(row, self.widths))
+            self.out.flush()
+            return
+        self.more(events)
+
+    def more(self, events: Sequence[Event]) -> None:
+        if self.fmt == "json":
+            for e in events:
+                self.out.write(json.dumps(event_row(e), ensure_ascii=False) + "\n")
+        elif self.fmt == "csv":
+            writer = csv.writer(self.out)
+            for e in events:
+                data = json.dumps(dict(e.data), sort_keys=True)
+                writer.writerow([e.seq, e.ts, e.job_id or "", e.kind, data, e.detail or ""])
+        else:
+            for e in events:
+                self.out.write(table_line(_cells(e, self.zone), self.widths))
+        self.out.flush()  # a reader at the other end of a pipe sees each event as it comes
+
+
+_HEADER: Final = ("SEQ", "TIME", "JOB", "EVENT", "DETAILS")
+_FOLLOW_WIDTHS: Final = (6, 23, 5, 22, 0)  # the least widths of the columns, following
+
+
+def _cells(e: Event, zone: tzinfo | None) -> list[str]:
+    """An event as a row of the table, its time in the lab's time zone."""
+    return [str(e.seq), readable(e.ts, zone), str(e.job_id or "-"), e.kind, event_summary(e)]
+
+
+def _follow(journal: JournalView, f: EventFilter, after: int, printer: _EventPrinter) -> None:
+    """Print the events that match ``f`` as they are written, until Ctrl-C (exit 130).
+
+    The journal is another process's (the daemon's) SQLite file: looking every
+    FOLLOW_SECONDS is what it offers; each look reads only events after the last one seen.
+    """
+    while True:
+        sleep(FOLLOW_SECONDS)
+        head = journal.last_seq()
+        new = journal.find_events(replace(f, after=after))
+        printer.more(new)
+        after = max(head, after, *(e.seq for e in new))
 
 
 def _verify(check: ChainCheck, out: TextIO) -> int:
@@ -101,7 +179,7 @@ def _raw_day(text: str) -> str:
     return text
 
 
-def _filter(args: argparse.Namespace) -> EventFilter:
+def _filter(args: argparse.Namespace, config: Config, journal: Journal) -> EventFilter:
     until = None if args.until is None else _day(args.until)
     if until is not None and len(args.until) == 10:
         # --until 2026-01-31 means up to the end of that day.
@@ -110,32 +188,63 @@ def _filter(args: argparse.Namespace) -> EventFilter:
         since=args.since,
         until=until,
         job=args.job,
+        media_items=_carriers(config, journal, args.job),
         after=args.after,
-        hotfolder=args.hotfolder,
+        hotfolders=hotfolders_filter(
+            config, journal, hotfolder=args.hotfolder, printer=args.printer
+        ),
         order=args.order,
         technician=args.technician,
-        state=JobState(args.state.upper()) if args.state else None,
+        state=args.state,
         kinds=tuple(args.kind or ()),
         limit=args.limit,
+        oldest=args.oldest,
     )
+
+
+def _carriers(config: Config, journal: Journal, job_id: int | None) -> tuple[int, ...]:
+    """The media items of a job (and of its order), whose events name no job."""
+    if job_id is None:
+        return ()
+    media = MediaQueries(journal, config.media)
+    return tuple(item.id for item in media.of_job(journal.job(job_id)))
 
 
 def register(sub: Subparsers) -> None:
     """Add ``journal``."""
     journal = sub.add_parser("journal", help="show the event log, or verify its hash chain")
     journal.add_argument("action", nargs="?", choices=["show", "verify"], default="show")
-    journal.add_argument("--job", type=int, help="only events of this job")
+    journal.add_argument(
+        "--job", type=int, help="only events of this job, its media items' and its waste's"
+    )
     journal.add_argument("--after", type=int, default=0, help="only events after this number")
-    journal.add_argument("--limit", type=int, default=None)
+    journal.add_argument(
+        "--limit", type=int, default=None, help="only the newest this many, in order"
+    )
+    journal.add_argument(
+        "--oldest", action="store_true", help="with --limit: the oldest ones instead"
+    )
+    journal.add_argument(
+        "--follow",
+        "-f",
+        action="store_true",
+        help=f"print events as they come, until Ctrl-C (starts with the newest {FOLLOW_FIRST}, "
+        "or --limit)",
+    )
     journal.add_argument("--since", type=_day, help="from this date (YYYY-MM-DD, UTC) on")
     journal.add_argument("--until", type=_raw_day, help="up to this date (YYYY-MM-DD), inclusive")
     journal.add_argument("--hotfolder", help="only events of jobs from this hot folder")
+    journal.add_argument(
+        "--printer", help="only events of jobs of the hot folders printing on this printer"
+    )
     journal.add_argument("--order", help="only events of jobs of this order")
     journal.add_argument("--technician", help="jobs dropped by, or events done by, this user")
     journal.add_argument(
         "--state",
-        choices=[s.value.lower() for s in JobState],
-        help="only state changes into this state",
+        type=job_state,
+        metavar="STATE",
+        help="only state changes into this state, in any case: "
+        + ", ".join(s.value for s in JobState),
     )
     journal.add_argument(
         "--kind", action="append", help="only this event kind (repeatable; 'media.' = prefix)"

@@ -9,9 +9,11 @@ import json
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import tzinfo
 from typing import TextIO, TypeAlias
 
 from labd.cli.common import Subparsers, config_of, open_journal, write_table
+from labd.clock import readable
 from labd.config import Config
 from labd.errors import MediaError
 from labd.media.ledger import MediaLedger
@@ -51,10 +53,21 @@ def _csv_cell(value: object) -> str:
     return cell(value)
 
 
+def is_timestamp(column: str) -> bool:
+    """Whether a column holds journal timestamps (``ts``, ``*_at``); ``*_on`` are dates."""
+    return column == "ts" or column.endswith("_at")
+
+
 def write_records(
-    out: TextIO, rows: Sequence[Mapping[str, object]], columns: Sequence[str], fmt: str
+    out: TextIO,
+    rows: Sequence[Mapping[str, object]],
+    columns: Sequence[str],
+    fmt: str,
+    *,
+    zone: tzinfo | None,
 ) -> None:
-    """Rows as an aligned table, CSV (with a header) or JSON lines."""
+    """Rows as an aligned table (times in ``zone``), CSV (with a header) or JSON lines
+    (times in UTC, as the journal has them)."""
     if fmt == "json":
         for row in rows:
             out.write(json.dumps(dict(row), ensure_ascii=False) + "\n")
@@ -65,8 +78,16 @@ def write_records(
             writer.writerow([_csv_cell(row.get(c)) for c in columns])
     else:
         write_table(
-            out, [c.upper() for c in columns], [[cell(row.get(c)) for c in columns] for row in rows]
+            out,
+            [c.upper() for c in columns],
+            [[_table_cell(c, row.get(c), zone) for c in columns] for row in rows],
         )
+
+
+def _table_cell(column: str, value: object, zone: tzinfo | None) -> str:
+    if is_timestamp(column) and isinstance(value, str):
+        return readable(value, zone)
+    return cell(value)
 
 
 @contextmanager
@@ -145,7 +166,7 @@ def _destroy(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _list(args: argparse.Namespace, out: TextIO) -> int:
-    with ledgers(args) as (_, media, _w):
+    with ledgers(args) as (config, media, _w):
         if args.overdue:
             items = media.overdue()
         else:
@@ -155,12 +176,12 @@ def _list(args: argparse.Namespace, out: TextIO) -> int:
             )
         rows = [i.as_row() for i in items]
     columns = list(rows[0]) if rows and args.format != "table" else list(_LIST_COLUMNS)
-    write_records(out, rows, columns, args.format)
+    write_records(out, rows, columns, args.format, zone=config.timezone)
     return 0
 
 
 def _history(args: argparse.Namespace, out: TextIO) -> int:
-    with ledgers(args) as (_, media, _w):
+    with ledgers(args) as (config, media, _w):
         events = media.history(args.item)
     rows = [
         {"seq": e.seq, "ts": e.ts, "event": e.kind, "data": dict(e.data), "detail": e.detail}
@@ -170,9 +191,13 @@ def _history(args: argparse.Namespace, out: TextIO) -> int:
         for e in events:
             data = " ".join(f"{k}={v}" for k, v in sorted(e.data.items()) if k != "item")
             detail = f" ({e.detail})" if e.detail else ""
-            out.write(f"{e.seq:>6}  {e.ts}  {e.kind:26} {data}{detail}\n")
+            out.write(
+                f"{e.seq:>6}  {readable(e.ts, config.timezone)}  {e.kind:26} {data}{detail}\n"
+            )
         return 0
-    write_records(out, rows, ["seq", "ts", "event", "data", "detail"], args.format)
+    write_records(
+        out, rows, ["seq", "ts", "event", "data", "detail"], args.format, zone=config.timezone
+    )
     return 0
 
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Final, TextIO
 
 from labd.cli.common import Subparsers, config_of, open_journal, write_table
-from labd.clock import SystemClock
+from labd.clock import SystemClock, readable
 from labd.config import Config
 from labd.journal import Journal
 from labd.printing import CupsClient
@@ -86,7 +86,7 @@ def cmd_retention(args: argparse.Namespace, out: TextIO) -> int:
                 ["HOLD", "JOB", "ORDER", "BY", "PLACED", "REASON"],
                 [
                     [str(h.id), str(h.job_id or "-"), h.order_ref or "-", h.placed_by,
-                     h.placed_at, h.reason or ""]
+                     readable(h.placed_at, config.timezone), h.reason or ""]
                     for h in retention.holds()
                 ],
             )  # fmt: skip
@@ -96,8 +96,8 @@ def cmd_retention(args: argparse.Namespace, out: TextIO) -> int:
         out,
         ["JOB", "HOTFOLDER", "STATE", "FINISHED", "DUE", "HELD"],
         [
-            [str(d.job_id), d.hotfolder, d.state.value, d.finished_at, d.due_at,
-             "held" if d.held else ""]
+            [str(d.job_id), d.hotfolder, d.state.value, readable(d.finished_at, config.timezone),
+             readable(d.due_at, config.timezone), "held" if d.held else ""]
             for d in due
         ],
     )  # fmt: skip

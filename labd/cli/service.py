@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TextIO
 
 from labd.cli.common import Subparsers, config_of
-from labd.config import check_paths, load
+from labd.config import Config, check_paths, load
 
 
 def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
@@ -28,7 +28,13 @@ def cmd_run(args: argparse.Namespace, _out: TextIO) -> int:
     """Run the daemon in the foreground."""
     from labd.daemon import Daemon  # noqa: PLC0415  # only `run` pays for the whole daemon
 
-    return Daemon(config_of(args)).run()
+    base: Path | None = args.base
+
+    def adapt(config: Config) -> Config:
+        # --base again at each reload: the file names the folders without it.
+        return config if base is None else config.rebased(base)
+
+    return Daemon(config_of(args), adapt=adapt).run()
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:

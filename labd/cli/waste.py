@@ -69,7 +69,7 @@ def _container(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _list(args: argparse.Namespace, out: TextIO) -> int:
-    with ledgers(args) as (_, _m, waste):
+    with ledgers(args) as (config, _m, waste):
         overdue = {c.id for c in waste.overdue()}
         state = ContainerState(args.state) if args.state else None
         rows = [
@@ -78,12 +78,12 @@ def _list(args: argparse.Namespace, out: TextIO) -> int:
             if not args.overdue or c.id in overdue
         ]
     columns = list(rows[0]) if rows and args.format != "table" else list(_CONTAINER_COLUMNS)
-    write_records(out, rows, columns, args.format)
+    write_records(out, rows, columns, args.format, zone=config.timezone)
     return 0
 
 
 def _manifest(args: argparse.Namespace, out: TextIO) -> int:
-    with ledgers(args) as (_, _m, waste):
+    with ledgers(args) as (config, _m, waste):
         manifest = waste.manifest(args.container)
     if args.format == "json":
         out.write(json.dumps(manifest.as_dict(), ensure_ascii=False, indent=2) + "\n")
@@ -91,7 +91,7 @@ def _manifest(args: argparse.Namespace, out: TextIO) -> int:
     if args.format == "table":
         for key, value in manifest.header.items():
             out.write(f"{key:13} {cell(value)}\n")
-    write_records(out, manifest.entries, _MANIFEST_COLUMNS, args.format)
+    write_records(out, manifest.entries, _MANIFEST_COLUMNS, args.format, zone=config.timezone)
     return 0
 
 
@@ -124,7 +124,7 @@ def _misprint(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _duplicates(args: argparse.Namespace, out: TextIO) -> int:
-    with ledgers(args) as (_, _m, waste):
+    with ledgers(args) as (config, _m, waste):
         if args.step == "confirm":
             entry = waste.confirm_duplicate(
                 args.event, container=args.container, by=args.by, sheets=args.sheets
@@ -140,12 +140,14 @@ def _duplicates(args: argparse.Namespace, out: TextIO) -> int:
         {"event": d.event, "ts": d.ts, "job": d.job_id, "output": d.output, "why": d.why}
         for d in found
     ]
-    write_records(out, rows, ["event", "ts", "job", "output", "why"], args.format)
+    write_records(
+        out, rows, ["event", "ts", "job", "output", "why"], args.format, zone=config.timezone
+    )
     return 0
 
 
 def _uncollected(args: argparse.Namespace, out: TextIO) -> int:
-    with ledgers(args) as (_, _m, waste):
+    with ledgers(args) as (config, _m, waste):
         if args.step == "mark":
             waste.mark_uncollected(args.job, by=args.by)
         elif args.step == "destroy":
@@ -159,12 +161,13 @@ def _uncollected(args: argparse.Namespace, out: TextIO) -> int:
              "destroyed_in": u.destroyed_in}
             for u in waste.uncollected(due_only=args.step == "due")
         ]  # fmt: skip
-    write_records(out, rows, ["job", "done_at", "marked_by", "due", "destroyed_in"], args.format)
+    columns = ["job", "done_at", "marked_by", "due", "destroyed_in"]
+    write_records(out, rows, columns, args.format, zone=config.timezone)
     return 0
 
 
 def _report(args: argparse.Namespace, out: TextIO) -> int:
-    with ledgers(args) as (_, _m, waste):
+    with ledgers(args) as (config, _m, waste):
         if args.report == "certificates":
             rows = waste.certificates()
             columns = ["container", "din_level", "company", "collected_on", "certificate",
@@ -172,7 +175,7 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
         else:
             rows = waste.per_reason_month()
             columns = ["month", "kind", "reason", "entries", "sheets"]
-    write_records(out, rows, columns, args.format)
+    write_records(out, rows, columns, args.format, zone=config.timezone)
     return 0
 
 

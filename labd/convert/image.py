@@ -30,7 +30,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 from labd.convert import colour, jpegdecode
 from labd.errors import InputRejected
 from labd.fsutil import atomic_write
-from labd.model import Fit, Layout, OutputFormat, Product
+from labd.model import Fit, Layout, LowResolution, OutputFormat, Product
 
 log = structlog.get_logger(__name__)
 
@@ -65,6 +65,7 @@ RULE_TRUNCATED: Final = "input.truncated"
 RULE_TOO_MANY_PIXELS: Final = "input.too_many_pixels"
 RULE_UNSUPPORTED: Final = "input.unsupported_mode"
 RULE_LARGER_THAN_PRINT: Final = "input.larger_than_print"
+RULE_LOW_RESOLUTION: Final = "input.low_resolution"
 
 _ORIENTATION_TAG: Final = 0x0112
 # EXIF orientation -> the transpose that shows the photo upright (as ImageOps.exif_transpose).
@@ -142,6 +143,13 @@ class ConvertedFile:
     height: int
     sources: tuple[int, ...] = (0,)
     pages: int = 1
+    # The effective resolution of each source (see effective_ppi), in the order of
+    # ``sources``; empty for a PDF printed as it is.
+    ppi: tuple[int, ...] = ()
+
+    def resolutions(self) -> list[tuple[int, int]]:
+        """(source index, effective ppi) of each photo; none for a PDF printed as it is."""
+        return list(zip(self.sources, self.ppi, strict=True)) if self.ppi else []
 
 
 @dataclass(frozen=True)
@@ -153,6 +161,7 @@ class _Decoded:
     transform: colour.Transform | None  # embedded profile -> output profile; None: untagged
     target: tuple[int, int]  # the print's picture area in pixels, turned like the photo
     orientation: int  # EXIF orientation (1-8), applied after scaling
+    ppi: int  # the effective resolution on the print (see effective_ppi)
 
 
 def convert_image(product: Product, src: Path, out: Path) -> ConvertedFile:
@@ -166,16 +175,48 @@ def convert_image(product: Product, src: Path, out: Path) -> ConvertedFile:
     started = time.perf_counter()
     with _opened(src) as img:
         source_size = img.size
-        printable = _render(product, _decode(product, src, img), src)
+        photo = _decode(product, src, img)
+        printable = _render(product, photo, src)
     _write_jpeg(printable, product, out)
     log.debug(
         "convert.file_converted",
         source_size=source_size,
         width=printable.width,
         height=printable.height,
+        ppi=photo.ppi,
         seconds=round(time.perf_counter() - started, 3),
     )
-    return ConvertedFile(output=out, width=printable.width, height=printable.height)
+    return ConvertedFile(
+        output=out, width=printable.width, height=printable.height, ppi=(photo.ppi,)
+    )
+
+
+def effective_ppi(product: Product, shown: tuple[int, int]) -> int:
+    """The photo's pixels that reach the print per inch of it, for a photo of ``shown`` size.
+
+    ``fill`` counts the pixels left after the centre crop, ``fit`` the whole photo across
+    the side it fills, ``none`` prints pixel for pixel at the product's dpi.  Below the
+    product's dpi the photo is scaled up (upscaled); below its min_ppi it looks soft.
+    Rounded to a whole number, as it is shown and judged.
+    """
+    if product.fit is Fit.NONE:
+        return product.dpi
+    (w, h), (tw, th) = shown, _target(product, shown)
+    ratio = min(w / tw, h / th) if product.fit is Fit.FILL else max(w / tw, h / th)
+    return round(product.dpi * ratio)
+
+
+def is_low_resolution(product: Product, ppi: int) -> bool:
+    """Whether ``ppi`` is below what ``product`` asks for (never, with min_ppi 0)."""
+    return ppi < product.required_ppi
+
+
+def low_resolution_note(product: Product, name: str, ppi: int) -> str:
+    """What a technician reads about a photo below the product's minimum resolution."""
+    return (
+        f"{name}: {ppi} ppi on the print, below the {product.required_ppi} ppi product "
+        f"{product.name} asks for (a larger original, or a smaller print)"
+    )
 
 
 def check_image(product: Product, src: Path) -> None:
@@ -229,7 +270,14 @@ def _decode(product: Product, src: Path, img: ImageFile.ImageFile) -> _Decoded:
             )
         # The picture area, from the photo's own size as shown: a decoder that scales
         # rounds up, and a nearly square photo could come out the other way round.
-        target = _target(product, _shown(img))
+        shown = _shown(img)
+        target = _target(product, shown)
+        ppi = effective_ppi(product, shown)
+        if product.low_resolution is LowResolution.QUARANTINE and is_low_resolution(product, ppi):
+            # Before the pixels are decoded: the job is refused whatever else they hold.
+            raise InputRejected(
+                low_resolution_note(product, src.name, ppi), rule=RULE_LOW_RESOLUTION
+            )
         need = _decode_size(img, product)
         scaled = _decode_jpeg(product, src, img, need, target) if img.format == "JPEG" else None
         if scaled is None:
@@ -252,7 +300,9 @@ def _decode(product: Product, src: Path, img: ImageFile.ImageFile) -> _Decoded:
         raise InputRejected(
             f"{src.name}: {e}, re-export it with an sRGB profile", rule=RULE_UNSUPPORTED
         ) from e
-    return _Decoded(image=flat, transform=transform, target=target, orientation=orientation)
+    return _Decoded(
+        image=flat, transform=transform, target=target, orientation=orientation, ppi=ppi
+    )
 
 
 def _decode_jpeg(

@@ -235,7 +235,8 @@ def _bind(
         out = out_dir / BOOK_NAME
         bind_photobook(product, [by_index[i].output for i in order], out)
         w, h = product.page_pixels
-        return [ConvertedFile(out, w, h, sources=tuple(order), pages=len(order))]
+        ppi = tuple(by_index[i].ppi[0] for i in order)
+        return [ConvertedFile(out, w, h, sources=tuple(order), pages=len(order), ppi=ppi)]
     finally:
         for page in pages:
             page.output.unlink(missing_ok=True)
@@ -288,10 +289,14 @@ def _remove(outputs: Sequence[Path]) -> None:
 SUMMARY_REASONS: Final = 10
 
 
+def join_reasons(reasons: Sequence[str]) -> str:
+    """The first SUMMARY_REASONS reasons, joined by '; ', and how many more there are."""
+    joined = "; ".join(reasons[:SUMMARY_REASONS])
+    more = len(reasons) - SUMMARY_REASONS
+    return f"{joined}; and {more} more" if more > 0 else joined
+
+
 def _summary(total: int, rejected: Sequence[InputRejected]) -> str:
     files = "file" if total == 1 else "files"
-    reasons = "; ".join(e.reason for e in rejected[:SUMMARY_REASONS])
-    more = len(rejected) - SUMMARY_REASONS
-    if more > 0:
-        reasons += f"; and {more} more"
+    reasons = join_reasons([e.reason for e in rejected])
     return f"{len(rejected)} of {total} {files} cannot be printed: {reasons}"

@@ -54,9 +54,17 @@ class Daemon:
     """labd running: call :meth:`run` from the main thread; it returns the exit code."""
 
     def __init__(
-        self, config: Config, *, clock: Clock | None = None, notifier: Notifier | None = None
+        self,
+        config: Config,
+        *,
+        adapt: reload.Adapt = reload.as_read,
+        clock: Clock | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
+        """``config`` is the file's configuration after ``adapt``, which a reload applies
+        again to the file it rereads (``--base``, the demo's CUPS)."""
         self.config = config
+        self.adapt = adapt
         self.clock = clock or SystemClock()
         self.notifier = notifier or Notifier()
         self.stop = threading.Event()
@@ -181,7 +189,7 @@ class Daemon:
         """SIGHUP: RELOADING=1, the new configuration or the old one, READY=1; the status."""
         self.notifier.reloading()
         log.info("daemon.reloading", file=str(self.config.source))
-        new = reload.reread_or_keep(self.config)
+        new = reload.reread_or_keep(self.config, self.adapt)
         if new is not None:
             reload.apply(self.config, new, intake, pipeline)
             self.config = new

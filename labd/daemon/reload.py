@@ -8,6 +8,7 @@ already claimed from a removed hot folder finish with its product and printer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Final
 
@@ -19,7 +20,15 @@ from labd.intake import Intake
 from labd.pipeline import Pipeline
 from labd.printing import CupsClient
 
-__all__ = ["RELOAD_WAIT_SECONDS", "apply", "private_quarantine", "reread", "reread_or_keep"]
+__all__ = [
+    "RELOAD_WAIT_SECONDS",
+    "Adapt",
+    "apply",
+    "as_read",
+    "private_quarantine",
+    "reread",
+    "reread_or_keep",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -27,6 +36,17 @@ log = structlog.get_logger(__name__)
 RELOAD_WAIT_SECONDS: Final = 30.0
 # Settings a running labd cannot change: they name where its jobs and journal are.
 _RESTART_ONLY: Final = (("state_dir", "labd.state_dir"), ("spool_dir", "labd.spool_dir"))
+
+# What labd does to the file's configuration before it runs on it: nothing for the service;
+# `--base` moves its paths, the demo also puts in its own CUPS.  A reload does it again to
+# the file it rereads, or the reread file would name other folders (and another CUPS) than
+# the ones labd runs on.  Raises ConfigError when it cannot be done.
+Adapt = Callable[[Config], Config]
+
+
+def as_read(config: Config) -> Config:
+    """The configuration as the file says: what ``labd run`` runs on."""
+    return config
 
 
 def private_quarantine(config: Config) -> None:
@@ -41,9 +61,10 @@ def private_quarantine(config: Config) -> None:
             folder.chmod(0o770)
 
 
-def reread(old: Config) -> Config:
-    """``old``'s file read and checked again; ConfigError when labd cannot switch to it."""
-    new = load(old.source)
+def reread(old: Config, adapt: Adapt = as_read) -> Config:
+    """``old``'s file read, adapted as at start, and checked again; ConfigError when labd
+    cannot switch to it."""
+    new = adapt(load(old.source))
     check_paths(new)
     for attr, key in _RESTART_ONLY:
         if getattr(new, attr) != getattr(old, attr):
@@ -57,10 +78,10 @@ def reread(old: Config) -> Config:
     return new
 
 
-def reread_or_keep(old: Config) -> Config | None:
+def reread_or_keep(old: Config, adapt: Adapt = as_read) -> Config | None:
     """The configuration file read again and checked, or None (logged) when it is bad."""
     try:
-        return reread(old)
+        return reread(old, adapt)
     except ConfigError as e:
         error = e
     log.error(

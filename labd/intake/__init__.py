@@ -26,6 +26,7 @@ from labd.errors import (
     unexpected_reason,
 )
 from labd.intake.claim import claim_many, inspect, recover
+from labd.intake.related import relate
 from labd.intake.safety import FolderCheck
 from labd.intake.scan import Scanner
 from labd.intake.stability import Signature
@@ -234,7 +235,9 @@ class Intake:
         """Check a just-claimed job inside the claim's transaction; say what comes next.
 
         Refused or bad input is recorded QUARANTINED (its files move after the commit); a
-        good job's ticket is recorded; either way in the same commit as CLAIMED.
+        good job's ticket is recorded, and how it relates to earlier jobs of its name (the
+        rest of an order, the fixed files of a quarantined job: :mod:`labd.intake.related`);
+        all in the same commit as CLAIMED.
         """
         faults.raise_point("intake", job.entry)
         hf = self.hotfolders.get(job.hotfolder)
@@ -243,20 +246,25 @@ class Intake:
             return lambda: self.on_claimed(job)
         refusal = inspect(entry, hf)
         if refusal is not None:
+            # Refused unread: nothing of it is trusted enough to replace or continue a job.
             self.journal.quarantined(job.id, rule=refusal.rule, reason=refusal.reason)
             self.journal.record("security.refused", {"rule": refusal.rule}, job_id=job.id)
             return lambda: self._to_quarantine(self.journal.job(job.id), entry)
+        rejected: InputRejected | None = None
         files = self.journal.files(job.id)
         if not files:
             reason = f"{job.entry} holds no files labd could print"
-            self.journal.quarantined(job.id, rule="intake.empty", reason=reason)
-            return lambda: self._to_quarantine(self.journal.job(job.id), entry)
-        if job.kind is JobKind.ORDER:
+            rejected = InputRejected(reason, rule="intake.empty")
+        elif job.kind is JobKind.ORDER:
             try:
                 self._apply_ticket(job, entry, files)
             except InputRejected as e:
-                self.journal.quarantined(job.id, rule=e.rule, reason=e.reason)
-                return lambda: self._to_quarantine(self.journal.job(job.id), entry)
+                rejected = e
+        late = relate(self.journal, self.journal.job(job.id), hf)  # also for bad input
+        rejected = rejected or late
+        if rejected is not None:
+            self.journal.quarantined(job.id, rule=rejected.rule, reason=rejected.reason)
+            return lambda: self._to_quarantine(self.journal.job(job.id), entry)
         return lambda: self.on_claimed(job)
 
     def _to_quarantine(self, job: Job, entry: Path) -> None:
@@ -275,7 +283,9 @@ class Intake:
         copies = {
             seq: n for name, seq in inside.items() if (n := ticket.copies_of(name)) is not None
         }
-        self.journal.ticket(job.id, order_ref=ticket.order, copies=copies, media=len(ticket.media))
+        self.journal.notes.ticket(
+            job.id, order_ref=ticket.order, copies=copies, media=len(ticket.media)
+        )
         for carrier in ticket.media:
             if self.media is None:
                 log.warning("intake.ticket_media_ignored", job_id=job.id)

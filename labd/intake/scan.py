@@ -32,10 +32,7 @@ class Scanner:
         self.hotfolders = dict(hotfolders)
         self.rescan_seconds = rescan_seconds
         self.clock = clock
-        self.trackers = {
-            name: StabilityTracker(hf.path, hf.stability_seconds, hf.ignore, clock)
-            for name, hf in self.hotfolders.items()
-        }
+        self.trackers = {name: _tracker(hf, clock) for name, hf in self.hotfolders.items()}
         self.checks: dict[str, FolderCheck] = {}
         # The first look scans everything; after that each folder on its own rhythm.
         self._next_scan = dict.fromkeys(self.hotfolders, clock.monotonic())
@@ -70,9 +67,7 @@ class Scanner:
         for name, hf in hotfolders.items():
             if self.hotfolders.get(name) != hf:
                 # New or changed (path, stability, ignore list): track and scan it afresh.
-                self.trackers[name] = StabilityTracker(
-                    hf.path, hf.stability_seconds, hf.ignore, self.clock
-                )
+                self.trackers[name] = _tracker(hf, self.clock)
                 self.checks.pop(name, None)
                 self._next_scan[name] = now
         for name in set(self.hotfolders) - set(hotfolders):
@@ -211,3 +206,10 @@ class Scanner:
             return False
         tracker.forget(name)
         return True
+
+
+def _tracker(hf: HotFolder, clock: Clock) -> StabilityTracker:
+    """A stability tracker with the hot folder's rules."""
+    return StabilityTracker(
+        hf.path, hf.stability_seconds, hf.ignore, clock, order_ready=hf.order_ready
+    )

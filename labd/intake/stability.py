@@ -2,8 +2,10 @@
 
 An entry (a file, or an order folder and everything in it) is stable once its signature
 (inode, sizes and modification times of everything in it) has not changed, and no event
-has touched it, for the hot folder's stability period.  The clock is injected so tests make
-time pass without sleeping.
+has touched it, for the hot folder's stability period.  A hot folder with
+``order_ready = "marker"`` takes an order folder only once a marker (READY or the job
+ticket) is in it, however long it stays quiet: technicians who build orders by hand pause.
+The clock is injected so tests make time pass without sleeping.
 """
 
 from __future__ import annotations
@@ -17,9 +19,13 @@ from pathlib import Path
 from typing import Final
 
 from labd.clock import Clock
+from labd.intake.ticket import TICKET_NAME
+from labd.model import OrderReady
 
 # A file by this name in an order folder says "the copy is complete, take it now".
 READY_MARKER: Final = "READY"
+# What says an order folder is complete where order_ready = "marker": READY, or the ticket.
+ORDER_MARKERS: Final = (READY_MARKER, TICKET_NAME)
 
 Signature = tuple[object, ...]
 
@@ -81,6 +87,16 @@ def has_ready_marker(path: Path) -> bool:
     return (path / READY_MARKER).is_file()
 
 
+def has_order_marker(path: Path) -> bool:
+    """True when an order folder carries READY or its ticket (``order_ready = "marker"``)."""
+    return any((path / name).is_file() for name in ORDER_MARKERS)
+
+
+def is_folder(sig: Signature) -> bool:
+    """True when a signature is an order folder's (a folder's has one part per file)."""
+    return bool(sig) and isinstance(sig[0], tuple)
+
+
 @dataclass
 class _Watch:
     signature: Signature
@@ -99,6 +115,7 @@ class StabilityTracker:
     # moved in after a finished copy is taken one stability period after the move, not
     # after labd first saw it.  Off for network filesystems: their clocks are not ours.
     trust_ctime: bool = False
+    order_ready: OrderReady = OrderReady.STABLE
     _entries: dict[str, _Watch] = field(default_factory=dict)
 
     def touch(self, name: str) -> None:
@@ -122,6 +139,13 @@ class StabilityTracker:
         # Only once two looks in a row saw the same entry.  A READY marker says "take it
         # now", but a copy tool that copies the marker early must not get its order taken
         # half-copied.
+        if self.order_ready is OrderReady.MARKER and is_folder(sig):
+            if has_order_marker(path):
+                return True
+            # Quiet, but not marked complete: not taken, and not looked at again and again
+            # either.  The next event in it, or the next rescan, brings it back.
+            self._entries.pop(name, None)
+            return False
         return self._wait(watch, now) <= 0 or has_ready_marker(path)
 
     def _wait(self, watch: _Watch, now: float) -> float:

@@ -2,7 +2,8 @@
 
 A state change returned from here is on disk before the side effect that depends on it.
 Every move is checked against :data:`labd.model.TRANSITIONS`; the printing steps are
-``journal.printing`` (:mod:`labd.journal.printing`), the reads :class:`JournalView`.
+``journal.printing`` (:mod:`labd.journal.printing`), what is noted beside the state
+``journal.notes`` (:mod:`labd.journal.notes`), the reads :class:`JournalView`.
 """
 
 from __future__ import annotations
@@ -18,13 +19,20 @@ import structlog
 
 from labd import spool
 from labd.clock import Clock
-from labd.errors import INTERNAL_RULE, IllegalTransition, JobNotFound, unexpected_reason
+from labd.errors import (
+    INTERNAL_RULE,
+    IllegalTransition,
+    JobNotFound,
+    unexpected_reason,
+)
+from labd.journal.notes import JobNotes
 from labd.journal.printing import PrintSteps
 from labd.journal.schema import MIGRATIONS, PRINTING_SCHEMA
-from labd.journal.view import JournalView
+from labd.journal.view import (
+    JournalView,
+)
 from labd.model import TRANSITIONS, Job, JobKind, JobState
 from labd.store import chain
-from labd.store.chain import personal_ref
 from labd.store.sqlite import BUSY_TIMEOUT_MS, Schema, Store, Tx
 
 __all__ = ["Discovery", "Journal", "ensure_private_dir", "fail_job"]
@@ -49,6 +57,7 @@ class Journal(JournalView):
     def __init__(self, store: Store) -> None:
         super().__init__(store)
         self.printing = PrintSteps(self)
+        self.notes = JobNotes(self)
 
     @classmethod
     def open(
@@ -215,33 +224,23 @@ class Journal(JournalView):
                     data={"files": len(files), "bytes": sum(s for _, s in files)},
                 )
 
-    def ticket(
-        self, job_id: int, *, order_ref: str | None, copies: Mapping[int, int], media: int
-    ) -> None:
-        """Record what the job's ticket says: order reference, copies per file seq."""
-        with self.store.transaction() as tx:
-            tx.execute(
-                "UPDATE job_personal SET order_ref = ? WHERE job_id = ?", (order_ref, job_id)
-            )
-            tx.executemany(
-                "UPDATE job_files SET copies = ? WHERE job_id = ? AND seq = ?",
-                [(n, job_id, seq) for seq, n in copies.items()],
-            )
-            data: dict[str, object] = {
-                "order_ref": order_ref is not None,
-                "copies": len(copies),
-                "media": media,
-            }
-            if order_ref is not None:
-                data["order_hash"] = personal_ref(self.salt_in(tx, job_id), order_ref)
-            tx.event("job.ticket", data, job_id=job_id)
-
     def withdrawn(self, job_id: int) -> None:
         """The files left the hot folder before labd could claim them."""
         self._step(job_id, JobState.WITHDRAWN)
 
-    def converted(self, job_id: int, outputs: Sequence[tuple[str, int | None]], queue: str) -> None:
-        """Print-ready outputs written: (path relative to the spool folder, source file seq)."""
+    def converted(
+        self,
+        job_id: int,
+        outputs: Sequence[tuple[str, int | None]],
+        queue: str,
+        *,
+        data: Mapping[str, object] | None = None,
+    ) -> None:
+        """Print-ready outputs written: (path relative to the spool folder, source file seq).
+
+        ``data`` goes into the event too: the effective resolution of each file (``ppi``,
+        in file order, and the product's ``dpi``), which ``labd jobs N`` shows.
+        """
         with self.store.transaction() as tx:
             # A conversion cut short and run again replaces what the first run recorded.
             tx.execute("DELETE FROM job_outputs WHERE job_id = ?", (job_id,))
@@ -250,7 +249,9 @@ class Journal(JournalView):
                 "VALUES (?, ?, ?, ?, ?)",
                 [(job_id, seq, path, src, queue) for seq, (path, src) in enumerate(outputs, 1)],
             )
-            self.move_in(tx, job_id, JobState.CONVERTED, data={"outputs": len(outputs)})
+            self.move_in(
+                tx, job_id, JobState.CONVERTED, data={"outputs": len(outputs), **(data or {})}
+            )
 
     def quarantined(self, job_id: int, *, rule: str, reason: str) -> None:
         """Bad input: the job's files were moved to quarantine; nothing is printed."""

@@ -22,7 +22,8 @@ IN_PROGRESS_STATES: Final = (
     JobState.SUBMITTING,
     JobState.SUBMITTED,
 )
-# Jobs that wait for a person: a technician (HELD) or a supervisor (UNCERTAIN).
+# Jobs that wait for a person: a technician (HELD) or a supervisor (UNCERTAIN).  So do
+# QUARANTINED jobs until they are closed (their files dropped in again, or `labd close`).
 ATTENTION_STATES: Final = (JobState.HELD, JobState.UNCERTAIN)
 # How many distinct troubles the one-line status names.
 TROUBLES_IN_LINE: Final = 3
@@ -33,7 +34,7 @@ class JobSummary:
     """Jobs per state and the jobs that need a person, newest first."""
 
     counts: Mapping[JobState, int]
-    attention: tuple[Job, ...]
+    attention: tuple[Job, ...]  # held, uncertain, and quarantined jobs not closed yet
 
     @property
     def in_progress(self) -> int:
@@ -54,9 +55,13 @@ class JobSummary:
         parts.append(f"{self.in_progress} jobs in progress")
         if not_taking is not None:
             parts.insert(0, f"NOT TAKING JOBS: {not_taking}")
-        for state in (JobState.HELD, JobState.UNCERTAIN, JobState.QUARANTINED):
+        for state in (JobState.HELD, JobState.UNCERTAIN):
             if self.counts.get(state):
                 parts.append(f"{self.counts[state]} {state.value.lower()}")
+        # Quarantined jobs that wait for someone; closed ones are history.
+        quarantined = sum(1 for j in self.attention if j.state is JobState.QUARANTINED)
+        if quarantined:
+            parts.append(f"{quarantined} quarantined")
         parts.extend(self.troubles()[:TROUBLES_IN_LINE])
         parts.append(f"{self.counts.get(JobState.DONE, 0)} done")
         return ", ".join(parts)
@@ -67,4 +72,6 @@ def summarize(journal: JournalView) -> JobSummary:
     counts = journal.counts()
     waiting = any(counts.get(s) for s in ATTENTION_STATES)
     attention = journal.jobs(ATTENTION_STATES) if waiting else []
+    if counts.get(JobState.QUARANTINED):
+        attention = sorted([*attention, *journal.open_quarantined()], key=lambda j: -j.id)
     return JobSummary(counts=counts, attention=tuple(attention))

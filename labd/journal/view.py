@@ -7,10 +7,10 @@ daemon's :class:`~labd.journal.Journal` adds the life cycle's steps to it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 
 from labd.errors import JobNotFound
 from labd.model import Event, Job, JobFile, JobKind, JobOutput, JobState
@@ -18,13 +18,25 @@ from labd.store import chain
 from labd.store.chain import ChainCheck
 from labd.store.sqlite import Row, Store
 
-__all__ = ["EventFilter", "JournalView"]
+__all__ = ["LOW_RESOLUTION_EVENT", "EventFilter", "JournalView", "NameMatch", "Resolution"]
+
+# Files of a job below its product's minimum resolution (see Journal.low_resolution).
+LOW_RESOLUTION_EVENT: Final = "job.low_resolution"
+# A quarantined job closed: replaced by the files dropped in again, or by a technician's hand.
+# It stays QUARANTINED (retention runs from then), and needs nobody's attention any more.
+CLOSED_EVENT: Final = "job.closed"
+REPLACES_EVENT: Final = "job.replaces"  # on the job that replaced a closed one
+# Files of an order that came after it was taken: on their job, naming the order's first job
+# (LATE_FILES_EVENT), and on that first job, naming theirs (LATE_FILES_ARRIVED_EVENT).
+LATE_FILES_EVENT: Final = "job.late_files"
+LATE_FILES_ARRIVED_EVENT: Final = "job.late_files_arrived"
 
 _JOB_COLUMNS: Final = (
     "j.id, j.hotfolder, j.kind, j.state, j.technician, p.entry, j.spool, j.created_at, "
     "j.updated_at, j.rule, p.reason, p.order_ref"
 )
 _JOB_FROM: Final = "jobs j LEFT JOIN job_personal p ON p.job_id = j.id"
+_T = TypeVar("_T")
 
 
 def _job(row: Row) -> Job:
@@ -45,19 +57,48 @@ def _job(row: Row) -> Job:
 
 
 @dataclass(frozen=True)
+class Resolution:
+    """The effective resolution of a job's files as they were converted for its product."""
+
+    dpi: int  # the product's output resolution: below it a photo was scaled up
+    min_ppi: int  # the product's minimum: below it labd warned, held or refused
+    ppi: Mapping[int, int]  # file seq -> effective ppi (source pixels per inch of print)
+
+    def upscaled(self) -> list[int]:
+        """The files scaled up to the product's dpi."""
+        return [seq for seq, ppi in self.ppi.items() if ppi < self.dpi]
+
+    def low(self) -> list[int]:
+        """The files below the product's minimum resolution."""
+        return [seq for seq, ppi in self.ppi.items() if ppi < self.min_ppi]
+
+
+@dataclass(frozen=True)
+class NameMatch:
+    """A job that took an entry or a file of the name asked for (see jobs_named)."""
+
+    job: Job
+    files: tuple[JobFile, ...]  # the job's files of that name; empty: the entry matched
+
+
+@dataclass(frozen=True)
 class EventFilter:
     """What ``labd journal`` selects: every field None (or empty) means no restriction."""
 
     since: str | None = None  # journal timestamps, inclusive
     until: str | None = None  # exclusive
     job: int | None = None
+    # With ``job``: also the events that name these media items (the job's carriers and its
+    # order's), which carry no job id: media.* by ``item``, waste.* by ``media_item``.
+    media_items: tuple[int, ...] = ()
     after: int = 0
-    hotfolder: str | None = None
+    hotfolders: tuple[str, ...] | None = None  # jobs from these hot folders; () matches none
     order: str | None = None
     technician: str | None = None
     state: JobState | None = None  # state changes into this state
     kinds: tuple[str, ...] = ()
-    limit: int | None = None
+    limit: int | None = None  # the newest this many (still in order) ...
+    oldest: bool = False  # ... or the oldest
 
 
 class JournalView:
@@ -102,18 +143,20 @@ class JournalView:
         self,
         states: Iterable[JobState] | None = None,
         *,
-        hotfolder: str | None = None,
+        hotfolders: Collection[str] | None = None,
         limit: int | None = None,
     ) -> list[Job]:
-        """Jobs, newest first, optionally only those in ``states`` or from one hot folder."""
+        """Jobs, newest first, optionally only those in ``states`` or from ``hotfolders``."""
         where, args = [], []
         if states is not None:
             wanted = [s.value for s in states]
             where.append(f"j.state IN ({', '.join('?' * len(wanted))})")
             args.extend(wanted)
-        if hotfolder is not None:
-            where.append("j.hotfolder = ?")
-            args.append(hotfolder)
+        if hotfolders is not None:
+            if not hotfolders:
+                return []
+            where.append(f"j.hotfolder IN ({', '.join('?' * len(hotfolders))})")
+            args.extend(hotfolders)
         sql = f"SELECT {_JOB_COLUMNS} FROM {_JOB_FROM}"  # noqa: S608  # constants; values bound
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -171,6 +214,11 @@ class JournalView:
         )
         return {r.integer("id"): JobState(r.text("state")) for r in rows}
 
+    def hotfolder_names(self) -> list[str]:
+        """The hot folders the journal's jobs came from (some may have left the configuration)."""
+        rows = self.store.read("SELECT DISTINCT hotfolder FROM jobs ORDER BY hotfolder")
+        return [r.text("hotfolder") for r in rows]
+
     def counts(self) -> dict[JobState, int]:
         """How many jobs are in each state."""
         rows = self.store.read("SELECT state, count(*) AS n FROM jobs GROUP BY state")
@@ -196,12 +244,110 @@ class JournalView:
             found |= frontier
         return found
 
+    def jobs_named(self, name: str, *, hotfolder: str | None = None) -> list[NameMatch]:
+        """Jobs, newest first, that took an entry called ``name`` or a file called ``name``
+        (its path in the order folder, or its last part), optionally of one hot folder.
+
+        For ``labd explain`` on a file that is no longer where it was dropped.  Erased names
+        match nothing.
+        """
+        wanted = name.rstrip("/")
+        if not wanted:
+            return []
+        where = "j.hotfolder = ? AND " if hotfolder is not None else ""
+        scope: list[object] = [hotfolder] if hotfolder is not None else []
+        by_entry = self.store.read(
+            f"SELECT j.id FROM {_JOB_FROM} WHERE {where}p.entry = ?",  # noqa: S608  # constants; values bound
+            [*scope, wanted],
+        )
+        # A file's name is its path under the spool's in/: "order/sub/a.jpg", or "a.jpg".
+        by_file = self.store.read(
+            "SELECT f.job_id, f.seq FROM job_files f JOIN jobs j ON j.id = f.job_id "  # noqa: S608  # constants; values bound
+            f"WHERE {where}(f.name = ? OR substr(f.name, -length(?) - 1) = '/' || ?)",
+            [*scope, wanted, wanted, wanted],
+        )
+        matched: dict[int, set[int]] = {r.integer("id"): set() for r in by_entry}
+        for r in by_file:
+            matched.setdefault(r.integer("job_id"), set()).add(r.integer("seq"))
+        return [
+            NameMatch(self.job(job_id), tuple(f for f in self.files(job_id) if f.seq in seqs))
+            for job_id, seqs in sorted(matched.items(), reverse=True)
+        ]
+
+    def resolution(self, job_id: int) -> Resolution | None:
+        """The effective resolution of the job's files at its last conversion; None for a
+        job not converted (or converted before labd measured it, or a PDF passed through)."""
+        converted = chain.find(
+            self.store,
+            kinds=("job.state_changed",),
+            job_id=job_id,
+            data={"to": JobState.CONVERTED.value},
+        )
+        for event in reversed(converted):
+            ppi, dpi, least = (event.data.get(k) for k in ("ppi", "dpi", "min_ppi"))
+            if isinstance(ppi, list) and isinstance(dpi, int) and isinstance(least, int):
+                by_seq = {seq: p for seq, p in enumerate(ppi, 1) if isinstance(p, int)}
+                return Resolution(dpi=dpi, min_ppi=least, ppi=by_seq)
+        return None
+
     def salt(self, job_id: int) -> bytes | None:
         """The salt of the job's personal references; None once erased (or never made)."""
         row = self.store.read_one("SELECT salt FROM job_salts WHERE job_id = ?", (job_id,))
         return None if row is None else row.blob("salt")
 
+    # -- jobs of one name: the rest of an order, quarantined jobs closed --------------------------
+
+    def jobs_of_entry(
+        self, hotfolder: str, entry: str, *, before: int, state: JobState | None = None
+    ) -> list[Job]:
+        """Jobs older than job ``before`` that took an entry of this name from ``hotfolder``
+        (only those in ``state``, if given), newest first.  Purged jobs never match: their
+        names are erased.
+
+        Looked up at every claim, without an index on names: with ``state`` the jobs of
+        that state are read (quick for few, such as QUARANTINED), else the names of the
+        jobs not purged (those retention keeps: a millisecond or two for 30,000).
+        """
+        if state is not None:
+            source, term, args = _JOB_FROM, "j.state = ? AND ", [state.value]
+        else:
+            # CROSS JOIN: SQLite reads job_personal first (purged jobs have no row there),
+            # rather than every job ever made.
+            source = "job_personal p CROSS JOIN jobs j ON j.id = p.job_id"
+            term, args = "", []
+        rows = self.store.read(
+            f"SELECT {_JOB_COLUMNS} FROM {source} WHERE {term}"  # noqa: S608  # constants; values bound
+            "p.entry = ? AND j.hotfolder = ? AND j.id < ? ORDER BY j.id DESC",
+            [*args, entry, hotfolder, before],
+        )
+        return [_job(r) for r in rows]
+
+    def closing(self, job_id: int) -> Event | None:
+        """The event that closed a quarantined job (``job.closed``); None while it is open."""
+        found = chain.find(self.store, kinds=(CLOSED_EVENT,), job_id=job_id)
+        return found[0] if found else None
+
+    def open_quarantined(self) -> list[Job]:
+        """QUARANTINED jobs nobody has closed, newest first: they wait for a technician."""
+        rows = self.store.read(
+            f"SELECT {_JOB_COLUMNS} FROM {_JOB_FROM} WHERE j.state = ? AND NOT EXISTS "  # noqa: S608  # constants; values bound
+            "(SELECT 1 FROM events e WHERE e.job_id = j.id AND e.kind = ?) ORDER BY j.id DESC",
+            (JobState.QUARANTINED.value, CLOSED_EVENT),
+        )
+        return [_job(r) for r in rows]
+
+    def first_of_order(self, job_id: int) -> int:
+        """The job an order's first files became, for a job of its late files; else itself."""
+        found = chain.find(self.store, kinds=(LATE_FILES_EVENT,), job_id=job_id)
+        first = found[0].data.get("first_job") if found else None
+        return first if isinstance(first, int) else job_id
+
     # -- events ---------------------------------------------------------------------------------
+
+    def last_seq(self) -> int:
+        """The sequence number of the newest event; 0 in an empty journal."""
+        row = self.store.read_one("SELECT coalesce(max(seq), 0) AS n FROM events")
+        return 0 if row is None else row.integer("n")
 
     def events(
         self, *, job_id: int | None = None, after: int = 0, limit: int | None = None
@@ -214,17 +360,45 @@ class JournalView:
         return chain.verify(self.store, head)
 
     def find_events(self, f: EventFilter) -> list[Event]:
-        """Events matching a supervisor's filter, in order."""
+        """Events matching a supervisor's filter, in order; with a limit the newest that
+        many (what a supervisor asks for), or the oldest with ``f.oldest``."""
         where, args = _filter_sql(f)
+        newest = f.limit is not None and not f.oldest
         sql = (
             f"SELECT {chain.EVENT_COLUMNS} FROM {chain.EVENT_FROM} "  # noqa: S608  # constants; values bound
             "LEFT JOIN jobs j ON j.id = e.job_id "
             "LEFT JOIN job_personal p ON p.job_id = e.job_id "
-            f"WHERE {' AND '.join(where)} ORDER BY e.seq"
+            f"WHERE {' AND '.join(where)} ORDER BY e.seq{' DESC' if newest else ''}"
         )
         if f.limit is not None:
             sql += f" LIMIT {int(f.limit)}"
-        return [chain.event_of(r) for r in self.store.read(sql, args)]
+        found = [chain.event_of(r) for r in self.store.read(sql, args)]
+        return found[::-1] if newest else found
+
+
+def copies_of_outputs(
+    files: Sequence[JobFile], outputs: Sequence[JobOutput], default: _T
+) -> dict[int, int | _T]:
+    """Copies of each output, by its seq: those the ticket gives the file it was made from,
+    else the product's ``default`` (also for an output of no one file: a photobook)."""
+    ticket = {f.seq: f.copies for f in files if f.copies is not None}
+    return {
+        o.seq: ticket.get(o.source_seq, default) if o.source_seq is not None else default
+        for o in outputs
+    }
+
+
+def event_data(e: Event) -> dict[str, object]:
+    """An event's data in today's terms, for people to read.
+
+    The chain keeps what was written; fields an older labd wrote under a name that now
+    means something else are read under today's name: ``job.ticket``'s ``copies`` was the
+    number of files the ticket gives copies for (``files_with_copies``).
+    """
+    data = dict(e.data)
+    if e.kind == "job.ticket" and "copies" in data and "files_with_copies" not in data:
+        data["files_with_copies"] = data.pop("copies")
+    return data
 
 
 def _filter_sql(f: EventFilter) -> tuple[list[str], list[object]]:
@@ -234,15 +408,32 @@ def _filter_sql(f: EventFilter) -> tuple[list[str], list[object]]:
     simple = (
         ("e.ts >= ?", f.since),
         ("e.ts < ?", f.until),
-        ("e.job_id = ?", f.job),
         ("e.seq > ?", f.after or None),
-        ("j.hotfolder = ?", f.hotfolder),
         ("p.order_ref = ?", f.order),
     )
     for term, value in simple:
         if value is not None:
             where.append(term)
             args.append(value)
+    if f.job is not None:
+        # A carrier's events name its item, not the job: they come along by item number.
+        marks = ", ".join("?" * len(f.media_items))
+        where.append(
+            "(e.job_id = ?"
+            + (
+                f" OR (substr(e.kind, 1, 6) = 'media.' AND json_extract(e.data, '$.item') "
+                f"IN ({marks})) OR (substr(e.kind, 1, 6) = 'waste.' AND "
+                f"json_extract(e.data, '$.media_item') IN ({marks}))"
+                if f.media_items
+                else ""
+            )
+            + ")"
+        )
+        args.extend([f.job, *f.media_items, *f.media_items])
+    if f.hotfolders is not None:
+        marks = ", ".join("?" * len(f.hotfolders))
+        where.append(f"j.hotfolder IN ({marks})" if f.hotfolders else "0 = 1")
+        args.extend(f.hotfolders)
     if f.technician is not None:
         where.append("(j.technician = ? OR json_extract(e.data, '$.by') = ?)")
         args.extend([f.technician, f.technician])

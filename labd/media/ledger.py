@@ -122,6 +122,7 @@ class MediaLedger:
         # reading
         self.item = self.queries.item
         self.items = self.queries.items
+        self.of_job = self.queries.of_job
         self.count_of = self.queries.count_of
         self.overdue = self.queries.overdue
         self.history = self.queries.history

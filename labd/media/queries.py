@@ -26,6 +26,7 @@ from labd.media.model import (
     MediaKind,
     MediaState,
 )
+from labd.model import Job
 from labd.store import chain
 
 # An item with its personal data, which lives apart so erasure can delete it alone.
@@ -79,6 +80,14 @@ class MediaQueries:
         if where:
             sql += " WHERE " + " AND ".join(where)
         return [self._item(r) for r in self.journal.query(sql + " ORDER BY m.id", args)]
+
+    def of_job(self, job: Job) -> list[MediaItem]:
+        """The carriers of a job: linked to it, or to its order (registered by hand for the
+        order, before or after the job came), oldest first."""
+        linked = {i.id: i for i in self.items(job=job.id)}
+        if job.order_ref is not None:
+            linked.update((i.id, i) for i in self.items(order=job.order_ref))
+        return [linked[i] for i in sorted(linked)]
 
     def count_of(self, *, jobs: Sequence[int], order: str | None = None) -> int:
         """How many items belong to these jobs (or to the order): for an erasure's plan."""

@@ -18,6 +18,7 @@ import structlog
 from labd import faults
 from labd.clock import epoch
 from labd.errors import IllegalTransition, PrintError
+from labd.journal.view import copies_of_outputs
 from labd.model import Job, JobOutput, JobState
 from labd.printing.context import PrintContext
 from labd.printing.cups import CupsJobStatus
@@ -52,12 +53,13 @@ class Submitter:
         hf = self.ctx.config.hotfolders[job.hotfolder]
         printer = self.ctx.config.printers[hf.printer]
         product = self.ctx.config.products[hf.product]
-        copies = {f.seq: f.copies for f in self.ctx.journal.files(job.id) if f.copies is not None}
         superseded = self.ctx.journal.printing.superseded(job.id)
-        for out in self.ctx.journal.outputs(job.id):
+        outputs = self.ctx.journal.outputs(job.id)
+        # The ticket's copies of each output's source file, else the product's.
+        copies = copies_of_outputs(self.ctx.journal.files(job.id), outputs, product.copies)
+        for out in outputs:
             options = {**printer.options, **dict(product.options)}  # the product's win
-            # The ticket's copies of this output's source file, else the product's.
-            n = copies.get(out.source_seq or 0, product.copies)
+            n = copies[out.seq]
             if n > 1:
                 options["copies"] = str(n)
             if out.cups_job_id is not None:

@@ -7,6 +7,6 @@
 - :mod:`labd.privacy.erasure`: erasure on request, with a tombstone that holds no
   personal data
 - :mod:`labd.privacy.model`: the errors and records these share (no I/O)
-- :mod:`labd.privacy.report`: the supervisor's daily and weekly report, and the record of
-  processing activities (GDPR Art. 30) drawn from the configuration
+- :mod:`labd.privacy.records`: the record of processing activities (GDPR Art. 30) drawn
+  from the configuration, with the lab's ``[controller]``
 """

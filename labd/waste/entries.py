@@ -90,13 +90,17 @@ class Entries:
             raise WasteError(f"no waste entry {entry_id}")
         return entry_of(rows[0])
 
-    def entries(self, container: str | None = None) -> list[WasteEntry]:
-        """Entries, oldest first, of one container or all."""
-        sql = f"SELECT {ENTRY_COLUMNS} FROM {ENTRY_FROM}"  # noqa: S608  # constants only
+    def entries(self, container: str | None = None, *, job: int | None = None) -> list[WasteEntry]:
+        """Entries, oldest first, of one container or all, optionally only one job's."""
+        where: list[str] = []
         args: list[object] = []
-        if container is not None:
-            sql += " WHERE e.container = ?"
-            args.append(container)
+        for term, value in (("e.container = ?", container), ("e.job_id = ?", job)):
+            if value is not None:
+                where.append(term)
+                args.append(value)
+        sql = f"SELECT {ENTRY_COLUMNS} FROM {ENTRY_FROM}"  # noqa: S608  # constants only
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         return [entry_of(r) for r in self.journal.query(sql + " ORDER BY e.id", args)]
 
     def count_of(self, *, jobs: Sequence[int]) -> int:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 from collections.abc import Iterator
@@ -145,8 +148,8 @@ class Lab:
             cwd=REPO,
         )
 
-    def start(self) -> None:
-        """Start ``labd run`` and wait for READY=1 on the notify socket."""
+    def start(self, *options: str) -> None:
+        """Start ``labd [OPTIONS] run`` and wait for READY=1 on the notify socket."""
         self.notify = NotifySocket(self.root / "notify.sock")
         env = dict(
             os.environ,
@@ -157,7 +160,7 @@ class Lab:
         env.pop("WATCHDOG_PID", None)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "labd", "--config", str(self.config_path), "run"],
+                [sys.executable, "-m", "labd", "--config", str(self.config_path), *options, "run"],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
@@ -262,3 +265,41 @@ def lab(
         # After a failed test too: its reader thread would be reported as leaked,
         # hiding the real failure.
         lab.notify.close()
+
+
+# -- labd demo -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def demo_dir() -> Iterator[Path]:
+    """A folder for ``labd demo --dir``: outside pytest's 0700 tmp base, as CUPS' filters
+    run as user lp, and short, as the embedded cupsd's socket path must fit in sun_path."""
+    base = Path(tempfile.mkdtemp(prefix="labd-demo-"))
+    base.chmod(0o755)
+    try:
+        yield base
+    finally:
+        _kill_leftovers(base)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _kill_leftovers(base: Path) -> None:
+    """SIGKILL, by PID, any process still running on ``base`` (a demo's cupsd, printers and
+    bus when a failed test had to kill the demo itself); each names ``base`` in its
+    command line, and ``base`` is this test's own folder."""
+    mine = os.fsencode(base)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if mine in cmdline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(entry.name), signal.SIGKILL)
+
+
+def demo_command(base: Path, config: Path = REPO / "config" / "labd.toml") -> list[str]:
+    """``labd demo`` on ``config`` (the shipped one unless given), everything under ``base``."""
+    return [sys.executable, "-m", "labd", "--config", str(config), "demo", "--dir", str(base)]

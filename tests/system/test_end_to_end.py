@@ -183,8 +183,12 @@ def test_bad_file_is_quarantined_with_a_reason_and_labd_keeps_running(
     assert lab.query("SELECT rule FROM jobs WHERE id = ?", job_id) == [(rule,)]
     # Nothing lost: the file, byte for byte, in quarantine with a reason beside it.
     moved = lab.root / "quarantine" / "prints-10x15" / f"{job_id}-{name}"
+    note = moved.parent / f"{moved.name}.reason.txt"
+    # QUARANTINED is journaled before the files move (a crash between is finished at the
+    # next start): wait for the move, which comes after the reason file.
+    wait_until(lambda: note.exists() and moved.exists(), timeout=30, what="the quarantined file")
     assert moved.read_bytes() == content
-    reason = (moved.parent / f"{moved.name}.reason.txt").read_text()
+    reason = note.read_text()
     assert rule in reason
     assert name in reason
     # The journal says why.

@@ -16,9 +16,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +24,7 @@ import pytest
 from labd.demo.embedded import EmbeddedPrintServer
 from labd.running import LOCK_NAME, STATUS_NAME, read_status
 from tests.imagegen import make_photo
-from tests.system.conftest import REPO, Lab
+from tests.system.conftest import REPO, Lab, demo_command
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.cups
@@ -76,49 +74,6 @@ def test_a_second_labd_run_exits_11_naming_the_first_and_the_first_prints_on(
 
 
 # -- a second `labd demo` ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def demo_dir() -> Iterator[Path]:
-    """A folder for ``labd demo --dir``: outside pytest's 0700 tmp base, as CUPS' filters
-    run as user lp, and short, as the embedded cupsd's socket path must fit in sun_path."""
-    base = Path(tempfile.mkdtemp(prefix="labd-demo-"))
-    base.chmod(0o755)
-    try:
-        yield base
-    finally:
-        _kill_leftovers(base)
-        shutil.rmtree(base, ignore_errors=True)
-
-
-def _kill_leftovers(base: Path) -> None:
-    """SIGKILL, by PID, any process still running on ``base`` (a demo's cupsd, printers and
-    bus when a failed test had to kill the demo itself); each names ``base`` in its
-    command line, and ``base`` is this test's own folder."""
-    mine = os.fsencode(base)
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if mine in cmdline:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(entry.name), signal.SIGKILL)
-
-
-def demo_command(base: Path) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "labd",
-        "--config",
-        str(REPO / "config" / "labd.toml"),
-        "demo",
-        "--dir",
-        str(base),
-    ]
 
 
 def demo_status(base: Path) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,6 +86,42 @@ def test_sighup_adds_and_releases_hot_folders_and_refuses_a_bad_configuration(
     reload(lab)
     assert lab.events("daemon.reloaded")[-1]["removed"] == ["extra"]
     assert [e["hotfolder"] for e in lab.events("intake.hotfolder_released")] == ["extra"]
+    assert lab.stop() == 0
+
+
+def test_sighup_under_base_rereads_the_file_moved_there_as_at_start(
+    lab: Lab, tmp_path: Path
+) -> None:
+    # `labd --base DIR run` (a trial beside the real folders): the file names the lab's
+    # folders, labd runs on those under DIR, and a reload must not forget that.
+    base = tmp_path / "trial"
+    for name in ("prints-10x15", "extra"):
+        (base / "hot" / name).mkdir(parents=True, mode=0o770)
+        (base / "hot" / name).chmod(0o770)
+    lab.start("--base", str(base))
+    lab.config_path.write_text(lab.config_path.read_text() + EXTRA)
+    reload(lab)
+    assert lab.events("daemon.reload_rejected") == []
+    assert lab.events("daemon.reloaded")[-1]["added"] == ["extra"]
+    assert not (lab.root / "hot" / "extra").exists()  # never the file's own folders
+
+    # Taken from the new hot folder under DIR, journaled under DIR, printed.
+    make_photo(tmp_path / "new.jpg", size=(1800, 1200))
+    shutil.copy(tmp_path / "new.jpg", base / "hot" / "extra" / "new.jpg")
+    journal = base / "state" / "journal.sqlite"
+
+    def done() -> list[tuple[object, ...]] | None:
+        conn = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
+        try:
+            rows = conn.execute("SELECT hotfolder, state FROM jobs").fetchall()
+        finally:
+            conn.close()
+        return rows if rows and rows[0][1] in {"DONE", "HELD", "QUARANTINED"} else None
+
+    assert wait_until(done, timeout=120, what="the job under --base to finish") == [
+        ("extra", "DONE")
+    ]
+    assert not lab.journal_path.exists()
     assert lab.stop() == 0
 
 

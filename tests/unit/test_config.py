@@ -17,7 +17,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_shipped_example_loads() -> None:
     config = load(REPO / "config" / "labd.toml")
-    assert set(config.hotfolders) == {"prints-10x15", "prints-13x18", "enlargements-20x30"}
+    assert set(config.hotfolders) == {
+        "prints-10x15",
+        "prints-13x18",
+        "enlargements-20x30",
+        "photobooks-a4",
+        "pdf-a4",
+    }
+    # The demo runs on this file: a newcomer can try every product it defines.
+    assert {hf.product for hf in config.hotfolders.values()} == set(config.products)
     product = config.products["prints-10x15"]
     assert product.pixel_size(landscape=True) == (1800, 1200)
     assert product.pixel_size(landscape=False) == (1200, 1800)

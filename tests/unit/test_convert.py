@@ -51,21 +51,22 @@ FIT_6X4 = Product(
 
 
 @pytest.mark.parametrize(
-    ("size", "expected"),
+    ("size", "expected", "ppi"),
     [
-        pytest.param((3000, 2000), (1800, 1200), id="landscape"),
-        pytest.param((2000, 3000), (1200, 1800), id="portrait"),
-        pytest.param((1000, 1000), (1800, 1200), id="square-as-landscape"),
-        pytest.param((900, 600), (1800, 1200), id="small-upscaled"),
+        pytest.param((3000, 2000), (1800, 1200), 500, id="landscape"),
+        pytest.param((2000, 3000), (1200, 1800), 500, id="portrait"),
+        # Filled: the centre 1000x667 of it covers the 6x4 in, 167 pixels an inch.
+        pytest.param((1000, 1000), (1800, 1200), 167, id="square-as-landscape"),
+        pytest.param((900, 600), (1800, 1200), 150, id="small-upscaled"),
     ],
 )
 def test_print_size_and_dpi(
-    tmp_path: Path, out_dir: Path, size: tuple[int, int], expected: tuple[int, int]
+    tmp_path: Path, out_dir: Path, size: tuple[int, int], expected: tuple[int, int], ppi: int
 ) -> None:
     src = make_photo(tmp_path / "in.jpg", size, noise=0)
     out = out_dir / "0001.jpg"
     result = convert_image(PRINT_6X4, src, out)
-    assert result == ConvertedFile(output=out, width=expected[0], height=expected[1])
+    assert result == ConvertedFile(output=out, width=expected[0], height=expected[1], ppi=(ppi,))
     with Image.open(out) as img:
         assert img.format == "JPEG"
         assert img.mode == "RGB"

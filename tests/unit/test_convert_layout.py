@@ -101,22 +101,25 @@ def check_border(
 
 
 @pytest.mark.parametrize(
-    ("product", "size", "orientation", "print_size", "picture"),
+    ("product", "size", "orientation", "print_size", "picture", "ppi"),
     [
         # Fill covers the 1682x1082 picture area and crops its centre: 59 px on every side.
-        pytest.param(FILL_BORDER, (1200, 800), 1, (1800, 1200), (59, 59, 1741, 1141), id="fill"),
+        # 1200 pixels across 1682 at 300 dpi: 214 an inch of the picture.
+        pytest.param(
+            FILL_BORDER, (1200, 800), 1, (1800, 1200), (59, 59, 1741, 1141), 214, id="fill"
+        ),
         # Turned upright first: a portrait print, its picture area 1082x1682.
         pytest.param(
-            FILL_BORDER, (1200, 800), 6, (1200, 1800), (59, 59, 1141, 1741), id="fill-turned"
+            FILL_BORDER, (1200, 800), 6, (1200, 1800), (59, 59, 1141, 1741), 214, id="fill-turned"
         ),
         # A photo of the picture area's shape fits it exactly: 59 px on every side.
-        pytest.param(FIT_BORDER, (841, 541), 1, (1800, 1200), (59, 59, 1741, 1141), id="fit"),
+        pytest.param(FIT_BORDER, (841, 541), 1, (1800, 1200), (59, 59, 1741, 1141), 150, id="fit"),
         # 2:1 fitted into 1682x1082 is 1682x841: 120 px more of the border above and below.
         pytest.param(
-            FIT_BORDER, (1200, 600), 1, (1800, 1200), (59, 179, 1741, 1020), id="fit-wide"
+            FIT_BORDER, (1200, 600), 1, (1800, 1200), (59, 179, 1741, 1020), 214, id="fit-wide"
         ),
         pytest.param(
-            FIT_BORDER, (1200, 600), 8, (1200, 1800), (179, 59, 1020, 1741), id="fit-turned"
+            FIT_BORDER, (1200, 600), 8, (1200, 1800), (179, 59, 1020, 1741), 214, id="fit-turned"
         ),
     ],
 )
@@ -129,12 +132,13 @@ def test_border_in_mm_surrounds_the_picture(
     orientation: int,
     print_size: tuple[int, int],
     picture: tuple[int, int, int, int],
+    ppi: int,
 ) -> None:
     assert product.border_pixels == BORDER
     src = make_photo(tmp_path / "in.jpg", size, orientation=orientation, noise=0)
     result = convert_image(product, src, out_dir / "0001.jpg")
     assert result == ConvertedFile(
-        output=out_dir / "0001.jpg", width=print_size[0], height=print_size[1]
+        output=out_dir / "0001.jpg", width=print_size[0], height=print_size[1], ppi=(ppi,)
     )
     with Image.open(result.output) as img:
         assert img.size == print_size

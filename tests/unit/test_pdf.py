@@ -24,7 +24,7 @@ from labd.convert import (
 from labd.errors import InputRejected
 from labd.model import Layout, OutputFormat, Product
 from tests.factories import BOOK
-from tests.imagegen import make_photo, make_truncated_jpeg, marker_corner
+from tests.imagegen import a4_pdf, make_photo, make_truncated_jpeg, marker_corner
 
 # An A5-ish book: 150x100 mm landscape pages at 150 dpi (886x591 px): small and quick.
 PASS = Product(
@@ -36,14 +36,6 @@ PASS = Product(
     dpi=300,
 )
 MM = 72 / 25.4
-
-
-def a4_pdf(path: Path, pages: int = 2, size_mm: tuple[float, float] = (210, 297)) -> Path:
-    pdf = pikepdf.new()
-    for _ in range(pages):
-        pdf.add_blank_page(page_size=(size_mm[0] * MM, size_mm[1] * MM))
-    pdf.save(path)
-    return path
 
 
 def page_jpegs(pdf: pikepdf.Pdf) -> list[bytes]:

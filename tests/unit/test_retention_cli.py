@@ -21,7 +21,7 @@ def lab(tmp_path: Path):
     config.write_text(CONFIG)
     journal = open_journal(tmp_path / "state" / "journal.sqlite")
     job = job_in_state(journal, JobState.DONE, tmp_path / "spool").id
-    journal.ticket(job, order_ref="A-77", copies={}, media=0)
+    journal.notes.ticket(job, order_ref="A-77", copies={}, media=0)
     journal.close()
 
     def run(*argv: str, code: int = 0) -> str:
@@ -64,13 +64,15 @@ def test_journal_filters_and_verify_head(lab) -> None:
     assert lab("journal", "--since", "2999-01-01", "--format", "json") == ""
     assert lab("journal", "--until", "1999-01-01", "--format", "json") == ""
     assert "job.discovered" in lab("journal", "--technician", "anna", "--kind", "job.discovered")
-    assert lab("journal", "--hotfolder", "other", "--format", "json") == ""
+    assert lab("journal", "--hotfolder", "h", "--format", "json") == ""  # configured, no jobs
+    assert lab("journal", "--hotfolder", "other", "--format", "json", code=2) == ""  # unknown
 
 
 def test_report_and_records(lab) -> None:
     data = json.loads(lab("report", "--format", "json"))
-    assert data["jobs_received"] >= 0
+    assert data["totals"]["jobs_received"] >= 0
     assert "deletions due" in lab("report", "--week", "2026-01-01")
-    records = json.loads(lab("records", "--format", "json"))
+    # This configuration names no [controller]: the record says so (exit 3).
+    records = json.loads(lab("records", "--format", "json", code=3))
     assert records["retention"]["default_days"] == 14
-    assert "measures" in lab("records")
+    assert "measures (Art. 32)" in lab("records", code=3)

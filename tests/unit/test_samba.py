@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from labd.config import DEFAULT_IGNORE
+from labd.config import DEFAULT_IGNORE, load
 from labd.model import HotFolder
 from labd.samba import check, effective_config, parse
 
@@ -53,11 +53,12 @@ def test_a_leaky_share_gets_every_finding(tmp_path: Path) -> None:
 def test_the_shipped_example_is_clean_as_samba_reads_it(tmp_path: Path) -> None:
     text = (REPO / "config" / "smb.conf.example").read_text()
     folders = []
-    for name in ("prints-10x15", "prints-13x18", "enlargements-20x30"):
-        path = tmp_path / name
+    # Every hot folder of the shipped configuration has its share in the example.
+    for hf in load(REPO / "config" / "labd.toml").hotfolders.values():
+        path = tmp_path / hf.name
         path.mkdir()
-        text = text.replace(f"/srv/labd/hot/{name}", str(path))
-        folders.append(folder(path, name))
+        text = text.replace(f"path = {hf.path}\n", f"path = {path}\n")
+        folders.append(folder(path, hf.name))
     conf = tmp_path / "smb.conf"
     conf.write_text(text)
     assert check(effective_config(conf), folders) == []
@@ -65,7 +66,6 @@ def test_the_shipped_example_is_clean_as_samba_reads_it(tmp_path: Path) -> None:
 
 def test_doctor_checks_hot_folders_and_their_shares(tmp_path: Path) -> None:
     from labd.cli.doctor import check_hotfolders, check_shares  # noqa: PLC0415  # under test
-    from labd.config import load  # noqa: PLC0415
 
     (tmp_path / "hot" / "open").mkdir(parents=True, mode=0o755)
     (tmp_path / "hot" / "open").chmod(0o755)
@@ -89,3 +89,78 @@ def test_doctor_checks_hot_folders_and_their_shares(tmp_path: Path) -> None:
     assert any(not f.ok and "guests may connect" in f.what for f in shares)
     assert any(f.warning and "no Samba share exposes" in f.what for f in shares)
     assert check_shares(config, tmp_path / "none.conf")[0].what.endswith("skipped")
+
+
+SHARED = """\
+[global]
+{global_lines}
+[prints]
+   path = {path}
+   valid users = @lab
+   guest ok = no
+   create mask = 0660
+   directory mask = 0770
+   follow symlinks = no
+"""
+
+
+@pytest.mark.parametrize(
+    ("global_lines", "problem"),
+    [
+        pytest.param("", None, id="samba-default-auto"),
+        pytest.param(
+            "server role = standalone server\nsecurity = auto", None, id="auto-standalone"
+        ),
+        pytest.param("server role = standalone\nsecurity = AUTO", None, id="auto-standalone-short"),
+        pytest.param("security = auto", None, id="auto-role-auto"),
+        pytest.param("server role = member server\nsecurity = auto", None, id="auto-member"),
+        pytest.param("server role = active directory domain controller", None, id="auto-dc"),
+        pytest.param("security = user", None, id="user"),
+        pytest.param("security = ads", None, id="ads"),
+        pytest.param("security = domain", None, id="domain"),
+        pytest.param("security = share", "security = share: not user-level", id="share"),
+        pytest.param("security = server", "security = server: not user-level", id="server"),
+        pytest.param(
+            "server role = print server\nsecurity = auto",
+            "security = auto with server role = print server, a role Samba does not know: "
+            "not user-level",
+            id="auto-unknown-role",
+        ),
+    ],
+)
+def test_security_is_judged_as_samba_applies_it(
+    tmp_path: Path, global_lines: str, problem: str | None
+) -> None:
+    config = parse(SHARED.format(global_lines=global_lines, path=tmp_path))
+    findings = [f for f in check(config, [folder(tmp_path)]) if f.subject == "[global]"]
+    assert [f.problem for f in findings] == ([] if problem is None else [problem])
+    assert all(f.severity == "error" and f.fix == "set `security = user`" for f in findings)
+
+
+@pytest.mark.skipif(shutil.which("testparm") is None, reason="samba's testparm not installed")
+def test_debians_standalone_server_is_user_level_as_testparm_prints_it(tmp_path: Path) -> None:
+    # Debian's smb.conf says `server role = standalone server` and no security; testparm -v
+    # prints Samba's default for it, `security = AUTO`.
+    conf = tmp_path / "smb.conf"
+    conf.write_text(
+        SHARED.format(
+            global_lines="   server role = standalone server\n   map to guest = never",
+            path=tmp_path,
+        )
+    )
+    effective = effective_config(conf)
+    assert effective["global"]["security"].lower() == "auto"
+    assert check(effective, [folder(tmp_path)]) == []
+
+
+def test_server_wide_settings_are_warnings_until_a_share_exposes_a_hot_folder(
+    tmp_path: Path,
+) -> None:
+    text = "[global]\n   map to guest = bad user\n   security = share\n"
+    alone = check(parse(text), [folder(tmp_path)])
+    server_wide = [f for f in alone if f.subject == "[global]"]
+    assert [f.severity for f in server_wide] == ["warning", "warning"]
+    assert all(f.fix.endswith("(before sharing a hot folder)") for f in server_wide)
+
+    shared = check(parse(text + f"[prints]\n   path = {tmp_path}\n"), [folder(tmp_path)])
+    assert [f.severity for f in shared if f.subject == "[global]"] == ["error", "error"]

@@ -75,3 +75,35 @@ def test_bad_tickets_are_refused_with_a_reason(tmp_path: Path, text: str, reason
     assert reason in info.value.reason
     assert info.value.rule == RULE
     assert (folder / TICKET_NAME).read_text() == text  # the ticket itself is kept as it was
+
+
+def test_every_mistake_is_named_with_its_key_and_line_in_the_tickets_order(
+    tmp_path: Path,
+) -> None:
+    text = (
+        '[[media]]\nkind = "floppy"\n'  # lines 1-2: a kind that is no kind, no identifier
+        "[[media]]\n"
+        'kind = "usb"\nidentifier = "SN-1"\ncolour = "red"\n'  # line 6: not a media key
+        "[copies_per_file]\n"
+        '"IMG_0001.jpg" = 0\n'  # line 8
+    )
+    folder = ticket(tmp_path, text)
+    with pytest.raises(InputRejected) as info:
+        read_ticket(folder, FILES)
+    assert info.value.reason == (
+        "ticket.toml has 4 mistakes: "
+        "[1] media[0].identifier: missing; this setting is required (line 1) "
+        "[2] media[0].kind: 'floppy' is not one of: usb, sd, hdd, ssd, cd, dvd, bd (line 2) "
+        "[3] media[1].colour: unknown setting; this table takes: disposition, id_kind, "
+        "identifier, kind (line 6) "
+        "[4] copies_per_file.IMG_0001.jpg: 0 is out of range; expected 1 to 99 (line 8)"
+    )
+    assert info.value.rule == RULE
+    assert (folder / TICKET_NAME).read_text() == text  # the ticket itself is kept as it was
+
+
+def test_a_single_mistake_reads_as_before_with_its_line(tmp_path: Path) -> None:
+    folder = ticket(tmp_path, 'order = "A-1"\n\ncopies = 0\n')
+    with pytest.raises(InputRejected) as info:
+        read_ticket(folder, FILES)
+    assert info.value.reason == "ticket.toml: copies: 0 is out of range; expected 1 to 99 (line 3)"
