@@ -40,43 +40,10 @@ from labd.convert import colour, convert_batch, process_pool
 from labd.convert.pdf import bind_photobook
 from labd.logging import configure as configure_logging
 from labd.model import Product
-from tests.imagegen import (
-    adobe_rgb_like_profile,
-    displayed_image,
-    rgb_lut_profile,
-)
+from tests.imagegen import CAMERA_GRAIN, CAMERA_SIZE, rgb_lut_profile
+from tests.imagegen import camera_jpegs as make_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
-SIZE = (6000, 4000)  # 24 MP
-DISTINCT = 4  # distinct photos; the rest are copies (the page cache holds them all anyway)
-# Grain 4 makes 7.8 MB files: what 24 MP cameras write at their finest JPEG setting (about
-# 7-12 MB), and the size at which reading the entropy-coded data alone takes the 75-80 ms
-# the issue measured.  --grain 10 makes 11.8 MB files, the top of that range.
-GRAIN = 4
-
-
-def make_inputs(folder: Path, count: int, grain: int) -> list[Path]:
-    """Camera-like JPEGs: grain (so the entropy data is photo-sized), ICC, EXIF rotation."""
-    icc = adobe_rgb_like_profile()
-    originals = []
-    for n in range(min(count, DISTINCT)):
-        orientation = 6 if n % 2 else 1
-        img = displayed_image(SIZE, noise=grain)
-        if orientation == 6:
-            img = img.transpose(Image.Transpose.ROTATE_90)  # stored turned, shown upright
-        exif = Image.Exif()
-        exif[0x0112] = orientation
-        path = folder / f"IMG_{n:04d}.jpg"
-        img.save(path, quality=95, icc_profile=icc, exif=exif.tobytes())
-        originals.append(path)
-    inputs = list(originals)
-    for n in range(len(originals), count):
-        path = folder / f"IMG_{n:04d}.jpg"
-        shutil.copyfile(originals[n % len(originals)], path)
-        inputs.append(path)
-    return inputs
-
-
 # --- plain Pillow, as a careful user without labd would write it -----------------------------
 
 _SRGB = ImageCms.createProfile("sRGB")
@@ -232,15 +199,16 @@ def main() -> None:
     parser.add_argument(
         "--grain",
         type=int,
-        default=GRAIN,
-        help=f"grain of the photos (standard deviation; default {GRAIN}); more is bigger files",
+        default=CAMERA_GRAIN,
+        help=f"grain of the photos (standard deviation, default {CAMERA_GRAIN}; more: bigger)",
     )
     args = parser.parse_args()
     configure_logging(level="WARNING")
     counts = [int(n) for n in args.processes.split(",")]
     product = load(ROOT / "config" / "labd.toml").products["prints-10x15"]
     size = product.pixel_size(landscape=True)
-    print(f"{os.cpu_count()} cores; {args.images} images of {SIZE[0]}x{SIZE[1]} -> {size}")
+    width, height = CAMERA_SIZE
+    print(f"{os.cpu_count()} cores; {args.images} images of {width}x{height} -> {size}")
     with tempfile.TemporaryDirectory(prefix="labd-bench-") as tmp:
         folder = Path(tmp)
         (folder / "in").mkdir()

@@ -192,6 +192,15 @@ class MediaMoveRefused(MediaError):
     code = "media.move_refused"
 
 
+class ImportIncomplete(MediaError):
+    """Media item {}: the import is incomplete, nothing was put into the hot folder: {}"""
+
+    # A photo on the medium could not be read (a scratched disc, a card error) or changed
+    # under the copy: printing the rest of the order silently would be wrong.
+    exit_code = 27
+    code = "media.import_incomplete"
+
+
 class WasteError(LabdError):
     """Secure waste: {}"""
 

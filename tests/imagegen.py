@@ -9,6 +9,7 @@ all eight orientations apart, mirror images included.
 from __future__ import annotations
 
 import io
+import shutil
 import struct
 import zlib
 from pathlib import Path
@@ -475,3 +476,34 @@ def pixel(img: Image.Image, xy: tuple[int, int]) -> tuple[int, ...]:
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file in ``folder``, hidden temporary files included, with its content."""
     return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+# Camera JPEGs for the benchmarks (bench/convert.py, bench/media_import.py).
+CAMERA_SIZE = (6000, 4000)  # 24 MP
+CAMERA_DISTINCT = 4  # distinct photos; the rest are copies (the page cache holds them all anyway)
+# Grain 4 makes 7.8 MB files: what 24 MP cameras write at their finest JPEG setting (about
+# 7-12 MB), and the size at which reading the entropy-coded data alone takes the 75-80 ms
+# the issue measured.  --grain 10 makes 11.8 MB files, the top of that range.
+CAMERA_GRAIN = 4
+
+
+def camera_jpegs(folder: Path, count: int, grain: int = CAMERA_GRAIN) -> list[Path]:
+    """Camera-like JPEGs: grain (so the entropy data is photo-sized), ICC, EXIF rotation."""
+    icc = adobe_rgb_like_profile()
+    originals = []
+    for n in range(min(count, CAMERA_DISTINCT)):
+        orientation = 6 if n % 2 else 1
+        img = displayed_image(CAMERA_SIZE, noise=grain)
+        if orientation == 6:
+            img = img.transpose(Image.Transpose.ROTATE_90)  # stored turned, shown upright
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        path = folder / f"IMG_{n:04d}.jpg"
+        img.save(path, quality=95, icc_profile=icc, exif=exif.tobytes())
+        originals.append(path)
+    inputs = list(originals)
+    for n in range(len(originals), count):
+        path = folder / f"IMG_{n:04d}.jpg"
+        shutil.copyfile(originals[n % len(originals)], path)
+        inputs.append(path)
+    return inputs

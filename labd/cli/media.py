@@ -234,6 +234,10 @@ def register(sub: Subparsers) -> None:
     _register_moves(actions)
     _register_closing(actions)
     _register_reading(actions)
+    # It builds on this module's helpers, so it is imported here, not at the top.
+    from labd.cli.media_import import register_import  # noqa: PLC0415
+
+    register_import(actions)
 
 
 def _register_moves(actions: Actions) -> None:

@@ -78,6 +78,15 @@ def _unit(product: Product, index: int, src: Path, out: Path, *, check_only: boo
     return _Outcome(index, converted, None, _peak_rss())
 
 
+def check_input(product: Product, src: Path) -> InputRejected | None:
+    """Why conversion would refuse ``src`` for ``product``, or None: the very same checks."""
+    outcome = _unit(product, 0, src, src, check_only=True)
+    if outcome.rejected is None:
+        return None
+    reason, rule = outcome.rejected
+    return InputRejected(reason, rule=rule)
+
+
 def _peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 

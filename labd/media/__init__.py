@@ -8,5 +8,7 @@
   destroyed and certified, or lost
 - :mod:`labd.media.queries`: reading items, lists, overdue carriers and histories
 - :mod:`labd.media.erasure`: erasing a customer's personal data, the custody kept
-- :mod:`labd.media.detect`: USB sticks plugged into the print server, through udev
+- :mod:`labd.media.detect`: sticks, disks, discs and cards put into the print server,
+  through udev
+- :mod:`labd.media.importing`: an order copied from a carrier into a hot folder, verified
 """

@@ -105,6 +105,38 @@ class Custody:
             move(tx, item_id, MediaState.IN_USE, by=by)
         return self.queries.item(item_id)
 
+    def imported(
+        self,
+        item_id: int,
+        *,
+        by: str,
+        hotfolder: str,
+        files: int,
+        size: int,
+        left: int,
+        unreadable: int,
+        folder: str | None,
+    ) -> MediaItem:
+        """An order was imported from the carrier (``folder`` released), or could not be.
+
+        A complete import puts a received (or ready) carrier in use; an incomplete one is
+        journaled and changes nothing.  The order folder's name is personal: beside the
+        chained event, not in it.
+        """
+        with self.journal.transaction() as tx:
+            state = MediaState(current(tx, item_id)["state"])
+            tx.event(
+                "media.imported",
+                {"item": item_id, "by": by, "hotfolder": hotfolder, "files": files,
+                 "bytes": size, "left": left, "unreadable": unreadable,
+                 "complete": folder is not None},
+                detail=folder,
+            )  # fmt: skip
+            if folder is not None and state in (MediaState.RECEIVED, MediaState.READY):
+                move(tx, item_id, MediaState.IN_USE, by=by)
+        log.info("media.imported", item=item_id, files=files, complete=folder is not None)
+        return self.queries.item(item_id)
+
     def ready(self, item_id: int, *, by: str) -> MediaItem:
         """Its order is done: it waits to be returned or destroyed; overdue counts from now."""
         with self.journal.transaction() as tx:

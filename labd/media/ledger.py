@@ -110,6 +110,7 @@ class MediaLedger:
         self.dismiss = self.arrival.dismiss
         # custody
         self.in_use = self.custody.in_use
+        self.imported = self.custody.imported
         self.ready = self.custody.ready
         self.ready_for_done_jobs = self.custody.ready_for_done_jobs
         self.set_disposition = self.custody.set_disposition

@@ -14,6 +14,7 @@ from labd.model import JobState
 from labd.schemas import open_journal
 from tests.factories import LEDGER_CONFIG as CONFIG
 from tests.factories import job_in_state
+from tests.imagegen import make_photo
 
 
 @pytest.fixture
@@ -94,3 +95,55 @@ def test_waste_commands(lab, capsys) -> None:
     assert json.loads(lab("waste", "uncollected", "list", "--format", "json"))["due"] is False
     lab("waste", "uncollected", "destroy", job, "--container", "W-O", "--sheets", "2", code=26)
     lab("waste", "container", "manifest", "W-9", code=24)
+
+
+def test_media_import_refuses_bad_requests_and_changes_nothing(lab, capsys, tmp_path) -> None:
+    hot = tmp_path / "hot" / "h"
+    hot.mkdir(parents=True)
+    medium = tmp_path / "medium"
+    medium.mkdir()
+    (medium / "notes.txt").write_text("no photo here\n")
+    lab("media", "register", "--kind", "usb", "--id", "S-1", "--order", "A-1")
+    lab("media", "register", "--kind", "dvd", "--id", "D-2", "--order", "A-2")
+    lab("media", "ready", "2")
+    lab("media", "return", "2", "--override", "--reason", "asked")
+
+    def refused(*argv: str, code: int, says: str) -> str:
+        out: str = lab("media", "import", *argv, code=code)
+        assert says in capsys.readouterr().err
+        return out
+
+    refused("1", "--from", str(medium), "--hotfolder", "nope", code=20,
+            says="no hot folder 'nope' (known: h)")  # fmt: skip
+    refused("1", "--from", str(medium), "--hotfolder", "h", "--copies", "0", code=20,
+            says="--copies must be 1 to 99")  # fmt: skip
+    refused("2", "--from", str(medium), "--hotfolder", "h", code=22,
+            says="it is no longer in the house")  # fmt: skip
+    refused("1", "--from", str(medium / "notes.txt"), "--hotfolder", "h", code=20,
+            says="is not a folder")  # fmt: skip
+    out = refused("1", "--from", str(medium), "--hotfolder", "h", code=20,
+                  says="no photo to print")  # fmt: skip
+    assert out.startswith("left on the medium: notes.txt: ")  # what it is, said
+    assert list(hot.iterdir()) == []  # nothing released, nothing staged left behind
+    assert (medium / "notes.txt").read_text() == "no photo here\n"  # the medium untouched
+    items = [json.loads(line) for line in lab("media", "list", "--format", "json").splitlines()]
+    assert [i["state"] for i in items] == ["received", "returned"]
+    imported = [line for line in lab("media", "history", "1").splitlines() if "imported" in line]
+    [empty] = imported  # the empty medium, journaled
+    assert "complete=False" in empty
+
+
+def test_a_damaged_photo_makes_the_import_incomplete(lab, capsys, tmp_path) -> None:
+    hot = tmp_path / "hot" / "h"
+    hot.mkdir(parents=True)
+    medium = tmp_path / "card"
+    medium.mkdir()
+    make_photo(medium / "IMG_0001.JPG", size=(1200, 800))
+    whole = (medium / "IMG_0001.JPG").read_bytes()
+    (medium / "IMG_0002.JPG").write_bytes(whole[: len(whole) // 2])  # cut short
+    lab("media", "register", "--kind", "sd", "--id", "C-1", "--order", "A-3")
+    out = lab("media", "import", "1", "--from", str(medium), "--hotfolder", "h", code=27)
+    assert out.startswith("UNREADABLE: IMG_0002.JPG: cannot be printed: ")
+    assert "cannot read IMG_0002.JPG" in capsys.readouterr().err
+    assert list(hot.iterdir()) == []  # the order would have printed without it: nothing
+    assert (medium / "IMG_0002.JPG").stat().st_size == len(whole) // 2  # the card untouched
