@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 from labd.config import DEFAULT_IGNORE
+from labd.intake import importing
+from labd.intake.importing import import_medium
 from labd.logging import configure as configure_logging
-from labd.media import importing
-from labd.media.importing import import_medium
 from labd.model import HotFolder, OutputFormat, Product
 from tests.imagegen import camera_jpegs
 

@@ -9,8 +9,8 @@ from typing import TextIO
 
 from labd.cli.media import Actions, default_user, ledgers
 from labd.errors import ImportIncomplete, MediaError, MediaMoveRefused
+from labd.intake.importing import ImportReport, import_medium, left_lines, ticket_text
 from labd.intake.ticket import MAX_COPIES
-from labd.media.importing import ImportReport, import_medium, left_lines, ticket_text
 from labd.media.model import MediaState
 
 __all__ = ["register_import"]

@@ -10,5 +10,4 @@
 - :mod:`labd.media.erasure`: erasing a customer's personal data, the custody kept
 - :mod:`labd.media.detect`: sticks, disks, discs and cards put into the print server,
   through udev
-- :mod:`labd.media.importing`: an order copied from a carrier into a hot folder, verified
 """
