@@ -102,7 +102,7 @@ class Supervisor:
                 f"--address={self._bus}",
             ],
         )
-        self._wait_until(child, lambda: _unix_socket_answers(bus_socket))
+        self._wait_until(child, lambda: unix_socket_answers(bus_socket))
 
     def start_cupsd(self) -> None:
         """Start cupsd on the layout's configuration; wait until its socket answers."""
@@ -120,7 +120,7 @@ class Supervisor:
         )
         self._wait_until(
             child,
-            lambda: _unix_socket_answers(self.layout.socket),
+            lambda: unix_socket_answers(self.layout.socket),
             extra_log=self.layout.error_log,
         )
         self.cupsd = child
@@ -292,9 +292,10 @@ def _tcp_port_answers(port: int) -> bool:
     return True
 
 
-def _unix_socket_answers(path: Path) -> bool:
+def unix_socket_answers(path: Path, timeout: float = 0.2) -> bool:
+    """True when something listens on the AF_UNIX stream socket ``path``."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(0.2)
+        s.settimeout(timeout)
         try:
             s.connect(str(path))
         except OSError:

@@ -12,7 +12,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from labd.demo.embedded import EmbeddedPrintServer
+from labd.demo.processes import unix_socket_answers
 from labd.running import LOCK_NAME, STATUS_NAME, read_status
 from tests.imagegen import make_photo
 from tests.system.conftest import REPO, Lab, demo_command
@@ -100,13 +100,7 @@ def job_states(journal: Path) -> dict[int, str]:
 
 def answers(sock: Path) -> bool:
     """True when something listens on the AF_UNIX stream socket ``sock``."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(5)
-        try:
-            s.connect(str(sock))
-        except OSError:
-            return False
-    return True
+    return unix_socket_answers(sock, timeout=5)
 
 
 @pytest.mark.timeout(600)
