@@ -233,10 +233,12 @@ def _keep_or_drop(
         report.copied.append(copied)
         return
     (staging / copied.name).unlink()
+    # Conversion's reasons start with the file's name; the report names it already.
+    why = refusal.reason.removeprefix(f"{Path(copied.name).name}: ")
     if refusal.rule in NOT_A_PHOTO:
-        report.left.append(Left(copied.name, refusal.reason))
+        report.left.append(Left(copied.name, why))
     else:
-        report.unreadable.append(Left(copied.name, f"cannot be printed: {refusal.reason}"))
+        report.unreadable.append(Left(copied.name, f"cannot be printed: {why}"))
 
 
 def _copy_verified(src: Path, dst: Path, limit: int) -> tuple[int, str]:
