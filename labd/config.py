@@ -8,6 +8,7 @@ rebase the paths before they are checked.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -94,6 +95,8 @@ class Config:
     timezone: ZoneInfo | None = None
     # Who answers for the processing (GDPR Art. 30(1)(a)); None: not configured yet.
     controller: Controller | None = None
+    # Where labd serves its metrics (Prometheus/OpenMetrics); off unless configured.
+    metrics: MetricsSettings = field(default_factory=lambda: MetricsSettings())  # noqa: PLW0108  # defined further down
     _extra: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -425,6 +428,7 @@ def parse(data: Mapping[str, Any], file: str) -> Config:
     waste = _waste(_Table(file, "waste", top.table("waste")))
     retention = _retention(_Table(file, "retention", top.table("retention")))
     controller = _controller(top)
+    metrics = _metrics(_Table(file, "metrics", top.table("metrics")))
     top.finish()
 
     paths = [hf.path for hf in hotfolders.values()]
@@ -449,6 +453,7 @@ def parse(data: Mapping[str, Any], file: str) -> Config:
         convert_workers=workers,
         timezone=timezone,
         controller=controller,
+        metrics=metrics,
     )
 
 
@@ -653,3 +658,53 @@ def _controller(top: _Table) -> Controller | None:
         )
     t.finish()
     return controller
+
+
+# --- [metrics]: the endpoint the lab's monitoring scrapes ------------------------------------
+
+# "127.0.0.1:9464", "[::1]:9464", "localhost:9464": an address labd can bind without asking
+# a name server (a name that resolves elsewhere would open the port where nobody meant it).
+_LISTEN = re.compile(r"^(?:\[(?P<v6>[^\]]*)\]|(?P<host>[^:\[\]]*)):(?P<port>\d{1,5})$")
+LISTEN_EXAMPLE: Final = "127.0.0.1:9464"
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """``[metrics]``: where the Prometheus/OpenMetrics endpoint listens; None: nowhere."""
+
+    listen: tuple[str, int] | None = None  # (IP address or "localhost", port)
+
+    @property
+    def url(self) -> str | None:
+        """Where to scrape, for the log and the README's examples."""
+        if self.listen is None:
+            return None
+        host, port = self.listen
+        return f"http://{f'[{host}]' if ':' in host else host}:{port}/metrics"
+
+
+def _metrics(t: _Table) -> MetricsSettings:
+    """``listen``: empty or absent: no endpoint (labd opens no port nobody asked for)."""
+    raw = t.string("listen", "").strip()
+    t.finish()
+    if not raw:
+        return MetricsSettings()
+    match = _LISTEN.match(raw)
+    if match is None:
+        v6 = ' (an IPv6 address goes in brackets: "[::1]:9464")' if raw.count(":") > 1 else ""
+        raise t.error("listen", f'{raw!r} is not an address and port like "{LISTEN_EXAMPLE}"{v6}')
+    host = match.group("v6") if match.group("v6") is not None else match.group("host")
+    port = int(match.group("port"))
+    if host != "localhost":
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            raise t.error(
+                "listen",
+                f"{host!r} is not an IP address; give one the server has "
+                f'("{LISTEN_EXAMPLE}", "[::1]:9464") or localhost',
+            ) from None
+        host = str(address)
+    if not 1 <= port <= 65535:
+        raise t.error("listen", f"port {port} is out of range; expected 1 to 65535")
+    return MetricsSettings(listen=(host, port))

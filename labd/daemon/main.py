@@ -32,6 +32,7 @@ from labd.journal import Journal, ensure_private_dir
 from labd.journal.summary import summarize
 from labd.media.detect import MediaDetector
 from labd.media.ledger import MediaLedger
+from labd.metrics import Live, Metrics
 from labd.model import JobState
 from labd.notify import Notifier, watchdog_interval
 from labd.pipeline import Pipeline
@@ -72,6 +73,7 @@ class Daemon:
         self.loops = Loops(self.clock, self.stop, self.disk)
         self.work = Work(self.loops, self.disk)
         self._reload = threading.Event()
+        self._metrics: Metrics | None = None  # made once the journal is open
 
     def _signal(self, signum: int, _frame: FrameType | None) -> None:
         if signum == signal.SIGHUP:
@@ -193,6 +195,9 @@ class Daemon:
         if new is not None:
             reload.apply(self.config, new, intake, pipeline)
             self.config = new
+        if self._metrics is not None:
+            # Also with the configuration kept: an endpoint that could not start tries again.
+            self._metrics.apply(self.config.metrics)
         # READY=1 ends the reload either way: labd runs, on the new or the old settings.
         status = self.status_line(journal)
         self.notifier.ready(status)
@@ -220,6 +225,8 @@ class Daemon:
             try:
                 return self._run(journal)
             finally:
+                if self._metrics is not None:
+                    self._metrics.close()
                 journal.close()
         finally:
             if own:
@@ -255,6 +262,14 @@ class Daemon:
         config = self.config
         journal.record("daemon.started", {"hotfolders": sorted(config.hotfolders)})
         media, pipeline, intake = self._parts(journal)
+        self._metrics = Metrics(
+            config.journal_path,
+            self.clock,
+            config=lambda: pipeline.config,  # with the hot folders a reload removed
+            live=Live(beat_ages=self.loops.ages, intake_held=lambda: self.disk.held),
+        )
+        # Before the recovery: what it finishes (a job printed while labd was down) counts.
+        self._metrics.apply(config.metrics)
         detector = _start_detector(media) if config.media.detect else None
         try:
             intake.recover()  # each job contained on its own; this is for the rest

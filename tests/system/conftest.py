@@ -85,6 +85,7 @@ class Lab:
     proc: subprocess.Popen[bytes] | None = None
     notify: NotifySocket | None = None
     hotfolder_settings: str = ""  # more TOML lines for [hotfolders.prints-10x15]
+    more_config: str = ""  # more TOML tables, after the hot folder ("[metrics]\nlisten = ...")
 
     @property
     def config_path(self) -> Path:
@@ -133,6 +134,7 @@ class Lab:
             """)
             + self.hotfolder_settings
             + "\n"
+            + self.more_config
         )
         self.hot.mkdir(parents=True, exist_ok=True)
         self.hot.chmod(0o770)  # labd refuses hot folders that others can reach
