@@ -24,9 +24,10 @@ from labd.config import Config, check_paths
 from labd.convert import SharedPool
 from labd.daemon import reload
 from labd.daemon.disk import DiskGuard
-from labd.daemon.loops import LOOP_WAKE_SECONDS, Loops
+from labd.daemon.intake_loop import run_intake
+from labd.daemon.loops import Loops
 from labd.daemon.work import Work
-from labd.errors import JournalUnusable, LabdError, MediaError, is_jobs_fault, transient_problem
+from labd.errors import LabdError, MediaError, is_jobs_fault
 from labd.intake import EventSink, Intake, Watcher
 from labd.journal import Journal, ensure_private_dir
 from labd.journal.summary import summarize
@@ -88,36 +89,7 @@ class Daemon:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, self._signal)
 
-    # -- the intake and follow loops (the work loop is labd.daemon.work) ------------------------
-
-    def _intake_loop(self, intake: Intake, sink: EventSink, watcher: Watcher) -> None:
-        beat = self.loops.beat_of("intake")
-        while not self.stop.is_set():
-            try:
-                intake.run(sink, watcher, self.stop, beat=beat, max_wait=LOOP_WAKE_SECONDS)
-            except Exception as e:
-                problem = transient_problem(e)
-                if problem is None:
-                    if isinstance(e, JournalUnusable):
-                        raise
-                    # Not one entry's fault (those are contained in Intake): the loop
-                    # itself.  Logged, and the loop starts again after a pause.
-                    self.loops.error("intake", e)
-                    self.stop.wait(LOOP_WAKE_SECONDS)
-                    continue
-            else:
-                return
-            # Disk full or journal locked mid-claim: hold intake until the main loop sees it
-            # clear, then finish the interrupted claim as at a start.
-            log.error("intake.held_by_error", problem=problem)
-            intake.held = self.disk.error = f"intake: {problem}"
-            while intake.held is not None and not self.stop.wait(LOOP_WAKE_SECONDS):
-                beat()  # waiting on purpose is progress: no watchdog restart for a full disk
-            if not self.stop.is_set():
-                self.loops.guarded("intake", intake.recover)
-                # The entries of the claim that failed are taken at once, not at the next
-                # periodic rescan.
-                intake.rescan_soon()
+    # -- the follow loop (intake's is labd.daemon.intake_loop, work's labd.daemon.work) ------
 
     def _follow_loop(self, pipeline: Pipeline) -> None:
         beat = self.loops.beat_of("follow")
@@ -286,7 +258,7 @@ class Daemon:
         intake.check_folders()
         watcher.sync(intake.inotify_folders())
         threads = [
-            self.loops.start("intake", lambda: self._intake_loop(intake, sink, watcher)),
+            self.loops.start("intake", lambda: run_intake(self.loops, intake, sink, watcher)),
             self.loops.start("work", lambda: self.work.run(pipeline)),
             self.loops.start("follow", lambda: self._follow_loop(pipeline)),
         ]
