@@ -4,7 +4,6 @@ parsers."""
 from __future__ import annotations
 
 import http.client
-import socket
 from collections.abc import Callable, Iterable
 
 from prometheus_client.metrics_core import Metric
@@ -14,13 +13,6 @@ from prometheus_client.parser import text_string_to_metric_families
 # Every sample, by name and labels.
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 OPENMETRICS = "application/openmetrics-text"
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on now (the kernel's pick, released at once)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get(port: int, accept: str = "text/plain") -> tuple[int, str, bytes]:

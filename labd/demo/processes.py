@@ -129,7 +129,7 @@ class Supervisor:
         """Start the virtual printer of one queue; return its URI."""
         spool = self.layout.printer_spool(queue)
         spool.mkdir(parents=True, exist_ok=True)
-        port = _free_port()
+        port = free_port()
         env = dict(
             os.environ,
             DBUS_SYSTEM_BUS_ADDRESS=self._bus,
@@ -277,7 +277,8 @@ def _which(tool: str) -> str | None:
     return shutil.which(tool, path=path)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback TCP port nothing listens on now (the kernel's pick, released at once)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]

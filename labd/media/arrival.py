@@ -99,14 +99,10 @@ class Arrival:
         disposition: Disposition | None = None,
     ) -> MediaItem:
         """A job ticket names a carrier: link the one in the house, or register it."""
-        marks = ", ".join("?" * len(_OUTSTANDING))
-        sql = (
-            "SELECT m.id FROM media_items m JOIN media_personal p ON p.item_id = m.id "  # noqa: S608  # placeholders only
-            f"WHERE p.identifier = ? AND m.state IN ({marks}) ORDER BY m.id DESC LIMIT 1"
-        )
-        rows = self.journal.query(sql, [identifier.strip(), *sorted(s.value for s in _OUTSTANDING)])
-        if rows:  # e.g. the stick detected when it was plugged in, still unlinked
-            return self.link(int(str(rows[0][0])), by=by, orders=orders, jobs=[job])
+        with self.journal.transaction() as tx:
+            known = _outstanding(tx, identifier.strip())
+        if known is not None:  # e.g. the stick detected when it was plugged in, still unlinked
+            return self.link(known, by=by, orders=orders, jobs=[job])
         return self.register(kind, identifier, by=by, id_kind=id_kind, orders=orders,
                              jobs=[job], disposition=disposition)  # fmt: skip
 
@@ -135,17 +131,10 @@ class Arrival:
         )  # fmt: skip
         with self.journal.transaction() as tx:
             known = None
-            if id_kind is not IdKind.LABEL:
-                marks = ", ".join("?" * len(_OUTSTANDING))
-                known = tx.one(
-                    "SELECT m.id FROM media_items m JOIN media_personal p ON p.item_id = m.id "  # noqa: S608  # placeholders only
-                    f"WHERE p.identifier = ? AND m.id_kind = ? AND m.kind = ? AND m.state IN "
-                    f"({marks}) ORDER BY m.id DESC LIMIT 1",
-                    (identifier, id_kind.value, kind.value,
-                     *sorted(s.value for s in _OUTSTANDING)),
-                )  # fmt: skip
+            if id_kind is not IdKind.LABEL and identifier is not None:
+                known = _outstanding(tx, identifier, id_kind=id_kind, kind=kind)
             if known is not None:
-                item_id = known.integer("id")
+                item_id = known
                 if label:
                     tx.execute(
                         "UPDATE media_personal SET label = ? WHERE item_id = ?", (label, item_id)
@@ -233,6 +222,28 @@ class Arrival:
         with self.journal.transaction() as tx:
             move(tx, item_id, MediaState.DISMISSED, by=by, detail=reason, close=True)
         return self.queries.item(item_id)
+
+
+def _outstanding(
+    tx: Tx, identifier: str, *, id_kind: IdKind | None = None, kind: MediaKind | None = None
+) -> int | None:
+    """The newest item still in the house with this identifier (of this identifier kind and
+    carrier kind, if given), or None."""
+    where, args = ["p.identifier = ?"], [identifier]
+    if id_kind is not None:
+        where.append("m.id_kind = ?")
+        args.append(id_kind.value)
+    if kind is not None:
+        where.append("m.kind = ?")
+        args.append(kind.value)
+    states = sorted(s.value for s in _OUTSTANDING)
+    where.append(f"m.state IN ({', '.join('?' * len(states))})")
+    row = tx.one(
+        "SELECT m.id FROM media_items m JOIN media_personal p ON p.item_id = m.id "  # noqa: S608  # constants; values bound
+        f"WHERE {' AND '.join(where)} ORDER BY m.id DESC LIMIT 1",
+        [*args, *states],
+    )
+    return None if row is None else row.integer("id")
 
 
 def _insert(

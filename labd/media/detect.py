@@ -17,6 +17,7 @@ until a technician links or dismisses it.  The server's own disks are never look
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from dataclasses import dataclass
@@ -237,10 +238,16 @@ class MediaDetector:
         return item_id
 
 
+@functools.cache
+def _root_device() -> str:
+    """The ``major:minor`` of the root file system, as sysfs writes a device's ``dev``."""
+    root = Path("/").stat().st_dev
+    return f"{os.major(root)}:{os.minor(root)}"
+
+
 def _holds_root(disk: Any) -> bool:
     """Whether the server's root file system is on ``disk`` (a system booted from a card)."""
-    root = Path("/").stat().st_dev
-    wanted = f"{os.major(root)}:{os.minor(root)}"
+    wanted = _root_device()
     return any(_attr(d.attributes, "dev") == wanted for d in (disk, *disk.children))
 
 

@@ -13,11 +13,11 @@ import signal
 import socket
 from pathlib import Path
 
+from labd.demo.processes import free_port
 from tests.imagegen import make_photo
 from tests.scraping import (
     OPENMETRICS,
     Samples,
-    free_port,
     get,
     labd_samples,
     openmetrics_families,

@@ -21,13 +21,14 @@ from structlog.testing import capture_logs
 from labd.cli import main
 from labd.clock import ManualClock
 from labd.config import Config, MetricsSettings, load
+from labd.demo.processes import free_port
 from labd.journal import Journal
 from labd.metrics import Live, Metrics
 from labd.metrics.collect import CACHE_SECONDS, JournalCollector, make_registry
 from labd.model import JobState
 from labd.schemas import open_journal
 from tests.factories import GOOD_CONFIG, job_in_state, write_config
-from tests.scraping import OPENMETRICS, Samples, free_port, get, labd_samples, refused, value
+from tests.scraping import OPENMETRICS, Samples, get, labd_samples, refused, value
 
 # What the jobs of these tests are called, and whose they are: none of it may be scraped.
 PERSONAL = ("Hansen wedding", "IMG_4711.jpg", "IMG_4712.jpg", "A-2026-0815", "anna")
