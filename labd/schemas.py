@@ -11,28 +11,28 @@ whose schema is older or newer than the code, saying what to do.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Final
 
 from labd.clock import Clock
 from labd.journal import PRINTING_SCHEMA, Journal
 from labd.media import ledger as media
 from labd.privacy import retention
-from labd.store import Schema
+from labd.store import Schema, StoreLocation
 from labd.waste import ledger as waste
 
 ALL: Final[tuple[Schema, ...]] = (PRINTING_SCHEMA, media.SCHEMA, waste.SCHEMA, retention.SCHEMA)
 
 
 def open_journal(
-    path: Path,
+    path: StoreLocation,
     clock: Clock | None = None,
     *,
     create: bool = True,
     migrate: bool = True,
     busy_timeout_ms: int | None = None,
 ) -> Journal:
-    """The journal at ``path`` with every component's tables (see the module's docstring)."""
+    """The journal at ``path`` (a SQLite file, or a PostgreSQL database) with every
+    component's tables (see the module's docstring)."""
     return Journal.open(
         path,
         clock,

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from labd.demo.embedded import EmbeddedPrintServer
+from labd.store import StoreLocation
+from tests.pgserver import PostgresServer, running_server
 
 
 @pytest.fixture(autouse=True)
@@ -54,6 +56,28 @@ def print_server() -> Iterator[EmbeddedPrintServer]:
             yield server
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the session (tests/pgserver.py): each test that asks
+    for a journal location in it gets a schema of its own."""
+    with running_server() as server:
+        yield server
+
+
+# The two stores labd's journal can live in: the suites that use ``store_location`` (and
+# the ``journal`` built on it) run once on each.
+BACKENDS = ("sqlite", "postgres")
+
+
+@pytest.fixture(params=BACKENDS)
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> StoreLocation:
+    """Where a test's journal is: a SQLite file under tmp_path, or a PostgreSQL schema."""
+    if request.param == "sqlite":
+        return tmp_path / "state" / "journal.sqlite"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.location()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

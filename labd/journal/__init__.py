@@ -19,8 +19,8 @@ from labd.journal.notes import JobNotes
 from labd.journal.printing import PrintSteps
 from labd.journal.schema import MIGRATIONS, PRINTING_SCHEMA, SCHEMA_VERSION, ComponentSchema
 from labd.journal.view import EventFilter, JournalView
+from labd.store import Tx, storage_error
 from labd.store.chain import GENESIS, ChainCheck, event_hash, personal_ref
-from labd.store.sqlite import Tx, storage_error
 
 __all__ = [
     "GENESIS",

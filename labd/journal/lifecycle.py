@@ -32,8 +32,7 @@ from labd.journal.view import (
     JournalView,
 )
 from labd.model import TRANSITIONS, Job, JobKind, JobState
-from labd.store import chain
-from labd.store.sqlite import BUSY_TIMEOUT_MS, Schema, Store, Tx
+from labd.store import BUSY_TIMEOUT_MS, Schema, Store, StoreLocation, Tx, chain, open_store
 
 __all__ = ["Discovery", "Journal", "ensure_private_dir", "fail_job"]
 
@@ -62,7 +61,7 @@ class Journal(JournalView):
     @classmethod
     def open(
         cls,
-        path: Path,
+        path: StoreLocation,
         clock: Clock | None = None,
         *,
         create: bool = True,
@@ -77,7 +76,7 @@ class Journal(JournalView):
         (the commands): a journal whose schema is not the code's is refused.
         """
         wanted = (PRINTING_SCHEMA, *(s for s in schemas if s is not PRINTING_SCHEMA))
-        store = Store.open(
+        store = open_store(
             path,
             clock,
             core=MIGRATIONS,

@@ -31,7 +31,7 @@ class PrintSteps:
         self._store = journal.store
 
     def _no_output(self, job_id: int, seq: int) -> JournalError:
-        return JournalError(str(self._journal.path), f"job {job_id} has no output {seq}")
+        return JournalError(self._journal.name, f"job {job_id} has no output {seq}")
 
     def submit_intent(self, job_id: int, seq: int) -> None:
         """Committed before the IPP request: output ``seq`` is about to go to CUPS."""
@@ -107,8 +107,8 @@ class PrintSteps:
                     raise self._no_output(job_id, seq)
                 if row.opt_integer("cups_job_id") is not None:
                     tx.execute(
-                        "INSERT OR IGNORE INTO print_superseded (job_id, seq, cups_job_id, "
-                        "cups_state, superseded_at) VALUES (?, ?, ?, ?, ?)",
+                        "INSERT INTO print_superseded (job_id, seq, cups_job_id, "
+                        "cups_state, superseded_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                         (job_id, seq, row.opt_integer("cups_job_id"),
                          row.opt_text("cups_state"), now),
                     )  # fmt: skip
@@ -148,7 +148,7 @@ class PrintSteps:
             missing = [s for s in seqs if s not in outputs]
             if not seqs or missing:
                 raise JournalError(
-                    str(self._journal.path),
+                    self._journal.name,
                     f"job {original} has no output(s) {missing or 'at all'}",
                 )
             job_id = tx.insert(

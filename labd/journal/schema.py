@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from labd.store.sqlite import Schema
+from labd.store.base import Schema
 
 __all__ = ["MIGRATIONS", "PRINTING_SCHEMA", "SCHEMA_VERSION", "ComponentSchema"]
 

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, TypeVar
 
-from labd.errors import JobNotFound
+from labd.errors import JobNotFound, JournalError
 from labd.model import Event, Job, JobFile, JobKind, JobOutput, JobState
 from labd.store import chain
+from labd.store.base import Dialect, Row, Store
 from labd.store.chain import ChainCheck
-from labd.store.sqlite import Row, Store
+from labd.store.sqlite import SQLiteStore
 
 __all__ = ["LOW_RESOLUTION_EVENT", "EventFilter", "JournalView", "NameMatch", "Resolution"]
 
@@ -106,8 +107,15 @@ class JournalView:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.path: Path = store.path
+        self.name = store.name  # how messages name the journal: its file, or its database
         self.clock = store.clock
+
+    @property
+    def path(self) -> Path:
+        """The SQLite journal's file (a journal in PostgreSQL has none)."""
+        if not isinstance(self.store, SQLiteStore):
+            raise JournalError(self.name, "is not a SQLite file")
+        return self.store.path
 
     def __enter__(self) -> JournalView:
         return self
@@ -263,7 +271,8 @@ class JournalView:
         # A file's name is its path under the spool's in/: "order/sub/a.jpg", or "a.jpg".
         by_file = self.store.read(
             "SELECT f.job_id, f.seq FROM job_files f JOIN jobs j ON j.id = f.job_id "  # noqa: S608  # constants; values bound
-            f"WHERE {where}(f.name = ? OR substr(f.name, -length(?) - 1) = '/' || ?)",
+            f"WHERE {where}(f.name = ? OR substr(f.name, length(f.name) - length(CAST(? AS TEXT))) "
+            "= '/' || CAST(? AS TEXT))",
             [*scope, wanted, wanted, wanted],
         )
         matched: dict[int, set[int]] = {r.integer("id"): set() for r in by_entry}
@@ -362,7 +371,7 @@ class JournalView:
     def find_events(self, f: EventFilter) -> list[Event]:
         """Events matching a supervisor's filter, in order; with a limit the newest that
         many (what a supervisor asks for), or the oldest with ``f.oldest``."""
-        where, args = _filter_sql(f)
+        where, args = _filter_sql(f, self.store.dialect)
         newest = f.limit is not None and not f.oldest
         sql = (
             f"SELECT {chain.EVENT_COLUMNS} FROM {chain.EVENT_FROM} "  # noqa: S608  # constants; values bound
@@ -401,8 +410,9 @@ def event_data(e: Event) -> dict[str, object]:
     return data
 
 
-def _filter_sql(f: EventFilter) -> tuple[list[str], list[object]]:
+def _filter_sql(f: EventFilter, dialect: Dialect) -> tuple[list[str], list[object]]:
     """The WHERE terms and arguments of a filter (tables e, j, p as in find_events)."""
+    field = dialect.json_text
     where: list[str] = ["1 = 1"]
     args: list[object] = []
     simple = (
@@ -421,25 +431,26 @@ def _filter_sql(f: EventFilter) -> tuple[list[str], list[object]]:
         where.append(
             "(e.job_id = ?"
             + (
-                f" OR (substr(e.kind, 1, 6) = 'media.' AND json_extract(e.data, '$.item') "
+                f" OR (substr(e.kind, 1, 6) = 'media.' AND {field('e.data', 'item')} "
                 f"IN ({marks})) OR (substr(e.kind, 1, 6) = 'waste.' AND "
-                f"json_extract(e.data, '$.media_item') IN ({marks}))"
+                f"{field('e.data', 'media_item')} IN ({marks}))"
                 if f.media_items
                 else ""
             )
             + ")"
         )
-        args.extend([f.job, *f.media_items, *f.media_items])
+        items = [dialect.json_arg(i) for i in f.media_items]
+        args.extend([f.job, *items, *items])
     if f.hotfolders is not None:
         marks = ", ".join("?" * len(f.hotfolders))
         where.append(f"j.hotfolder IN ({marks})" if f.hotfolders else "0 = 1")
         args.extend(f.hotfolders)
     if f.technician is not None:
-        where.append("(j.technician = ? OR json_extract(e.data, '$.by') = ?)")
-        args.extend([f.technician, f.technician])
+        where.append(f"(j.technician = ? OR {field('e.data', 'by')} = ?)")
+        args.extend([f.technician, dialect.json_arg(f.technician)])
     if f.state is not None:
-        where.append("e.kind = 'job.state_changed' AND json_extract(e.data, '$.to') = ?")
-        args.append(f.state.value)
+        where.append(f"e.kind = 'job.state_changed' AND {field('e.data', 'to')} = ?")
+        args.append(dialect.json_arg(f.state.value))
     if f.kinds:
         # A kind ending in '.' or '*' is a prefix: 'retention.' or 'media.*'.
         alts = []

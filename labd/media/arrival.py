@@ -301,14 +301,14 @@ def _link(
     for job_id in jobs:
         journal.job(job_id)  # raises JobNotFound
         tx.execute(
-            "INSERT OR IGNORE INTO media_jobs (item_id, job_id) VALUES (?, ?)",
+            "INSERT INTO media_jobs (item_id, job_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
             (item_id, job_id),
         )
     for order in orders:
         if not order.strip():
             raise MediaError(item_id, "an order reference must not be empty")
         tx.execute(
-            "INSERT OR IGNORE INTO media_orders (item_id, order_ref) VALUES (?, ?)",
+            "INSERT INTO media_orders (item_id, order_ref) VALUES (?, ?) ON CONFLICT DO NOTHING",
             (item_id, order.strip()),
         )
 

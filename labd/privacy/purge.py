@@ -80,8 +80,8 @@ class Purger:
         """Commit (with ``tx``) the intent to purge a job; False if it was begun already."""
         return bool(
             tx.execute(
-                "INSERT OR IGNORE INTO retention_purges (job_id, cause, started_at) "
-                "VALUES (?, ?, ?)",
+                "INSERT INTO retention_purges (job_id, cause, started_at) "
+                "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 (job_id, cause, tx.now()),
             )
         )

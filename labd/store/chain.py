@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Final
 from labd.model import Event
 
 if TYPE_CHECKING:
-    from labd.store.sqlite import Row, Store, Tx
+    from labd.store.base import Dialect, Row, Store, Tx
 
 GENESIS: Final = "0" * 64
 EVENT_COLUMNS: Final = "e.seq, e.ts, e.job_id, e.kind, e.data, e.hash, d.text"
@@ -99,6 +99,8 @@ def events(
 
 
 def _where(
+    dialect: Dialect,
+    *,
     kinds: Sequence[str],
     job_id: int | None,
     since: str | None,
@@ -123,10 +125,8 @@ def _where(
             terms.append(term)
             args.append(value)
     for key, wanted in (data or {}).items():
-        if not key.isidentifier():
-            raise ValueError(f"not a field of an event's data: {key!r}")
-        terms.append(f"json_extract(e.data, '$.{key}') = ?")
-        args.append(wanted)
+        terms.append(f"{dialect.json_text('e.data', key)} = ?")
+        args.append(dialect.json_arg(wanted))
     return " AND ".join(terms), args
 
 
@@ -141,7 +141,9 @@ def find(
 ) -> list[Event]:
     """Events in order: of these kinds (``'media.'``: a prefix), of a job, in a time range,
     whose data has these fields equal; each domain asks the log through this, not SQL."""
-    where, args = _where(kinds, job_id, since, until, data)
+    where, args = _where(
+        store.dialect, kinds=kinds, job_id=job_id, since=since, until=until, data=data
+    )
     sql = f"SELECT {EVENT_COLUMNS} FROM {EVENT_FROM} WHERE {where} ORDER BY e.seq"  # noqa: S608  # constants; values bound
     return [event_of(r) for r in store.read(sql, args)]
 
@@ -154,7 +156,7 @@ def erase_details(
     data: Mapping[str, object] | None = None,
 ) -> int:
     """Delete the personal text beside the events that match (the chain stays whole)."""
-    where, args = _where(kinds, job_id, None, None, data)
+    where, args = _where(tx.dialect, kinds=kinds, job_id=job_id, since=None, until=None, data=data)
     return tx.execute(
         "DELETE FROM event_details WHERE seq IN "  # noqa: S608  # constants; values bound
         f"(SELECT e.seq FROM events e WHERE {where})",

@@ -18,15 +18,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, SupportsIndex
+from typing import Final
 
 import structlog
 
-from labd.clock import Clock, SystemClock, isoformat
+from labd.clock import Clock, SystemClock
 from labd.errors import (
     AccessDenied,
     JournalError,
@@ -34,6 +33,9 @@ from labd.errors import (
     JournalUnavailable,
     JournalUnusable,
 )
+from labd.store.base import Cursor, Row, Schema, Store, Tx, rows_of
+
+__all__ = ["BUSY_TIMEOUT_MS", "SQLiteStore", "storage_error"]
 
 log = structlog.get_logger(__name__)
 
@@ -41,136 +43,15 @@ log = structlog.get_logger(__name__)
 BUSY_TIMEOUT_MS: Final = 10_000
 
 
-@dataclass(frozen=True)
-class Schema:
-    """The tables of one component (media, waste ...) and how they evolve.
-
-    Each migration is a tuple of statements applied in one transaction; the component's
-    version is the number applied.  Never edit a released one: append a new one.
-    """
-
-    name: str
-    migrations: tuple[tuple[str, ...], ...]
-
-
-class Row(tuple[object, ...]):
-    """One row: a tuple of its values, whose columns are also reachable by name.
-
-    ``row["id"]`` or ``row.integer("id")``: the typed getters say what a column must hold and
-    raise JournalError (a bug, not a customer's fault) when it does not.
-    """
-
-    _names: Mapping[str, int]
-
-    def __new__(cls, values: Iterable[object], names: Mapping[str, int]) -> Row:
-        row = super().__new__(cls, values)
-        row._names = names
-        return row
-
-    def __getitem__(self, key: SupportsIndex | str | slice) -> object:  # type: ignore[override]  # names too
-        if isinstance(key, str):
-            return tuple.__getitem__(self, self._names[key])
-        if isinstance(key, slice):
-            return tuple(self)[key]
-        return tuple.__getitem__(self, key)
-
-    def keys(self) -> list[str]:
-        """The column names, in order."""
-        return list(self._names)
-
-    def integer(self, key: str) -> int:
-        """The column as an integer."""
-        value = self[key]
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise JournalError("row", f"column {key} holds {value!r}, not an integer")
-
-    def opt_integer(self, key: str) -> int | None:
-        """The column as an integer, or None."""
-        return None if self[key] is None else self.integer(key)
-
-    def text(self, key: str) -> str:
-        """The column as text."""
-        value = self[key]
-        if isinstance(value, str):
-            return value
-        raise JournalError("row", f"column {key} holds {value!r}, not text")
-
-    def opt_text(self, key: str) -> str | None:
-        """The column as text, or None."""
-        return None if self[key] is None else self.text(key)
-
-    def blob(self, key: str) -> bytes:
-        """The column as bytes."""
-        value = self[key]
-        if isinstance(value, bytes):
-            return value
-        raise JournalError("row", f"column {key} holds {value!r}, not bytes")
-
-
-def _rows(cursor: sqlite3.Cursor) -> list[Row]:
-    names = {d[0]: i for i, d in enumerate(cursor.description or ())}
-    return [Row(r, names) for r in cursor.fetchall()]
-
-
-class Tx:
-    """One write transaction: everything done through it commits together or not at all."""
-
-    def __init__(self, store: Store, cur: sqlite3.Cursor) -> None:
-        self._store = store
-        self._cur = cur
-
-    def execute(self, sql: str, args: Sequence[object] = ()) -> int:
-        """Run one statement; return how many rows it changed."""
-        return self._cur.execute(sql, args).rowcount
-
-    def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> int:
-        """Run one statement for each of ``rows``; return how many rows changed in all."""
-        return self._cur.executemany(sql, rows).rowcount
-
-    def rows(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
-        """Read rows inside the transaction (it sees its own writes)."""
-        return _rows(self._cur.execute(sql, args))
-
-    def one(self, sql: str, args: Sequence[object] = ()) -> Row | None:
-        """The first row, or None."""
-        found = self.rows(sql, args)
-        return found[0] if found else None
-
-    def insert(self, sql: str, args: Sequence[object] = ()) -> int:
-        """Run an INSERT that ends in ``RETURNING id``; return the new row's id."""
-        row = self.one(sql, args)
-        if row is None or not isinstance(row[0], int):
-            raise JournalError(str(self._store.path), f"the insert returned no id: {sql}")
-        return row[0]
-
-    def event(
-        self,
-        kind: str,
-        data: Mapping[str, object],
-        *,
-        job_id: int | None = None,
-        detail: str | None = None,
-    ) -> int:
-        """Append a chained event; ``detail`` is personal text kept outside the chain."""
-        from labd.store.chain import append  # noqa: PLC0415  # chain builds on Tx
-
-        return append(self, kind, data, job_id=job_id, detail=detail)
-
-    def now(self) -> str:
-        """The store's timestamp for this moment."""
-        return self._store.now()
-
-
-class Store:
+class SQLiteStore(Store):
     """labd's SQLite file.  Thread-safe: one connection, one lock."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path, clock: Clock) -> None:
+        super().__init__(str(path), clock)
         self._conn = conn
         self._lock = threading.RLock()
         self._open: sqlite3.Cursor | None = None  # the cursor of a running batch()
         self.path = path
-        self.clock = clock
 
     # -- opening -------------------------------------------------------------------------
 
@@ -185,7 +66,7 @@ class Store:
         create: bool = True,
         migrate: bool = True,
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
-    ) -> Store:
+    ) -> SQLiteStore:
         """Open (and create, and migrate to ``core`` and ``schemas``) the store at ``path``.
 
         ``migrate=False``: a command that only reads; a journal whose schema is not the
@@ -226,7 +107,7 @@ class Store:
                 for schema in schemas:
                     store.ensure_schema(schema)
             else:
-                store._check_versions(core, schemas)
+                store.check_versions(core, schemas)
         except BaseException:
             store.close()
             raise
@@ -250,7 +131,7 @@ class Store:
 
     def ensure_schema(self, schema: Schema) -> None:
         """Create or migrate a component's tables; cheap when they are current."""
-        if self._component_version(schema.name) == len(schema.migrations):
+        if self.component_version(schema.name) == len(schema.migrations):
             return  # current: no write lock taken
         with self._tx() as cur:
             row = cur.execute(
@@ -271,24 +152,7 @@ class Store:
                     (schema.name, target),
                 )
 
-    def _check_versions(self, core: Sequence[tuple[str, ...]], schemas: Sequence[Schema]) -> None:
-        """For a store opened without migrating: the journal's schema must be the code's."""
-        wanted = [("", self.schema_version(), len(core))]
-        wanted += [
-            (s.name, self._component_version(s.name) or 0, len(s.migrations)) for s in schemas
-        ]
-        for name, found, target in wanted:
-            where = f"{self.path} ({name})" if name else str(self.path)
-            if found > target:
-                raise JournalSchemaError(where, found, target)
-            if found < target:
-                raise JournalError(
-                    where,
-                    f"has schema version {found}, older than this labd's ({target}): start "
-                    "the labd service once (it migrates the journal), then run this again",
-                )
-
-    def _component_version(self, name: str) -> int | None:
+    def component_version(self, name: str) -> int | None:
         with self._reading():
             try:
                 row = self._conn.execute(
@@ -310,6 +174,10 @@ class Store:
         with self._reading():
             return self._conn.execute(f"PRAGMA {pragma}").fetchone()[0]
 
+    def durable(self) -> bool:
+        """``synchronous=FULL`` on labd's connection."""
+        return self.setting("synchronous") == 2  # FULL
+
     # -- transactions and reads ------------------------------------------------------------
 
     @contextmanager
@@ -321,7 +189,25 @@ class Store:
     def read(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
         """Read rows."""
         with self._reading():
-            return _rows(self._conn.execute(sql, args))
+            return rows_of(self._conn.execute(sql, args))
+
+    def run(self, cur: object, sql: str, args: Sequence[object]) -> Cursor:
+        """Run one statement on a transaction's cursor."""
+        assert isinstance(cur, sqlite3.Cursor)  # noqa: S101  # ours, from _tx
+        return cur.execute(sql, args)
+
+    def run_many(self, cur: object, sql: str, rows: Iterable[Sequence[object]]) -> int:
+        """Run one statement per row on a transaction's cursor."""
+        assert isinstance(cur, sqlite3.Cursor)  # noqa: S101  # ours, from _tx
+        return cur.executemany(sql, rows).rowcount
+
+    def size_bytes(self) -> int:
+        """The file and its WAL."""
+        total = 0
+        for suffix in ("", "-wal"):
+            with suppress(OSError):
+                total += Path(f"{self.path}{suffix}").stat().st_size
+        return total
 
     @contextmanager
     def scan(self, sql: str, args: Sequence[object] = ()) -> Iterator[Iterator[Row]]:
@@ -330,11 +216,6 @@ class Store:
             cursor = self._conn.execute(sql, args)
             names = {d[0]: i for i, d in enumerate(cursor.description or ())}
             yield (Row(r, names) for r in cursor)
-
-    def read_one(self, sql: str, args: Sequence[object] = ()) -> Row | None:
-        """The first row read, or None."""
-        found = self.read(sql, args)
-        return found[0] if found else None
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Cursor]:
@@ -422,10 +303,6 @@ class Store:
                 yield
             finally:
                 self._open = None
-
-    def now(self) -> str:
-        """The store's timestamp for this moment (the injected clock's)."""
-        return isoformat(self.clock.now())
 
     def scrub(self) -> bool:
         """Move everything into the main file and empty the WAL, after an erasure.

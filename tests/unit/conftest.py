@@ -1,5 +1,6 @@
-"""Fixtures the unit tests share: an injected clock, a journal on a real SQLite file, and an
-empty output folder for conversions."""
+"""Fixtures the unit tests share: an injected clock, a journal on a real SQLite file and in a
+real PostgreSQL database (every test that takes ``journal`` runs on both), and an empty
+output folder for conversions."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from labd.clock import ManualClock
 from labd.journal import Journal
 from labd.schemas import open_journal
+from labd.store import StoreLocation
 
 
 @pytest.fixture
@@ -19,8 +21,9 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def journal(tmp_path: Path, clock: ManualClock) -> Iterator[Journal]:
-    j = open_journal(tmp_path / "state" / "journal.sqlite", clock)
+def journal(store_location: StoreLocation, clock: ManualClock) -> Iterator[Journal]:
+    """A journal on each backend (the ``store_location`` fixture's parameters)."""
+    j = open_journal(store_location, clock)
     yield j
     j.close()
 

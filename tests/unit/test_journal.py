@@ -19,14 +19,17 @@ from labd.errors import (
 from labd.journal import SCHEMA_VERSION, ComponentSchema, Journal
 from labd.model import JobState
 from tests.factories import job_in_state
+from tests.rawdb import DRIVER_ERRORS, REFUSALS, RawDB
 
 
+@pytest.mark.parametrize("store_location", ["sqlite"], indirect=True)
 def test_open_sets_wal_full_and_private_modes(tmp_path: Path, journal: Journal) -> None:
     conn = sqlite3.connect(journal.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.close()
     # the journal's own connection carries synchronous=FULL (2)
-    assert journal.store.setting("synchronous") == 2
+    assert journal.store.setting("synchronous") == 2  # type: ignore[attr-defined]  # SQLite's
+    assert journal.store.durable()
     assert journal.schema_version() == SCHEMA_VERSION
     assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700
     assert journal.path.stat().st_mode & 0o777 == 0o600
@@ -131,9 +134,8 @@ def test_personal_data_stays_out_of_the_chained_events(tmp_path: Path, journal: 
     job = job_in_state(journal, JobState.DISCOVERED, tmp_path / "spool", entry="Hansen wedding")
     journal.claimed(job.id, [("Hansen wedding/IMG_0001.jpg", 10)])
     journal.quarantined(job.id, rule="input.truncated", reason="IMG_0001.jpg: truncated image data")
-    conn = sqlite3.connect(journal.path)
-    chained = " ".join(r[0] for r in conn.execute("SELECT data FROM events"))
-    conn.close()
+    with RawDB(journal) as raw:
+        chained = " ".join(str(d) for d in raw.column("SELECT data FROM events"))
     assert "Hansen" not in chained
     assert "IMG_0001" not in chained
     quarantined = journal.job(job.id)
@@ -146,12 +148,11 @@ def test_personal_data_stays_out_of_the_chained_events(tmp_path: Path, journal: 
 
 def test_event_log_is_append_only(tmp_path: Path, journal: Journal) -> None:
     job_in_state(journal, JobState.DISCOVERED, tmp_path / "spool")
-    conn = sqlite3.connect(journal.path)
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        conn.execute("UPDATE events SET kind = 'x'")
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        conn.execute("DELETE FROM events")
-    conn.close()
+    with RawDB(journal) as raw:
+        with pytest.raises(DRIVER_ERRORS, match="append-only"):
+            raw.rows("UPDATE events SET kind = 'x'")
+        with pytest.raises(DRIVER_ERRORS, match="append-only"):
+            raw.rows("DELETE FROM events")
 
 
 def test_verify_accepts_an_intact_chain(tmp_path: Path, journal: Journal) -> None:
@@ -168,11 +169,9 @@ def test_verify_names_the_first_tampered_event(tmp_path: Path, journal: Journal)
         job = job_in_state(journal, JobState.DISCOVERED, tmp_path / "spool", entry=f"e{n}")
         journal.claimed(job.id, [("a.jpg", 1)])
     victim = journal.events()[3]
-    conn = sqlite3.connect(journal.path)
-    conn.execute("DROP TRIGGER events_append_only_update")  # what a tamperer would do
-    conn.execute("UPDATE events SET data = replace(data, '1', '2') WHERE seq = ?", (victim.seq,))
-    conn.commit()
-    conn.close()
+    with RawDB(journal) as raw:
+        raw.drop_append_only_triggers()  # what a tamperer would do
+        raw.rows("UPDATE events SET data = replace(data, '1', '2') WHERE seq = ?", (victim.seq,))
     check = journal.verify()
     assert check.first_bad == victim.seq
     assert check.problem == "its content does not match its hash"
@@ -214,7 +213,7 @@ def test_component_transaction_is_all_or_nothing(tmp_path: Path, journal: Journa
             tx.execute("INSERT INTO tally (name, n) VALUES ('a', 2)")  # duplicate key
 
     # The driver's error reaches labd as labd's own: neither transient nor fatal, a bug.
-    with pytest.raises(JournalError, match="UNIQUE constraint failed") as raised:
+    with pytest.raises(JournalError, match=REFUSALS["unique"]) as raised:
         count_twice()
     assert not isinstance(raised.value, JournalUnavailable | JournalUnusable)
     assert journal.query("SELECT count(*) FROM tally") == [(0,)]
@@ -230,16 +229,16 @@ def test_batch_commits_once_and_a_failed_step_inside_leaves_nothing(
     journal.converted(job.id, [("out/0001.jpg", 1)], "q")
     journal.printing.submit_intent(job.id, 1)
     journal.printing.submitted(job.id, 1, 7)
-    other = sqlite3.connect(journal.path)
+    other = RawDB(journal)
     with journal.relaxed(), journal.batch():
         journal.printing.cups_state(job.id, 1, "completed")
         with pytest.raises(IllegalTransition):
             journal.done(job.id)  # not PRINTED yet: refused, and rolled back alone
         journal.printed(job.id)
         # Another connection sees none of it before the batch ends.
-        assert other.execute("SELECT state FROM jobs").fetchall() == [("SUBMITTED",)]
-    assert other.execute("SELECT state FROM jobs").fetchall() == [("PRINTED",)]
+        assert other.column("SELECT state FROM jobs") == ["SUBMITTED"]
+    assert other.column("SELECT state FROM jobs") == ["PRINTED"]
     other.close()
     assert journal.outputs(job.id)[0].cups_state == "completed"
     assert journal.verify().first_bad is None
-    assert journal.store.setting("synchronous") == 2  # relaxed() put FULL back
+    assert journal.store.durable()  # relaxed() put durable commits back

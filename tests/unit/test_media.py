@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from labd.media.ledger import MediaLedger
 from labd.media.model import Disposition, IdKind, Material, MediaKind, MediaState
 from labd.model import JobState
 from tests.factories import DAY, job_in_state, ready_item
+from tests.rawdb import RawDB
 
 
 @pytest.fixture
@@ -238,9 +238,8 @@ def test_personal_data_stays_out_of_the_chain(ledger: MediaLedger, journal: Jour
     ledger.link(item.id, by="anna", orders=["ORDER-HANSEN"])
     ledger.ready(item.id, by="anna")
     ledger.returned(item.id, by="anna", shipment="PARCEL-HANSEN")
-    conn = sqlite3.connect(journal.path)
-    chained = " ".join(r[0] for r in conn.execute("SELECT data FROM events"))
-    conn.close()
+    with RawDB(journal) as raw:
+        chained = " ".join(str(d) for d in raw.column("SELECT data FROM events"))
     for secret in ("SERIAL-XYZ", "HANSEN"):
         assert secret not in chained
 

@@ -35,6 +35,7 @@ from labd.errors import (
 from labd.journal import Journal, storage_error
 from labd.model import JobKind
 from tests.factories import GOOD_CONFIG as GOOD
+from tests.rawdb import REFUSALS, RawDB, location_of
 
 
 def events(journal: Journal) -> int:
@@ -117,19 +118,14 @@ def test_a_locked_journal_is_unavailable_and_loses_nothing(
 ) -> None:
     journal.close()
     # A short busy timeout (labd waits 10 s), so that the test does not wait that long.
-    journal = Journal.open(journal.path, busy_timeout_ms=50)
+    journal = Journal.open(location_of(journal), busy_timeout_ms=50)
     add_event(journal, tmp_path)
     before = events(journal)
-    other = sqlite3.connect(journal.path, isolation_level=None)
-    try:
-        other.execute("BEGIN IMMEDIATE")
-        with pytest.raises(JournalUnavailable, match="database is locked") as raised:
+    with RawDB(journal) as other, other.holding_the_write_lock():
+        with pytest.raises(JournalUnavailable, match=REFUSALS["locked"]) as raised:
             write(journal, tmp_path)
         assert type(raised.value) is JournalUnavailable
-        assert events(journal) == before  # reading goes on (WAL) and sees nothing half done
-        other.execute("ROLLBACK")
-    finally:
-        other.close()
+        assert events(journal) == before  # reading goes on and sees nothing half done
     write(journal, tmp_path)  # once the lock is gone, the same write goes through
     assert events(journal) == before + 1
     assert journal.verify().first_bad is None
@@ -178,17 +174,17 @@ def test_a_damaged_journal_is_unusable(tmp_path: Path) -> None:
     [
         pytest.param(
             "INSERT INTO component_schema (name, version) VALUES ('printing', 9)",
-            "UNIQUE constraint failed",
+            REFUSALS["unique"],
             id="unique",
         ),
         pytest.param(
             "INSERT INTO job_personal (job_id, entry) VALUES (999999, 'x')",
-            "FOREIGN KEY constraint failed",
+            REFUSALS["foreign-key"],
             id="foreign-key",
         ),
         pytest.param(
             "INSERT INTO component_schema (name, version) VALUES ('x', NULL)",
-            "NOT NULL constraint failed",
+            REFUSALS["not-null"],
             id="not-null",
         ),
         pytest.param("UPDATE events SET kind = 'edited'", "append-only", id="append-only-update"),
@@ -219,7 +215,7 @@ def test_a_constraint_inside_a_batch_fails_that_step_alone(
     before = events(journal)
     with journal.batch():
         add_event(journal, tmp_path)
-        with pytest.raises(JournalError, match="FOREIGN KEY") as raised:
+        with pytest.raises(JournalError, match=REFUSALS["foreign-key"]) as raised:
             event_then(journal, "INSERT INTO job_personal (job_id, entry) VALUES (999999, 'x')")
         assert type(raised.value) is JournalError
         add_event(journal, tmp_path)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import date
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from labd.schemas import open_journal
 from labd.waste.ledger import WasteLedger
 from labd.waste.model import ContainerState, EntryKind, WasteMaterial
 from tests.factories import DAY, job_in_state, ready_item
+from tests.rawdb import RawDB
 
 
 @pytest.fixture
@@ -120,9 +120,8 @@ def test_misprint_entry_and_reprint_intent(
         job, container="W-1", reason="other", text="Hansen's face cut off", by="carl", sheets=3
     )
     assert other.text == "Hansen's face cut off"
-    conn = sqlite3.connect(journal.path)
-    chained = " ".join(r[0] for r in conn.execute("SELECT data FROM events"))
-    conn.close()
+    with RawDB(journal) as raw:
+        chained = " ".join(str(d) for d in raw.column("SELECT data FROM events"))
     assert "Hansen" not in chained
 
 

@@ -1,0 +1,275 @@
+"""What every backend of labd's store gives the domains: transactions, reads, rows, schemas.
+
+labd keeps one journal in one of two databases: the SQLite file of one print server (the
+default, :mod:`labd.store.sqlite`) or a PostgreSQL database shared by several
+(:mod:`labd.store.postgres`).  The domains write one SQL for both: ``?`` placeholders,
+``INTEGER``/``TEXT``/``BLOB`` columns, ISO timestamps as text, ``INSERT ... ON CONFLICT``;
+the few things the two spell differently (a field of an event's JSON) they ask of the
+store's :class:`Dialect`.  A backend translates the rest (placeholders, column types, the
+append-only triggers) where it runs the statements.
+
+A :class:`Store` serialises labd's own threads behind one lock, like one connection, and
+its write transactions are serialised across processes too (SQLite's ``BEGIN IMMEDIATE``,
+PostgreSQL's transaction-level advisory lock), so a domain may read, decide and write in
+one :class:`Tx` without another writer slipping in between.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Protocol, SupportsIndex
+
+from labd.clock import Clock, isoformat
+from labd.errors import JournalError, JournalSchemaError
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The tables of one component (media, waste ...) and how they evolve.
+
+    Each migration is a tuple of statements applied in one transaction; the component's
+    version is the number applied.  Never edit a released one: append a new one.
+    """
+
+    name: str
+    migrations: tuple[tuple[str, ...], ...]
+
+
+class Row(tuple[object, ...]):
+    """One row: a tuple of its values, whose columns are also reachable by name.
+
+    ``row["id"]`` or ``row.integer("id")``: the typed getters say what a column must hold and
+    raise JournalError (a bug, not a customer's fault) when it does not.
+    """
+
+    _names: Mapping[str, int]
+
+    def __new__(cls, values: Iterable[object], names: Mapping[str, int]) -> Row:
+        row = super().__new__(cls, values)
+        row._names = names
+        return row
+
+    def __getitem__(self, key: SupportsIndex | str | slice) -> object:  # type: ignore[override]  # names too
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._names[key])
+        if isinstance(key, slice):
+            return tuple(self)[key]
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        """The column names, in order."""
+        return list(self._names)
+
+    def integer(self, key: str) -> int:
+        """The column as an integer."""
+        value = self[key]
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise JournalError("row", f"column {key} holds {value!r}, not an integer")
+
+    def opt_integer(self, key: str) -> int | None:
+        """The column as an integer, or None."""
+        return None if self[key] is None else self.integer(key)
+
+    def text(self, key: str) -> str:
+        """The column as text."""
+        value = self[key]
+        if isinstance(value, str):
+            return value
+        raise JournalError("row", f"column {key} holds {value!r}, not text")
+
+    def opt_text(self, key: str) -> str | None:
+        """The column as text, or None."""
+        return None if self[key] is None else self.text(key)
+
+    def blob(self, key: str) -> bytes:
+        """The column as bytes."""
+        value = self[key]
+        if isinstance(value, (bytes, memoryview)):
+            return bytes(value)
+        raise JournalError("row", f"column {key} holds {value!r}, not bytes")
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor a :class:`Tx` uses (sqlite3's and psycopg's)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    @property
+    def description(self) -> Sequence[Sequence[object]] | None: ...
+
+    def fetchall(self) -> list[tuple[object, ...]]: ...
+
+
+def rows_of(cursor: Cursor) -> list[Row]:
+    """The rows a cursor holds, with its column names."""
+    names = {str(d[0]): i for i, d in enumerate(cursor.description or ())}
+    return [Row(r, names) for r in cursor.fetchall()]
+
+
+class Dialect:
+    """The few SQL spellings the backends do not share (SQLite's; PostgreSQL overrides)."""
+
+    def json_text(self, column: str, key: str) -> str:
+        """An expression for field ``key`` of the JSON text in ``column``, compared with
+        :meth:`json_arg` values."""
+        if not key.isidentifier():
+            raise ValueError(f"not a field of an event's data: {key!r}")
+        return f"json_extract({column}, '$.{key}')"
+
+    def json_arg(self, value: object) -> object:
+        """A value to compare with :meth:`json_text`."""
+        return value
+
+
+class Tx:
+    """One write transaction: everything done through it commits together or not at all."""
+
+    def __init__(self, store: Store, cur: object) -> None:
+        self._store = store
+        self._cur = cur
+        self.dialect = store.dialect
+
+    def execute(self, sql: str, args: Sequence[object] = ()) -> int:
+        """Run one statement; return how many rows it changed."""
+        return self._store.run(self._cur, sql, args).rowcount
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> int:
+        """Run one statement for each of ``rows``; return how many rows changed in all."""
+        return self._store.run_many(self._cur, sql, rows)
+
+    def rows(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
+        """Read rows inside the transaction (it sees its own writes)."""
+        return rows_of(self._store.run(self._cur, sql, args))
+
+    def one(self, sql: str, args: Sequence[object] = ()) -> Row | None:
+        """The first row, or None."""
+        found = self.rows(sql, args)
+        return found[0] if found else None
+
+    def insert(self, sql: str, args: Sequence[object] = ()) -> int:
+        """Run an INSERT that ends in ``RETURNING id``; return the new row's id."""
+        row = self.one(sql, args)
+        if row is None or not isinstance(row[0], int):
+            raise JournalError(self._store.name, f"the insert returned no id: {sql}")
+        return row[0]
+
+    def event(
+        self,
+        kind: str,
+        data: Mapping[str, object],
+        *,
+        job_id: int | None = None,
+        detail: str | None = None,
+    ) -> int:
+        """Append a chained event; ``detail`` is personal text kept outside the chain."""
+        from labd.store.chain import append  # noqa: PLC0415  # chain builds on Tx
+
+        return append(self, kind, data, job_id=job_id, detail=detail)
+
+    def now(self) -> str:
+        """The store's timestamp for this moment."""
+        return self._store.now()
+
+
+class Store(ABC):
+    """labd's journal database, whichever backend holds it.  Thread-safe."""
+
+    dialect: Dialect = Dialect()
+
+    def __init__(self, name: str, clock: Clock) -> None:
+        self.name = name  # how messages name the journal: a path, or a URL without secrets
+        self.clock = clock
+
+    # -- what a backend provides -----------------------------------------------------------
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[Tx]:
+        """A write transaction: ``with store.transaction() as tx: ...``."""
+
+    @abstractmethod
+    def read(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
+        """Read rows."""
+
+    @abstractmethod
+    def scan(self, sql: str, args: Sequence[object] = ()) -> AbstractContextManager[Iterator[Row]]:
+        """Rows one by one, for a long read (the whole event chain): ``with ... as rows:``."""
+
+    @abstractmethod
+    def run(self, cur: object, sql: str, args: Sequence[object]) -> Cursor:
+        """Run one statement on a transaction's cursor (for :class:`Tx`)."""
+
+    @abstractmethod
+    def run_many(self, cur: object, sql: str, rows: Iterable[Sequence[object]]) -> int:
+        """Run one statement per row on a transaction's cursor; rows changed in all."""
+
+    @abstractmethod
+    def relaxed(self) -> AbstractContextManager[None]:
+        """Commits in this block need not wait for the disk (records reconciliation can
+        rebuild after a power cut); the next durable commit makes them durable too."""
+
+    @abstractmethod
+    def batch(self) -> AbstractContextManager[None]:
+        """Commit every write made in this block (by this thread) at once, at its end."""
+
+    @abstractmethod
+    def durable(self) -> bool:
+        """Whether a commit now waits until the database has it on disk (outside
+        :meth:`relaxed`, always)."""
+
+    @abstractmethod
+    def scrub(self) -> bool:
+        """Leave no copy of erased rows where the database keeps old pages, as far as the
+        backend allows; False when that could not finish now."""
+
+    @abstractmethod
+    def size_bytes(self) -> int:
+        """How much room the journal takes (its files, or its database)."""
+
+    @abstractmethod
+    def schema_version(self) -> int:
+        """The core schema version of the open journal."""
+
+    @abstractmethod
+    def component_version(self, name: str) -> int | None:
+        """The schema version of a component's tables, or None before they exist."""
+
+    @abstractmethod
+    def ensure_schema(self, schema: Schema) -> None:
+        """Create or migrate a component's tables; cheap when they are current."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the connection."""
+
+    # -- shared ----------------------------------------------------------------------------
+
+    def read_one(self, sql: str, args: Sequence[object] = ()) -> Row | None:
+        """The first row read, or None."""
+        found = self.read(sql, args)
+        return found[0] if found else None
+
+    def now(self) -> str:
+        """The store's timestamp for this moment (the injected clock's)."""
+        return isoformat(self.clock.now())
+
+    def check_versions(self, core: Sequence[tuple[str, ...]], schemas: Sequence[Schema]) -> None:
+        """For a store opened without migrating: the journal's schema must be the code's."""
+        wanted = [("", self.schema_version(), len(core))]
+        wanted += [
+            (s.name, self.component_version(s.name) or 0, len(s.migrations)) for s in schemas
+        ]
+        for component, found, target in wanted:
+            where = f"{self.name} ({component})" if component else self.name
+            if found > target:
+                raise JournalSchemaError(where, found, target)
+            if found < target:
+                raise JournalError(
+                    where,
+                    f"has schema version {found}, older than this labd's ({target}): start "
+                    "the labd service once (it migrates the journal), then run this again",
+                )

@@ -1,0 +1,442 @@
+"""The PostgreSQL backend: one journal shared by several print servers; the only user of
+``psycopg``.
+
+Same tables, same migrations, same SQL as the SQLite file (:mod:`labd.store.base` says
+which SQL that is); what PostgreSQL spells otherwise is translated here, once per
+statement text: ``?`` placeholders, SQLite's column types (``INTEGER`` is 64-bit here too:
+``BIGINT``), ``AUTOINCREMENT`` ids (identity columns) and the triggers that keep the event
+log append-only (a PL/pgSQL function; the database's privileges can refuse it as well).
+
+Concurrency is SQLite's: every write transaction takes one transaction-level advisory
+lock first, so writers on every node take turns exactly as SQLite's ``BEGIN IMMEDIATE``
+makes them, a domain may read, decide and write in one transaction, and the event chain
+has one head (an append reads the last event and writes the next under that lock).
+Readers never wait.  Commits are synchronous (the server's ``synchronous_commit``) except
+in :meth:`PostgresStore.relaxed`.
+
+A lost connection (the server restarted, the network gone) is
+:class:`~labd.errors.JournalUnavailable`, like a busy SQLite file: the daemon holds intake
+and printing on this node and tries again; the next use reconnects.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Final
+
+import psycopg
+import psycopg.conninfo
+import structlog
+
+from labd.clock import Clock, SystemClock
+from labd.errors import (
+    AccessDenied,
+    JournalError,
+    JournalSchemaError,
+    JournalUnavailable,
+    JournalUnusable,
+)
+from labd.store.base import Cursor, Dialect, Row, Schema, Store, Tx, rows_of
+
+__all__ = ["PostgresLocation", "PostgresStore", "pg_ddl", "pg_sql"]
+
+log = structlog.get_logger(__name__)
+
+# The advisory lock every write transaction takes: one per database ("labd" in ASCII).
+WRITE_LOCK: Final = 0x6C616264
+
+
+@dataclass(frozen=True)
+class PostgresLocation:
+    """Where a shared journal is: a ``postgresql://`` URL without a password, and the file
+    that holds the password (or none: libpq's ``PGPASSWORD``/``~/.pgpass``, or peer
+    authentication on a local socket)."""
+
+    url: str
+    password_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("postgresql://", "postgres://")):
+            raise ValueError(f"not a postgresql:// URL: {self.display}")
+        try:
+            parts = psycopg.conninfo.conninfo_to_dict(self.url)
+        except psycopg.ProgrammingError as e:
+            raise ValueError(f"not a valid PostgreSQL URL ({e})") from None
+        if parts.get("password"):
+            raise ValueError(
+                "the URL holds a password: put it in a file named by password_file "
+                "(mode 0600), or in the service's environment (PGPASSWORD), never in the "
+                "configuration"
+            )
+
+    @property
+    def display(self) -> str:
+        """The URL as messages and logs show it: no query (options, secrets)."""
+        return self.url.split("?", 1)[0]
+
+    def password(self) -> str | None:
+        """The password from ``password_file``, or None."""
+        if self.password_file is None:
+            return None
+        try:
+            return self.password_file.read_text(encoding="utf-8").strip() or None
+        except PermissionError as e:
+            raise AccessDenied(str(self.password_file), "cannot read the password file") from e
+        except OSError as e:
+            raise JournalError(str(self.password_file), f"cannot read it: {e}") from e
+
+
+class PostgresDialect(Dialect):
+    """PostgreSQL's spelling of a field of an event's JSON text: compared as text."""
+
+    def json_text(self, column: str, key: str) -> str:
+        """``column::jsonb ->> 'key'``: the field as text."""
+        if not key.isidentifier():
+            raise ValueError(f"not a field of an event's data: {key!r}")
+        return f"({column}::jsonb ->> '{key}')"
+
+    def json_arg(self, value: object) -> object:
+        """The text ``->>`` gives for ``value``."""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return None if value is None else str(value)
+
+
+class PostgresStore(Store):
+    """labd's journal in a PostgreSQL database.  Thread-safe: one connection, one lock."""
+
+    dialect: Dialect = PostgresDialect()
+
+    def __init__(self, location: PostgresLocation, clock: Clock, lock_timeout_ms: int) -> None:
+        super().__init__(location.display, clock)
+        self.location = location
+        self._lock = threading.RLock()
+        self._lock_timeout_ms = lock_timeout_ms
+        self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+        self._open: psycopg.Cursor[tuple[object, ...]] | None = None  # a running batch()
+
+    # -- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        location: PostgresLocation,
+        clock: Clock | None = None,
+        *,
+        core: Sequence[tuple[str, ...]] = (),
+        schemas: Sequence[Schema] = (),
+        migrate: bool = True,
+        busy_timeout_ms: int = 10_000,
+    ) -> PostgresStore:
+        """Connect (and migrate to ``core`` and ``schemas``); see SQLiteStore.open."""
+        store = cls(location, clock or SystemClock(), busy_timeout_ms)
+        try:
+            store._connection()
+            if migrate:
+                store._migrate(core)
+                for schema in schemas:
+                    store.ensure_schema(schema)
+            else:
+                store.check_versions(core, schemas)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def _connection(self) -> psycopg.Connection[tuple[object, ...]]:
+        """The open connection; a new one after a lost one."""
+        conn = self._conn
+        if conn is not None and not conn.closed and not conn.broken:
+            return conn
+        self._conn = None
+        try:
+            conn = psycopg.connect(
+                self.location.url,
+                autocommit=True,
+                password=self.location.password(),
+                connect_timeout=10,
+                application_name="labd",
+            )
+            conn.execute(f"SET lock_timeout = {int(self._lock_timeout_ms)}")
+        except psycopg.Error as e:
+            raise pg_error(self.name, e, "cannot connect") from e
+        self._conn = conn
+        return conn
+
+    def server_version(self) -> str:
+        """The server's version, as ``SHOW server_version`` says it."""
+        row = self.read_one("SHOW server_version")
+        return str(row[0]) if row else "?"
+
+    def _migrate(self, core: Sequence[tuple[str, ...]]) -> None:
+        target = len(core)
+        if self.schema_version() == target:
+            return  # current: no write lock taken
+        with self._tx() as cur:
+            cur.execute("CREATE TABLE IF NOT EXISTS labd_schema (version BIGINT NOT NULL)")
+            row = cur.execute("SELECT version FROM labd_schema").fetchone()
+            if row is None:
+                cur.execute("INSERT INTO labd_schema (version) VALUES (0)")
+            version = int(str(row[0])) if row else 0
+            if version > target:
+                raise JournalSchemaError(self.name, version, target)
+            for number in range(version, target):
+                for statement in core[number]:
+                    for translated in pg_ddl(statement):
+                        cur.execute(translated)
+                log.info("journal.migrated", to_version=number + 1)
+            cur.execute("UPDATE labd_schema SET version = %s", (max(version, target),))
+
+    def ensure_schema(self, schema: Schema) -> None:
+        """Create or migrate a component's tables; cheap when they are current."""
+        if self.component_version(schema.name) == len(schema.migrations):
+            return
+        with self._tx() as cur:
+            row = cur.execute(
+                "SELECT version FROM component_schema WHERE name = %s", (schema.name,)
+            ).fetchone()
+            version = int(str(row[0])) if row else 0
+            target = len(schema.migrations)
+            if version > target:
+                raise JournalSchemaError(f"{self.name} ({schema.name})", version, target)
+            for number in range(version, target):
+                for statement in schema.migrations[number]:
+                    for translated in pg_ddl(statement):
+                        cur.execute(translated)
+                log.info("journal.migrated", component=schema.name, to_version=number + 1)
+            if version < target:
+                cur.execute(
+                    "INSERT INTO component_schema (name, version) VALUES (%s, %s) "
+                    "ON CONFLICT (name) DO UPDATE SET version = excluded.version",
+                    (schema.name, target),
+                )
+
+    def _has_table(self, name: str) -> bool:
+        row = self.read_one("SELECT to_regclass(?) IS NOT NULL", (name,))
+        return bool(row and row[0])
+
+    def schema_version(self) -> int:
+        """The core schema version of the journal (0: an empty database)."""
+        if not self._has_table("labd_schema"):
+            return 0
+        row = self.read_one("SELECT version FROM labd_schema")
+        return 0 if row is None else row.integer("version")
+
+    def component_version(self, name: str) -> int | None:
+        """A component's schema version, or None before its tables exist."""
+        if not self._has_table("component_schema"):
+            return None
+        row = self.read_one("SELECT version FROM component_schema WHERE name = ?", (name,))
+        return None if row is None else row.integer("version")
+
+    # -- transactions and reads ------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """A write transaction: ``with store.transaction() as tx: ...``."""
+        with self._tx() as cur:
+            yield Tx(self, cur)
+
+    @contextmanager
+    def _tx(self) -> Iterator[psycopg.Cursor[tuple[object, ...]]]:
+        """A write transaction (a savepoint inside a batch), under the write lock."""
+        with self._lock:
+            conn = self._connection()
+            outermost = self._open is None
+            try:
+                with conn.transaction():
+                    cur = conn.cursor()
+                    if outermost:
+                        cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                    yield cur
+            except psycopg.Error as e:
+                raise pg_error(self.name, e, "cannot write") from e
+
+    def run(self, cur: object, sql: str, args: Sequence[object]) -> Cursor:
+        """Run one statement on a transaction's cursor, in PostgreSQL's spelling."""
+        assert isinstance(cur, psycopg.Cursor)  # noqa: S101  # ours, from _tx
+        return cur.execute(pg_sql(sql), tuple(args))
+
+    def run_many(self, cur: object, sql: str, rows: Iterable[Sequence[object]]) -> int:
+        """Run one statement per row on a transaction's cursor."""
+        assert isinstance(cur, psycopg.Cursor)  # noqa: S101  # ours, from _tx
+        cur.executemany(pg_sql(sql), [tuple(r) for r in rows])
+        return max(cur.rowcount, 0)
+
+    def read(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
+        """Read rows (each statement sees what was committed when it began)."""
+        with self._reading() as conn:
+            return rows_of(conn.execute(pg_sql(sql), tuple(args)))
+
+    @contextmanager
+    def scan(self, sql: str, args: Sequence[object] = ()) -> Iterator[Iterator[Row]]:
+        """Rows one by one, streamed from the server: ``with ... as rows:``."""
+        with self._reading() as conn:
+            cur = conn.cursor()
+
+            def rows() -> Iterator[Row]:
+                names: dict[str, int] | None = None
+                for values in cur.stream(pg_sql(sql), tuple(args)):
+                    if names is None:
+                        names = {str(d[0]): i for i, d in enumerate(cur.description or ())}
+                    yield Row(values, names)
+
+            try:
+                yield rows()
+            finally:
+                cur.close()
+
+    @contextmanager
+    def _reading(self) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+        with self._lock:
+            conn = self._connection()
+            try:
+                yield conn
+            except psycopg.Error as e:
+                raise pg_error(self.name, e, "cannot read") from e
+
+    @contextmanager
+    def relaxed(self) -> Iterator[None]:
+        """Commits in this block do not wait for the server's WAL flush
+        (``synchronous_commit = off``): see :meth:`SQLiteStore.relaxed` for what may be."""
+        with self._reading() as conn:
+            conn.execute("SET synchronous_commit = off")
+            try:
+                yield
+            finally:
+                with suppress(psycopg.Error):  # a lost connection resets it anyway
+                    conn.execute("SET synchronous_commit = on")
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Commit every write made in this block (by this thread) at once, at its end."""
+        with self._lock, self._tx() as cur:
+            self._open = cur
+            try:
+                yield
+            finally:
+                self._open = None
+
+    def durable(self) -> bool:
+        """``synchronous_commit`` is on (or stricter) for labd's connection."""
+        row = self.read_one("SHOW synchronous_commit")
+        return row is not None and row[0] in {"on", "remote_write", "remote_apply"}
+
+    def scrub(self) -> bool:
+        """VACUUM the journal's tables, so erased rows' space is reclaimed for reuse.
+
+        PostgreSQL has no secure delete: until the space is overwritten, and in the
+        server's WAL and backups for as long as they are kept, erased values may remain;
+        the README says so (What deleting means).
+        """
+        with self._reading() as conn:
+            conn.execute("VACUUM")
+        return True
+
+    def size_bytes(self) -> int:
+        """The database's size on the server."""
+        row = self.read_one("SELECT pg_database_size(current_database())")
+        return 0 if row is None else int(str(row[0]))
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+# -- SQL in PostgreSQL's spelling ---------------------------------------------------------
+
+
+@lru_cache(maxsize=2048)
+def pg_sql(sql: str) -> str:
+    """``sql`` with psycopg's placeholders: ``?`` outside quotes becomes ``%s``, every
+    ``%`` is doubled (psycopg reads ``%`` everywhere)."""
+    out: list[str] = []
+    quote: str | None = None
+    for ch in sql:
+        if quote is not None:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "?":
+            out.append("%s")
+            continue
+        out.append("%%" if ch == "%" else ch)
+    return "".join(out)
+
+
+_TRIGGER: Final = re.compile(
+    r"CREATE TRIGGER (\w+) BEFORE (UPDATE|DELETE) ON (\w+)\s+BEGIN\s+SELECT RAISE\(ABORT,"
+    r"\s*'([^']*)'\);\s*END",
+    re.IGNORECASE | re.DOTALL,
+)
+_REFUSE: Final = (
+    "CREATE OR REPLACE FUNCTION labd_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN RAISE EXCEPTION '%', TG_ARGV[0]; END $$"
+)
+_TYPES: Final = (
+    (
+        re.compile(r"\bINTEGER PRIMARY KEY AUTOINCREMENT\b", re.I),
+        "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+    ),
+    (re.compile(r"\bINTEGER\b", re.I), "BIGINT"),
+    (re.compile(r"\bBLOB\b", re.I), "BYTEA"),
+    (re.compile(r"\bREAL\b", re.I), "DOUBLE PRECISION"),
+)
+
+
+def pg_ddl(statement: str) -> list[str]:
+    """One migration statement in PostgreSQL's DDL (a trigger becomes two statements)."""
+    trigger = _TRIGGER.fullmatch(statement.strip())
+    if trigger is not None:
+        name, event, table, message = trigger.groups()
+        return [
+            _REFUSE,
+            f"CREATE TRIGGER {name} BEFORE {event.upper()} ON {table} FOR EACH ROW "
+            f"EXECUTE FUNCTION labd_refuse('{message}')",
+        ]
+    if re.match(r"\s*CREATE TRIGGER", statement, re.I):
+        raise JournalError("schema", f"no PostgreSQL spelling for: {statement[:80]}")
+    for pattern, replacement in _TYPES:
+        statement = pattern.sub(replacement, statement)
+    return [statement]
+
+
+# SQLSTATE classes (the first two characters): transient ones are worth trying again.
+_TRANSIENT_CLASSES: Final = frozenset(
+    {
+        "08",  # connection exception
+        "40",  # transaction rollback (serialization, deadlock)
+        "53",  # insufficient resources (disk full, out of memory, too many connections)
+        "57",  # operator intervention (shutdown, query canceled)
+        "58",  # system error (I/O)
+    }
+)
+_TRANSIENT_STATES: Final = frozenset({"55P03", "55006"})  # lock not available, object in use
+_FATAL_STATES: Final = frozenset({"XX001", "XX002"})  # data corrupted, index corrupted
+
+
+def pg_error(name: str, error: psycopg.Error, doing: str) -> JournalError | AccessDenied:
+    """labd's error for a driver error: transient, fatal, access, or (a bug) JournalError."""
+    state = error.sqlstate or ""
+    message = f"{doing}: {str(error).strip()}"
+    if isinstance(error, psycopg.OperationalError) and not state:
+        return JournalUnavailable(name, message)  # no server answered at all
+    if state[:2] in _TRANSIENT_CLASSES or state in _TRANSIENT_STATES:
+        return JournalUnavailable(name, message)
+    if state in _FATAL_STATES:
+        return JournalUnusable(name, f"{message}; see README, Troubleshooting")
+    if state.startswith("28"):  # invalid authorization: the role, its password
+        return AccessDenied(name, message)
+    if state == "42501":
+        return JournalError(name, f"{message} (see README: PostgreSQL, privileges)")
+    return JournalError(name, message)
