@@ -11,13 +11,17 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import socket
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+if TYPE_CHECKING:
+    from labd.store import StoreLocation
 
 from labd.errors import ConfigError
 from labd.media.model import DEFAULT_DISPOSITION as MEDIA_DEFAULT_DISPOSITION
@@ -35,6 +39,7 @@ from labd.model import (
     RenderingIntent,
     WatchMode,
 )
+from labd.store.location import PostgresLocation
 
 # Files that technicians' tools and operating systems leave behind.  They are never taken.
 DEFAULT_IGNORE: Final = (
@@ -97,12 +102,26 @@ class Config:
     controller: Controller | None = None
     # Where labd serves its metrics (Prometheus/OpenMetrics); off unless configured.
     metrics: MetricsSettings = field(default_factory=lambda: MetricsSettings())  # noqa: PLW0108  # defined further down
+    # Where the journal is (the SQLite file in state_dir, or a shared PostgreSQL database)
+    # and this server's node name in it.
+    journal: JournalSettings = field(default_factory=lambda: JournalSettings())  # noqa: PLW0108  # defined further down
     _extra: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def journal_path(self) -> Path:
-        """The SQLite journal's file."""
+        """The SQLite journal's file (the default journal: ``[journal] url`` empty)."""
         return self.state_dir / "journal.sqlite"
+
+    @property
+    def journal_location(self) -> StoreLocation:
+        """Where the journal is: the shared PostgreSQL database, else the SQLite file."""
+        return self.journal.postgres or self.journal_path
+
+    @property
+    def journal_exists(self) -> bool:
+        """Whether a journal may be there to read (a database always may; a file, once
+        labd has run)."""
+        return self.journal.postgres is not None or self.journal_path.exists()
 
     def retention_days(self, hotfolder: str) -> int:
         """Days a job of ``hotfolder`` is kept after it finished: the hot folder's setting,
@@ -429,6 +448,7 @@ def parse(data: Mapping[str, Any], file: str) -> Config:
     retention = _retention(_Table(file, "retention", top.table("retention")))
     controller = _controller(top)
     metrics = _metrics(_Table(file, "metrics", top.table("metrics")))
+    journal = _journal(_Table(file, "journal", top.table("journal")), Path(file).parent)
     top.finish()
 
     paths = [hf.path for hf in hotfolders.values()]
@@ -454,6 +474,7 @@ def parse(data: Mapping[str, Any], file: str) -> Config:
         timezone=timezone,
         controller=controller,
         metrics=metrics,
+        journal=journal,
     )
 
 
@@ -708,3 +729,49 @@ def _metrics(t: _Table) -> MetricsSettings:
     if not 1 <= port <= 65535:
         raise t.error("listen", f"port {port} is out of range; expected 1 to 65535")
     return MetricsSettings(listen=(host, port))
+
+
+# --- [journal]: the SQLite file of one server, or one PostgreSQL database for several ------
+
+DEFAULT_NODE_DOWN_SECONDS: Final = 120.0
+
+
+def default_node() -> str:
+    """This server's host name, as a node name (its first label, in node-name characters)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", socket.gethostname().split(".")[0]).strip("-.")
+    return name[:64] or "labd"
+
+
+@dataclass(frozen=True)
+class JournalSettings:
+    """``[journal]``: where the journal is and who this server is in it."""
+
+    # None: the SQLite file in state_dir; else the shared PostgreSQL database.
+    postgres: PostgresLocation | None = None
+    # This server's name among the nodes of a shared journal; jobs it claims are its own.
+    node: str = field(default_factory=default_node)
+    # A node whose heartbeat is older than this is shown as down.
+    node_down_seconds: float = DEFAULT_NODE_DOWN_SECONDS
+
+
+def _journal(t: _Table, here: Path) -> JournalSettings:
+    """``url`` (empty: SQLite), ``password_file``, ``node``, ``node_down_seconds``."""
+    url = t.string("url", "").strip()
+    password_file = t.string("password_file", "").strip()
+    node = t.string("node", "").strip() or default_node()
+    down = t.number("node_down_seconds", DEFAULT_NODE_DOWN_SECONDS, low=5, high=86400)
+    t.finish()
+    if not _NAME.match(node):
+        raise t.error("node", f"{node!r} is not a name of letters, digits, '.', '_' and '-'")
+    if password_file and not url:
+        raise t.error("password_file", "is for a PostgreSQL url; the SQLite journal has none")
+    postgres = None
+    if url:
+        secret = Path(password_file) if password_file else None
+        if secret is not None and not secret.is_absolute():
+            secret = here / secret
+        try:
+            postgres = PostgresLocation(url, secret)
+        except ValueError as e:
+            raise t.error("url", str(e)) from None
+    return JournalSettings(postgres=postgres, node=node, node_down_seconds=float(down))

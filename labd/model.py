@@ -269,6 +269,7 @@ class Job:
     rule: str | None = None  # machine-readable code of why the job is HELD or QUARANTINED
     reason: str | None = None  # the same for a technician; may name files, so personal data
     order_ref: str | None = None  # from the job ticket: personal data, kept out of the chain
+    node: str | None = None  # the print server that claimed it (None: before labd had nodes)
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,25 @@ whose schema is older or newer than the code, saying what to do.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from labd.clock import Clock
-from labd.journal import PRINTING_SCHEMA, Journal
+from labd.journal import NODES_SCHEMA, PRINTING_SCHEMA, Journal
 from labd.media import ledger as media
 from labd.privacy import retention
 from labd.store import Schema, StoreLocation
 from labd.waste import ledger as waste
 
-ALL: Final[tuple[Schema, ...]] = (PRINTING_SCHEMA, media.SCHEMA, waste.SCHEMA, retention.SCHEMA)
+if TYPE_CHECKING:
+    from labd.config import Config
+
+ALL: Final[tuple[Schema, ...]] = (
+    PRINTING_SCHEMA,
+    NODES_SCHEMA,
+    media.SCHEMA,
+    waste.SCHEMA,
+    retention.SCHEMA,
+)
 
 
 def open_journal(
@@ -30,9 +39,10 @@ def open_journal(
     create: bool = True,
     migrate: bool = True,
     busy_timeout_ms: int | None = None,
+    node: str | None = None,
 ) -> Journal:
     """The journal at ``path`` (a SQLite file, or a PostgreSQL database) with every
-    component's tables (see the module's docstring)."""
+    component's tables (see the module's docstring); ``node``: this server's name."""
     return Journal.open(
         path,
         clock,
@@ -40,4 +50,27 @@ def open_journal(
         migrate=migrate,
         schemas=ALL,
         busy_timeout_ms=busy_timeout_ms,
+        node=node,
     )
+
+
+def open_configured(
+    config: Config,
+    clock: Clock | None = None,
+    *,
+    create: bool = True,
+    migrate: bool = True,
+    own_jobs: bool = False,
+) -> Journal:
+    """The journal ``config`` names, opened as its node.
+
+    ``own_jobs`` (the daemon): in a journal several servers share, the job queries return
+    this node's jobs alone, so that it never follows, reconciles, recovers or purges
+    another node's.  A SQLite journal is one server's: every job in it is its own.
+    """
+    journal = open_journal(
+        config.journal_location, clock, create=create, migrate=migrate, node=config.journal.node
+    )
+    if own_jobs and config.journal.postgres is not None:
+        journal.scope = config.journal.node
+    return journal

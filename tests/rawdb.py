@@ -15,8 +15,8 @@ from typing import Final
 import psycopg
 
 from labd.journal import JournalView
-from labd.store import PostgresLocation, PostgresStore, SQLiteStore, StoreLocation
-from labd.store.postgres import WRITE_LOCK, pg_sql
+from labd.store import PostgresLocation, SQLiteStore, StoreLocation
+from labd.store.postgres import WRITE_LOCK, PostgresStore, pg_sql
 
 # Any error either driver raises (for pytest.raises around a raw statement).
 DRIVER_ERRORS: Final = (sqlite3.DatabaseError, psycopg.Error)

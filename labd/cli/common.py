@@ -71,7 +71,7 @@ def config_of(args: argparse.Namespace) -> Config:
 def open_journal(config: Config) -> Journal:
     """The journal of ``config``, which must exist already: commands never create it, nor
     migrate it (they refuse one older or newer than the code; the daemon migrates)."""
-    return schemas.open_journal(config.journal_path, create=False, migrate=False)
+    return schemas.open_configured(config, create=False, migrate=False)
 
 
 def job_state(text: str) -> JobState:

@@ -14,7 +14,7 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
     """Say what labd would do (or did) with each path, and why."""
     config = config_of(args)
     # Before labd first ran there is no journal: only the present can be answered.
-    journal = open_journal(config) if config.journal_path.exists() else None
+    journal = open_journal(config) if config.journal_exists else None
     try:
         for path in args.paths:
             text = explain(

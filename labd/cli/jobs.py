@@ -22,6 +22,7 @@ from labd.config import Config
 from labd.errors import PrintError
 from labd.intake.safety import check_folder
 from labd.journal import Journal
+from labd.journal.nodes import nodes
 from labd.journal.summary import summarize
 from labd.journal.view import (
     CLOSED_EVENT,
@@ -364,7 +365,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     config = config_of(args)
     daemon = _daemon_status(config, out)
     _printer_status(config, daemon.cups_server if daemon else config.cups_server, out)
-    if not config.journal_path.exists() and daemon is None:
+    if not config.journal_exists and daemon is None:
         out.write(f"journal {config.journal_path}: none yet (labd has not run here)\n")
         return 0
     with open_journal(config) as journal:
@@ -374,7 +375,18 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
         unlinked = media.items(states=[MediaState.UNLINKED])
         overdue_containers = WasteLedger(journal, config.waste, media).overdue()
         low_resolution = _low_resolution_warnings(journal)
-    out.write(f"journal {config.journal_path}\n")
+        where = journal.name
+        peers = nodes(journal.store, down_seconds=config.journal.node_down_seconds)
+    out.write(f"journal {where}\n")
+    if config.journal.postgres is not None:
+        out.write(f"node {config.journal.node}; nodes: {len(peers)}\n")
+    for node in peers:
+        if node.down:
+            out.write(
+                f"node down: {node.name} silent for {int(node.silent_seconds)} s (last seen "
+                f"{readable(node.last_seen, config.timezone)}); its jobs wait for it: "
+                f"start labd there (labd nodes)\n"
+            )
     for hf in config.hotfolders.values():
         check = check_folder(hf)
         how = (

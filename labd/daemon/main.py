@@ -23,6 +23,7 @@ from labd.clock import Clock, SystemClock
 from labd.config import Config, check_paths
 from labd.convert import SharedPool
 from labd.daemon import reload
+from labd.daemon.chores import Chores
 from labd.daemon.disk import DiskGuard
 from labd.daemon.intake_loop import run_intake
 from labd.daemon.loops import Loops
@@ -40,14 +41,13 @@ from labd.pipeline import Pipeline
 from labd.printing import CupsClient
 from labd.privacy.retention import Retention
 from labd.running import STATUS_NAME, DaemonLock, DaemonStatus, write_status
-from labd.schemas import open_journal
+from labd.schemas import open_configured
 
-__all__ = ["OVERDUE_LOG_SECONDS", "Daemon"]
+__all__ = ["Daemon"]
 
 log = structlog.get_logger(__name__)
 
 # Overdue customer media are logged at start and then this often, until resolved.
-OVERDUE_LOG_SECONDS: Final = 3600.0
 # Jobs the work loop takes up when the journal has them there (a command moved them).
 _WORK_STATES: Final = (JobState.CLAIMED, JobState.CONVERTED, JobState.SUBMITTING)
 
@@ -193,7 +193,7 @@ class Daemon:
             faults.arm(faults.fault_from_env())
             self.handle_signals()
             # Every component's tables, migrated here (only the daemon migrates).
-            journal = open_journal(config.journal_path, self.clock)
+            journal = open_configured(config, self.clock, own_jobs=True)
             try:
                 return self._run(journal)
             finally:
@@ -235,10 +235,11 @@ class Daemon:
         journal.record("daemon.started", {"hotfolders": sorted(config.hotfolders)})
         media, pipeline, intake = self._parts(journal)
         self._metrics = Metrics(
-            config.journal_path,
+            config.journal_location,
             self.clock,
             config=lambda: pipeline.config,  # with the hot folders a reload removed
             live=Live(beat_ages=self.loops.ages, intake_held=lambda: self.disk.held),
+            scope=journal.scope,
         )
         # Before the recovery: what it finishes (a job printed while labd was down) counts.
         self._metrics.apply(config.metrics)
@@ -268,23 +269,21 @@ class Daemon:
         log.info(
             "daemon.ready",
             status=status,
-            journal=str(config.journal_path),
+            journal=journal.name,
+            node=config.journal.node,
             hotfolders={n: str(h.path) for n, h in config.hotfolders.items()},
         )
 
         ping = watchdog_interval()
-        next_overdue = self.clock.monotonic()
+        chores = Chores(
+            journal, media, loops=self.loops, clock=self.clock, config=lambda: self.config
+        )
         while not self.stop.wait(min(ping or 2.0, 2.0)):
             if self._reload.is_set():
                 self._reload.clear()
                 status = self._reload_now(intake, pipeline, journal)
             self._check_disk(intake)
-            # Customer media whose orders are all done are ready to go back (or to the
-            # shredder); the ledger says which.
-            self.loops.guarded("main", media.ready_for_done_jobs)
-            if self.clock.monotonic() >= next_overdue:
-                next_overdue = self.clock.monotonic() + OVERDUE_LOG_SECONDS
-                self.loops.guarded("main", lambda: _log_overdue(media))
+            chores.run()
             line = self._status_or_trouble(journal)
             self._publish(intake, line)
             if self.loops.healthy(self.config.stall_seconds):
@@ -322,19 +321,6 @@ class Daemon:
         # An unusable journal says so with its own exit code (4); any other loop's end, 1.
         codes = [e.exit_code for e in errors if isinstance(e, LabdError)]
         return codes[0] if codes else (1 if errors or stuck else 0)
-
-
-def _log_overdue(media: MediaLedger) -> None:
-    """Customer media still in the house past their deadline: in the log until resolved."""
-    for item in media.overdue():
-        log.warning(
-            "media.overdue",
-            item=item.id,
-            kind=item.kind.value,
-            disposition=item.disposition.value,
-            ready_since=item.ready_at,
-            jobs=list(item.jobs),
-        )
 
 
 def _start_detector(media: MediaLedger) -> MediaDetector | None:

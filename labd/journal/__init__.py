@@ -15,6 +15,7 @@ chain does not cover, so erasing it never breaks the chain.
 from __future__ import annotations
 
 from labd.journal.lifecycle import Discovery, Journal, ensure_private_dir, fail_job
+from labd.journal.nodes import NODES_SCHEMA
 from labd.journal.notes import JobNotes
 from labd.journal.printing import PrintSteps
 from labd.journal.schema import MIGRATIONS, PRINTING_SCHEMA, SCHEMA_VERSION, ComponentSchema
@@ -25,6 +26,7 @@ from labd.store.chain import GENESIS, ChainCheck, event_hash, personal_ref
 __all__ = [
     "GENESIS",
     "MIGRATIONS",
+    "NODES_SCHEMA",
     "PRINTING_SCHEMA",
     "SCHEMA_VERSION",
     "ChainCheck",

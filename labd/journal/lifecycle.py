@@ -53,8 +53,8 @@ class Discovery:
 class Journal(JournalView):
     """labd's journal of jobs, on a :class:`~labd.store.Store`.  Thread-safe."""
 
-    def __init__(self, store: Store) -> None:
-        super().__init__(store)
+    def __init__(self, store: Store, node: str | None = None) -> None:
+        super().__init__(store, node)
         self.printing = PrintSteps(self)
         self.notes = JobNotes(self)
 
@@ -68,6 +68,7 @@ class Journal(JournalView):
         migrate: bool = True,
         schemas: Sequence[Schema] = (),
         busy_timeout_ms: int | None = None,
+        node: str | None = None,
     ) -> Journal:
         """Open (and create, and migrate) the journal at ``path``.
 
@@ -85,7 +86,7 @@ class Journal(JournalView):
             migrate=migrate,
             busy_timeout_ms=BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms,
         )
-        return cls(store)
+        return cls(store, node)
 
     def __enter__(self) -> Journal:
         return self
@@ -185,9 +186,10 @@ class Journal(JournalView):
             for d in found:
                 job_id = tx.insert(
                     "INSERT INTO jobs (hotfolder, kind, state, technician, spool, source_inode, "
-                    "created_at, updated_at) VALUES (?, ?, ?, ?, '', ?, ?, ?) RETURNING id",
+                    "created_at, updated_at, node) VALUES (?, ?, ?, ?, '', ?, ?, ?, ?) "
+                    "RETURNING id",
                     (d.hotfolder, d.kind.value, JobState.DISCOVERED.value, d.technician,
-                     d.source_inode, now, now),
+                     d.source_inode, now, now, self.node),
                 )  # fmt: skip
                 tx.execute(
                     "UPDATE jobs SET spool = ? WHERE id = ?",

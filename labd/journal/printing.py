@@ -134,7 +134,7 @@ class PrintSteps:
         """
         now = self._store.now()
         with self._store.transaction() as tx:
-            src = tx.one("SELECT hotfolder, kind, spool FROM jobs WHERE id = ?", (original,))
+            src = tx.one("SELECT hotfolder, kind, spool, node FROM jobs WHERE id = ?", (original,))
             if src is None:
                 raise JobNotFound(original)
             outputs = {
@@ -152,10 +152,11 @@ class PrintSteps:
                     f"job {original} has no output(s) {missing or 'at all'}",
                 )
             job_id = tx.insert(
+                # The original's node: the reprint copies files from its spool folder.
                 "INSERT INTO jobs (hotfolder, kind, state, technician, spool, rule, "
-                "created_at, updated_at) VALUES (?, ?, ?, ?, '', ?, ?, ?) RETURNING id",
+                "created_at, updated_at, node) VALUES (?, ?, ?, ?, '', ?, ?, ?, ?) RETURNING id",
                 (src.text("hotfolder"), src.text("kind"), JobState.HELD.value, by,
-                 "print.reprint_preparing", now, now),
+                 "print.reprint_preparing", now, now, src.opt_text("node")),
             )  # fmt: skip
             folder = str(spool.job_folder(Path(src.text("spool")).parent, job_id))
             tx.execute("UPDATE jobs SET spool = ? WHERE id = ?", (folder, job_id))

@@ -99,6 +99,11 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "CREATE INDEX events_ts ON events(ts)",
         "CREATE INDEX events_kind ON events(kind)",
     ),
+    # 4: the print server (node) that claimed each job, for a journal several servers share.
+    (
+        "ALTER TABLE jobs ADD COLUMN node TEXT",
+        "CREATE INDEX jobs_node_state ON jobs(node, state)",
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

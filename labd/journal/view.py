@@ -34,10 +34,17 @@ LATE_FILES_ARRIVED_EVENT: Final = "job.late_files_arrived"
 
 _JOB_COLUMNS: Final = (
     "j.id, j.hotfolder, j.kind, j.state, j.technician, p.entry, j.spool, j.created_at, "
-    "j.updated_at, j.rule, p.reason, p.order_ref"
+    "j.updated_at, j.rule, p.reason, p.order_ref, j.node"
 )
 _JOB_FROM: Final = "jobs j LEFT JOIN job_personal p ON p.job_id = j.id"
 _T = TypeVar("_T")
+
+
+def _mine(scope: str | None, alias: str = "j") -> tuple[str, list[object]]:
+    """The WHERE term (with its AND) and argument that keep the jobs of ``scope``."""
+    if scope is None:
+        return "", []
+    return f"{alias}.node = ? AND ", [scope]
 
 
 def _job(row: Row) -> Job:
@@ -54,6 +61,7 @@ def _job(row: Row) -> Job:
         rule=row.opt_text("rule"),
         reason=row.opt_text("reason"),
         order_ref=row.opt_text("order_ref"),
+        node=row.opt_text("node"),
     )
 
 
@@ -105,10 +113,16 @@ class EventFilter:
 class JournalView:
     """The journal's jobs and events, read-only, on a :class:`~labd.store.Store`."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, node: str | None = None) -> None:
         self.store = store
         self.name = store.name  # how messages name the journal: its file, or its database
         self.clock = store.clock
+        # The print server that opened it: the jobs it claims are this node's.
+        self.node = node
+        # Whose jobs the job queries return: None, every node's (the supervisor's commands,
+        # a journal of one server); a node's name, that node's alone (its daemon, in a
+        # journal shared with others: it never follows, reconciles or purges theirs).
+        self.scope: str | None = None
 
     @property
     def path(self) -> Path:
@@ -156,6 +170,10 @@ class JournalView:
     ) -> list[Job]:
         """Jobs, newest first, optionally only those in ``states`` or from ``hotfolders``."""
         where, args = [], []
+        mine, scope = _mine(self.scope)
+        if mine:
+            where.append(mine.removesuffix(" AND "))
+            args.extend(scope)
         if states is not None:
             wanted = [s.value for s in states]
             where.append(f"j.state IN ({', '.join('?' * len(wanted))})")
@@ -229,7 +247,11 @@ class JournalView:
 
     def counts(self) -> dict[JobState, int]:
         """How many jobs are in each state."""
-        rows = self.store.read("SELECT state, count(*) AS n FROM jobs GROUP BY state")
+        mine, scope = _mine(self.scope, "jobs")
+        rows = self.store.read(
+            f"SELECT state, count(*) AS n FROM jobs WHERE {mine}1 = 1 GROUP BY state",  # noqa: S608  # constants; values bound
+            scope,
+        )
         return {JobState(r.text("state")): r.integer("n") for r in rows}
 
     def jobs_of_order(self, order_ref: str) -> list[int]:
@@ -324,10 +346,11 @@ class JournalView:
             # rather than every job ever made.
             source = "job_personal p CROSS JOIN jobs j ON j.id = p.job_id"
             term, args = "", []
+        mine, scope = _mine(self.scope)
         rows = self.store.read(
-            f"SELECT {_JOB_COLUMNS} FROM {source} WHERE {term}"  # noqa: S608  # constants; values bound
+            f"SELECT {_JOB_COLUMNS} FROM {source} WHERE {mine}{term}"  # noqa: S608  # constants; values bound
             "p.entry = ? AND j.hotfolder = ? AND j.id < ? ORDER BY j.id DESC",
-            [*args, entry, hotfolder, before],
+            [*scope, *args, entry, hotfolder, before],
         )
         return [_job(r) for r in rows]
 
@@ -338,10 +361,11 @@ class JournalView:
 
     def open_quarantined(self) -> list[Job]:
         """QUARANTINED jobs nobody has closed, newest first: they wait for a technician."""
+        mine, scope = _mine(self.scope)
         rows = self.store.read(
-            f"SELECT {_JOB_COLUMNS} FROM {_JOB_FROM} WHERE j.state = ? AND NOT EXISTS "  # noqa: S608  # constants; values bound
+            f"SELECT {_JOB_COLUMNS} FROM {_JOB_FROM} WHERE {mine}j.state = ? AND NOT EXISTS "  # noqa: S608  # constants; values bound
             "(SELECT 1 FROM events e WHERE e.job_id = j.id AND e.kind = ?) ORDER BY j.id DESC",
-            (JobState.QUARANTINED.value, CLOSED_EVENT),
+            (*scope, JobState.QUARANTINED.value, CLOSED_EVENT),
         )
         return [_job(r) for r in rows]
 

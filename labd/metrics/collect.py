@@ -15,12 +15,10 @@ report`` (a supervisor asks it for a day), not for a dashboard kept for months.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Final
 
 import structlog
@@ -114,9 +112,9 @@ class JournalCollector:
         yield count
         yield oldest
         size = GaugeMetricFamily(
-            "labd_journal_size_bytes", "The journal's SQLite file and its write-ahead log"
+            "labd_journal_size_bytes", "The journal: its SQLite file and log, or its database"
         )
-        size.add_metric([], _file_size(self.journal.path))
+        size.add_metric([], self.journal.store.size_bytes())
         yield size
 
     def _counters(self) -> Iterator[Metric]:
@@ -214,12 +212,3 @@ def _buckets(latencies: Latencies) -> list[tuple[str, float]]:
         ("+Inf" if math.isinf(bound) else repr(float(bound)), float(n))
         for bound, n in latencies.cumulative()
     ]
-
-
-def _file_size(path: Path) -> int:
-    """Bytes of the database file and its WAL (which a checkpoint may have removed)."""
-    total = 0
-    for file in (path, path.with_name(f"{path.name}-wal")):
-        with contextlib.suppress(FileNotFoundError):
-            total += file.stat().st_size
-    return total

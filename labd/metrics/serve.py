@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from wsgiref.simple_server import WSGIServer
 
 import structlog
@@ -24,6 +23,7 @@ from labd.errors import LabdError
 from labd.journal import Journal
 from labd.metrics.collect import JournalCollector, Live, make_registry
 from labd.schemas import open_journal
+from labd.store import StoreLocation
 
 __all__ = ["Endpoint", "Metrics"]
 
@@ -72,11 +72,19 @@ class Metrics:
     and the endpoint, started, moved and stopped as ``[metrics]`` says."""
 
     def __init__(
-        self, journal_path: Path, clock: Clock, *, config: Callable[[], Config], live: Live
+        self,
+        journal_at: StoreLocation,
+        clock: Clock,
+        *,
+        config: Callable[[], Config],
+        live: Live,
+        scope: str | None = None,
     ) -> None:
         """``config`` gives the configuration in force (products and printers are named by
-        it); ``live`` what only the daemon knows."""
-        self.journal_path = journal_path
+        it); ``live`` what only the daemon knows; ``scope``: the node whose jobs count (in
+        a journal several servers share), None for every job."""
+        self.journal_at = journal_at
+        self.scope = scope
         self.clock = clock
         self.config = config
         self.live = live
@@ -106,7 +114,8 @@ class Metrics:
         daemon's writes, nor they for it (WAL).  Counting starts at the journal's end."""
         journal: Journal | None = None
         try:
-            journal = open_journal(self.journal_path, self.clock, create=False, migrate=False)
+            journal = open_journal(self.journal_at, self.clock, create=False, migrate=False)
+            journal.scope = self.scope
             after = journal.last_seq()
         except LabdError as e:
             if journal is not None:

@@ -5,7 +5,8 @@
   that differ).
 - :mod:`labd.store.sqlite`: the SQLite file of one print server (the default): WAL,
   ``synchronous=FULL``, secure delete.
-- :mod:`labd.store.postgres`: a PostgreSQL database shared by several print servers.
+- :mod:`labd.store.postgres`: a PostgreSQL database shared by several print servers
+  (:mod:`labd.store.location` names it without loading the driver).
 - :mod:`labd.store.chain`: the hash-chained, append-only event log.
 
 The domains (jobs, printing, media, waste, privacy) keep their own tables and SQL and
@@ -21,7 +22,7 @@ from pathlib import Path
 from labd.clock import Clock
 from labd.store.base import Dialect, Row, Schema, Store, Tx
 from labd.store.chain import GENESIS, ChainCheck, event_hash, personal_ref
-from labd.store.postgres import PostgresLocation, PostgresStore
+from labd.store.location import PostgresLocation
 from labd.store.sqlite import BUSY_TIMEOUT_MS, SQLiteStore, storage_error
 
 __all__ = [
@@ -30,7 +31,6 @@ __all__ = [
     "ChainCheck",
     "Dialect",
     "PostgresLocation",
-    "PostgresStore",
     "Row",
     "SQLiteStore",
     "Schema",
@@ -59,6 +59,9 @@ def open_store(
 ) -> Store:
     """Open the journal at ``where`` (``create``: a SQLite file that does not exist yet)."""
     if isinstance(where, PostgresLocation):
+        # Imported here: the driver takes a command 0.16 s to load, and most never need it.
+        from labd.store.postgres import PostgresStore  # noqa: PLC0415
+
         return PostgresStore.open(
             where,
             clock,

@@ -25,13 +25,10 @@ import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Final
 
 import psycopg
-import psycopg.conninfo
 import structlog
 
 from labd.clock import Clock, SystemClock
@@ -43,53 +40,14 @@ from labd.errors import (
     JournalUnusable,
 )
 from labd.store.base import Cursor, Dialect, Row, Schema, Store, Tx, rows_of
+from labd.store.location import PostgresLocation
 
-__all__ = ["PostgresLocation", "PostgresStore", "pg_ddl", "pg_sql"]
+__all__ = ["PostgresStore", "pg_ddl", "pg_sql"]
 
 log = structlog.get_logger(__name__)
 
 # The advisory lock every write transaction takes: one per database ("labd" in ASCII).
 WRITE_LOCK: Final = 0x6C616264
-
-
-@dataclass(frozen=True)
-class PostgresLocation:
-    """Where a shared journal is: a ``postgresql://`` URL without a password, and the file
-    that holds the password (or none: libpq's ``PGPASSWORD``/``~/.pgpass``, or peer
-    authentication on a local socket)."""
-
-    url: str
-    password_file: Path | None = None
-
-    def __post_init__(self) -> None:
-        if not self.url.startswith(("postgresql://", "postgres://")):
-            raise ValueError(f"not a postgresql:// URL: {self.display}")
-        try:
-            parts = psycopg.conninfo.conninfo_to_dict(self.url)
-        except psycopg.ProgrammingError as e:
-            raise ValueError(f"not a valid PostgreSQL URL ({e})") from None
-        if parts.get("password"):
-            raise ValueError(
-                "the URL holds a password: put it in a file named by password_file "
-                "(mode 0600), or in the service's environment (PGPASSWORD), never in the "
-                "configuration"
-            )
-
-    @property
-    def display(self) -> str:
-        """The URL as messages and logs show it: no query (options, secrets)."""
-        return self.url.split("?", 1)[0]
-
-    def password(self) -> str | None:
-        """The password from ``password_file``, or None."""
-        if self.password_file is None:
-            return None
-        try:
-            return self.password_file.read_text(encoding="utf-8").strip() or None
-        except PermissionError as e:
-            raise AccessDenied(str(self.password_file), "cannot read the password file") from e
-        except OSError as e:
-            raise JournalError(str(self.password_file), f"cannot read it: {e}") from e
 
 
 class PostgresDialect(Dialect):

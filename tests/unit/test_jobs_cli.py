@@ -124,6 +124,7 @@ def test_an_old_ticket_event_reads_in_todays_terms(
     state = tmp_path / "state"
     state.mkdir(mode=0o700)
     shutil.copy(DATA / "journal-release-1.sqlite", state / "journal.sqlite")
+    open_journal(state / "journal.sqlite").close()  # the daemon migrates it when it starts
     config = write_config(tmp_path, GOOD_CONFIG)
     before = (state / "journal.sqlite").read_bytes()
 
