@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 if TYPE_CHECKING:
     from labd.store import StoreLocation
 
+from labd.alerts.settings import AlertSettings, parse_alerts
 from labd.errors import ConfigError
 from labd.media.model import DEFAULT_DISPOSITION as MEDIA_DEFAULT_DISPOSITION
 from labd.media.model import MediaKind
@@ -105,6 +106,8 @@ class Config:
     # Where the journal is (the SQLite file in state_dir, or a shared PostgreSQL database)
     # and this server's node name in it.
     journal: JournalSettings = field(default_factory=lambda: JournalSettings())  # noqa: PLW0108  # defined further down
+    # Where alerts and the daily digest go (labd.alerts); nowhere unless configured.
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     _extra: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -449,6 +452,7 @@ def parse(data: Mapping[str, Any], file: str) -> Config:
     controller = _controller(top)
     metrics = _metrics(_Table(file, "metrics", top.table("metrics")))
     journal = _journal(_Table(file, "journal", top.table("journal")), Path(file).parent)
+    alerts = parse_alerts(_Table(file, "alerts", top.table("alerts")))
     top.finish()
 
     paths = [hf.path for hf in hotfolders.values()]
@@ -475,6 +479,7 @@ def parse(data: Mapping[str, Any], file: str) -> Config:
         controller=controller,
         metrics=metrics,
         journal=journal,
+        alerts=alerts,
     )
 
 

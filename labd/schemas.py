@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from labd.alerts import outbox as alerts
 from labd.clock import Clock
 from labd.journal import NODES_SCHEMA, PRINTING_SCHEMA, Journal
 from labd.media import ledger as media
@@ -29,6 +30,7 @@ ALL: Final[tuple[Schema, ...]] = (
     media.SCHEMA,
     waste.SCHEMA,
     retention.SCHEMA,
+    alerts.SCHEMA,
 )
 
 

@@ -16,6 +16,7 @@ import structlog
 
 from labd import __version__
 from labd.cli import (
+    alerts,
     convert,
     doctor,
     intake,
@@ -51,6 +52,7 @@ _AREAS = (
     convert,
     retention,
     report,
+    alerts,
 )
 
 

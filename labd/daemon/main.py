@@ -19,10 +19,13 @@ from typing import Final
 import structlog
 
 from labd import faults
+from labd.alerts.conditions import DaemonState
+from labd.alerts.service import AlertService, verify_apart
 from labd.clock import Clock, SystemClock
 from labd.config import Config, check_paths
 from labd.convert import SharedPool
 from labd.daemon import reload
+from labd.daemon.alerts_loop import run_alerts
 from labd.daemon.chores import Chores
 from labd.daemon.disk import DiskGuard
 from labd.daemon.intake_loop import run_intake
@@ -230,6 +233,17 @@ class Daemon:
         )
         return media, pipeline, intake
 
+    def _start_alerts(self, journal: Journal) -> threading.Thread:
+        """The alerts loop (labd.alerts): it sends nothing until [alerts] names a channel."""
+        alerts = AlertService(
+            journal,
+            self.clock,
+            config=lambda: self.config,  # the one in force: a reload changes channels
+            daemon=DaemonState(beat_ages=self.loops.ages, intake_held=lambda: self.disk.held),
+            verify=lambda: verify_apart(self.config.journal_location, self.clock),
+        )
+        return self.loops.start("alerts", lambda: run_alerts(self.loops, alerts))
+
     def _run(self, journal: Journal) -> int:
         config = self.config
         journal.record("daemon.started", {"hotfolders": sorted(config.hotfolders)})
@@ -262,6 +276,7 @@ class Daemon:
             self.loops.start("intake", lambda: run_intake(self.loops, intake, sink, watcher)),
             self.loops.start("work", lambda: self.work.run(pipeline)),
             self.loops.start("follow", lambda: self._follow_loop(pipeline)),
+            self._start_alerts(journal),
         ]
         pipeline.progress = self.loops.beat_of("work")
         status = self.status_line(journal)

@@ -31,6 +31,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.process_collector import ProcessCollector
 
+from labd.alerts.outbox import Outbox
 from labd.clock import Clock, epoch
 from labd.config import Config
 from labd.errors import LabdError
@@ -116,6 +117,11 @@ class JournalCollector:
         )
         size.add_metric([], self.journal.store.size_bytes())
         yield size
+        outbox = GaugeMetricFamily(
+            "labd_alert_outbox", "Alert messages waiting to be sent (mail, webhook)"
+        )
+        outbox.add_metric([], Outbox(self.journal).length())
+        yield outbox
 
     def _counters(self) -> Iterator[Metric]:
         tally = self.tally

@@ -59,7 +59,7 @@ def test_counters_move_as_a_photo_prints_and_no_file_name_is_served(
 
     before = scrape()
     assert {loop for (name, labels) in before if name == "labd_loop_heartbeat_age_seconds"
-            for _, loop in labels} == {"intake", "work", "follow"}  # fmt: skip
+            for _, loop in labels} == {"intake", "work", "follow", "alerts"}  # fmt: skip
     assert value(before, "labd_jobs", state="DONE") == 0
     assert value(before, "labd_prints_total", **WHERE) is None  # nothing printed yet
     assert value(before, "labd_intake_held") == 0
