@@ -36,6 +36,7 @@ from labd.model import (
 from labd.pipeline import Pipeline
 from labd.printing import CupsClient
 from labd.schemas import open_journal
+from labd.store import PostgresLocation, StoreLocation
 from tests.imagegen import make_photo
 
 STABLE = 5.0  # the intake rig's stability period, in seconds of the manual clock
@@ -126,11 +127,22 @@ printer = "minilab"
 """
 
 
-def write_config(tmp_path: Path, text: str = GOOD_CONFIG) -> Path:
-    """``text`` as ``labd.toml`` in ``tmp_path``."""
+def write_config(
+    tmp_path: Path, text: str = GOOD_CONFIG, *, journal: StoreLocation | None = None
+) -> Path:
+    """``text`` as ``labd.toml`` in ``tmp_path``; ``journal``: where its journal is (a
+    PostgreSQL location adds a ``[journal]`` table; a path is state_dir's default)."""
     path = tmp_path / "labd.toml"
-    path.write_text(textwrap.dedent(text))
+    path.write_text(textwrap.dedent(text) + journal_table(journal))
     return path
+
+
+def journal_table(journal: StoreLocation | None, node: str | None = None) -> str:
+    """The ``[journal]`` table of a configuration whose journal is ``journal``."""
+    lines = [f"url = {json.dumps(journal.url)}"] if isinstance(journal, PostgresLocation) else []
+    if node is not None:
+        lines.append(f"node = {json.dumps(node)}")
+    return "\n[journal]\n" + "\n".join(lines) + "\n" if lines else ""
 
 
 DAY = 86400.0  # seconds

@@ -69,6 +69,25 @@ class RawDB:
         """The first column of the rows ``sql`` gives."""
         return [r[0] for r in self.rows(sql, args)]
 
+    def tables(self) -> list[str]:
+        """Every table of the journal."""
+        if self.postgres:
+            sql = (
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                "current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"
+            )
+        else:
+            sql = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+        return [str(t) for t in self.column(sql)]
+
+    def everything(self) -> str:
+        """Every value in every table, as text: what a query of the whole database finds."""
+        return "\n".join(
+            repr(row)
+            for table in self.tables()
+            for row in self.rows(f"SELECT * FROM {table}")  # noqa: S608  # the database's own names
+        )
+
     def drop_append_only_triggers(self) -> None:
         """What a tamperer with the database's owner's rights would do first."""
         for name in ("events_append_only_update", "events_append_only_delete"):

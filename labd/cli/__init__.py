@@ -23,6 +23,7 @@ from labd.cli import (
     jobs,
     journal,
     media,
+    nodes,
     printing,
     report,
     retention,
@@ -43,6 +44,7 @@ EXIT_INTERNAL: Final = 70  # EX_SOFTWARE: a fault in labd itself
 _AREAS = (
     service,
     jobs,
+    nodes,
     journal,
     intake,
     media,

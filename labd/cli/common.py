@@ -12,6 +12,7 @@ from labd import schemas
 from labd.config import Config, load
 from labd.errors import UnknownName
 from labd.journal import Journal, JournalView
+from labd.journal.nodes import node_names
 from labd.model import JobState
 
 DEFAULT_CONFIG: Final = Path(os.environ.get("LABD_CONFIG", "/etc/labd/labd.toml"))
@@ -72,6 +73,24 @@ def open_journal(config: Config) -> Journal:
     """The journal of ``config``, which must exist already: commands never create it, nor
     migrate it (they refuse one older or newer than the code; the daemon migrates)."""
     return schemas.open_configured(config, create=False, migrate=False)
+
+
+def add_node_option(parser: argparse.ArgumentParser, what: str = "jobs") -> None:
+    """``--node``: only what one print server of a shared journal did."""
+    parser.add_argument(
+        "--node", help=f"only the {what} of this print server (labd nodes lists them)"
+    )
+
+
+def select_node(journal: JournalView, node: str | None) -> None:
+    """Narrow ``journal``'s job queries to ``node`` (``--node``); a name the journal does
+    not know is an error naming the known ones, not an empty list."""
+    if node is None:
+        return
+    known = node_names(journal.store)
+    if node not in known:
+        raise UnknownName("node", node, "the journal", ", ".join(known) or "none")
+    journal.scope = node
 
 
 def job_state(text: str) -> JobState:

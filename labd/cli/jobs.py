@@ -10,10 +10,12 @@ from typing import Final, TextIO, cast
 
 from labd.cli.common import (
     Subparsers,
+    add_node_option,
     config_of,
     hotfolders_filter,
     job_state,
     open_journal,
+    select_node,
     write_table,
 )
 from labd.cli.journal import event_row, event_summary
@@ -67,6 +69,7 @@ def job_row(job: Job, journal: Journal) -> dict[str, object]:
         "updated_at": job.updated_at,
         "rule": job.rule,
         "reason": job.reason,
+        "node": job.node,
     }
 
 
@@ -83,6 +86,8 @@ def cmd_jobs(args: argparse.Namespace, out: TextIO) -> int:
         if args.job is not None:
             _show_job(journal, config, args.job, args.format, out)
             return 0
+        select_node(journal, args.node)
+        shared = journal.store.shared
         hotfolders = hotfolders_filter(
             config, journal, hotfolder=args.hotfolder, printer=args.printer
         )
@@ -105,10 +110,11 @@ def cmd_jobs(args: argparse.Namespace, out: TextIO) -> int:
             readable(str(r["created_at"]), config.timezone),
             readable(str(r["updated_at"]), config.timezone),
         ]
+        + ([str(r["node"] or "-")] if shared else [])
         for r in rows
     ]
     header = ["ID", "STATE", "HOTFOLDER", "FILES", "QUEUE", "CUPS", "TECHNICIAN", "CREATED",
-              "UPDATED"]  # fmt: skip
+              "UPDATED"] + (["NODE"] if shared else [])  # fmt: skip
     write_table(out, header, cells)
     return 0
 
@@ -127,7 +133,7 @@ def _show_job(journal: Journal, config: Config, job_id: int, fmt: str, out: Text
         row["links"] = [link for _, link in _intake_links(events, job_id)]
         row["outputs"] = [asdict(o) for o in journal.outputs(job_id)]
         row["events"] = [event_row(e) for e in events]
-        resolution = journal.resolution(job_id)
+        resolution = journal.notes.resolution(job_id)
         row["resolution"] = None if resolution is None else _resolution_row(resolution)
         out.write(json.dumps(row, ensure_ascii=False, indent=2) + "\n")
         return
@@ -138,7 +144,7 @@ def _show_job(journal: Journal, config: Config, job_id: int, fmt: str, out: Text
     out.writelines(linked.summary())
     out.writelines(_intake_link_lines(events, job_id, config))
     out.write("files:\n")
-    resolution = journal.resolution(job_id)
+    resolution = journal.notes.resolution(job_id)
     for f in journal.files(job_id):
         out.write(
             f"  {f.seq:>3}  {f.name}  {f.size} bytes  {linked.copies_note(f)}"
@@ -369,6 +375,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"journal {config.journal_path}: none yet (labd has not run here)\n")
         return 0
     with open_journal(config) as journal:
+        select_node(journal, args.node)
         summary = summarize(journal)
         media = MediaLedger(journal, config.media)
         overdue_media = media.overdue()
@@ -503,9 +510,12 @@ def register(sub: Subparsers) -> None:
     )
     jobs.add_argument("--hotfolder", help="only jobs from this hot folder")
     jobs.add_argument("--printer", help="only jobs of the hot folders printing on this printer")
+    add_node_option(jobs)
     jobs.add_argument("--limit", type=int, default=50)
     jobs.add_argument("--format", choices=["table", "json"], default="table")
     jobs.set_defaults(func=cmd_jobs)
-    sub.add_parser(
+    status = sub.add_parser(
         "status", help="is labd running; printers; jobs per state, jobs needing attention"
-    ).set_defaults(func=cmd_status)
+    )
+    add_node_option(status)
+    status.set_defaults(func=cmd_status)

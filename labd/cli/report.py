@@ -11,7 +11,14 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Final, TextIO
 
-from labd.cli.common import Subparsers, config_of, open_journal, write_table
+from labd.cli.common import (
+    Subparsers,
+    add_node_option,
+    config_of,
+    open_journal,
+    select_node,
+    write_table,
+)
 from labd.clock import SystemClock, isoformat, local, readable, zone_name
 from labd.config import Config
 from labd.errors import ConfigError
@@ -81,6 +88,7 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     """What happened in a day or a week: prints, waste, waits, holds, quarantine, media."""
     config = config_of(args)
     with open_journal(config) as journal:
+        select_node(journal, args.node)
         now = journal.clock.now()
         period = period_of(args, config, local(now, config.timezone).date())
         report = build(journal, config, Retention(journal, config, SystemClock()), period, now)
@@ -291,6 +299,7 @@ def register(sub: Subparsers) -> None:
     )
     when.add_argument("--week", type=_checked(resolve_week), help=WEEK_FORMS)
     rep.add_argument("--format", choices=["text", "table", "json", "csv"], default="text")
+    add_node_option(rep, "jobs (and their prints)")
     rep.set_defaults(func=cmd_report)
     rec = sub.add_parser("records", help="the GDPR Art. 30 record of processing activities")
     rec.add_argument("--format", choices=["text", "json"], default="text")

@@ -5,14 +5,23 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import time
 from datetime import timedelta
 from typing import Final, TextIO
 
-from labd.cli.common import Subparsers, config_of, open_journal, write_table
+from labd.cli.common import (
+    Subparsers,
+    add_node_option,
+    config_of,
+    open_journal,
+    select_node,
+    write_table,
+)
 from labd.clock import SystemClock, readable
 from labd.config import Config
 from labd.journal import Journal
 from labd.printing import CupsClient
+from labd.privacy.model import ErasurePlan
 from labd.privacy.retention import Retention
 
 PENDING_EXIT: Final = 33
@@ -56,6 +65,7 @@ def cmd_erase(args: argparse.Namespace, out: TextIO) -> int:
             plan = retention.erase(
                 order_ref=args.order, job_id=args.job, by=args.by, request=args.request
             )
+            left = _wait_for_nodes(retention, plan, args.wait)
     verb = "would erase" if args.dry_run else "erased"
     out.write(
         f"{verb}: jobs {', '.join(map(str, plan.jobs)) or '-'}; files of jobs "
@@ -69,7 +79,30 @@ def cmd_erase(args: argparse.Namespace, out: TextIO) -> int:
             "the daemon finishes them, or run this again\n"
         )
         return PENDING_EXIT
+    if not args.dry_run and left:
+        for node, jobs in sorted(left.items()):
+            out.write(
+                f"node {node} has still to delete the files of jobs {', '.join(map(str, jobs))}: "
+                "it does on its next retention pass (labd nodes shows whether it runs); "
+                f"erasure {plan.request} is done when it has\n"
+            )
+        return PENDING_EXIT
     return 0
+
+
+def _wait_for_nodes(
+    retention: Retention, plan: ErasurePlan, seconds: float
+) -> dict[str, list[int]]:
+    """Wait up to ``seconds`` for the other nodes to delete their files of ``plan``'s jobs;
+    what is left, node -> jobs."""
+    if plan.request is None or not plan.elsewhere:
+        return {}
+    deadline = time.monotonic() + seconds
+    while True:
+        left = retention.erasure.outstanding(plan.request)
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
 
 def cmd_retention(args: argparse.Namespace, out: TextIO) -> int:
@@ -78,6 +111,8 @@ def cmd_retention(args: argparse.Namespace, out: TextIO) -> int:
     with open_journal(config) as journal:
         retention = _retention(config, journal)
         if args.action == "run":
+            if journal.store.shared:
+                journal.scope = config.journal.node  # this server's files, no other's
             out.write(json.dumps(retention.run_due().as_dict()) + "\n")
             return 0
         if args.action == "holds":
@@ -91,6 +126,7 @@ def cmd_retention(args: argparse.Namespace, out: TextIO) -> int:
                 ],
             )  # fmt: skip
             return 0
+        select_node(journal, args.node)
         due = retention.due(until=SystemClock().now() + timedelta(days=args.within))
     write_table(
         out,
@@ -129,6 +165,13 @@ def register(sub: Subparsers) -> None:
     what.add_argument("--order", help="the order reference")
     what.add_argument("--job", type=int, help="one job")
     erase.add_argument("--dry-run", action="store_true", help="show what would go; change nothing")
+    erase.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="in a shared journal: wait this long for the other nodes to delete their files",
+    )
     erase.add_argument("--by", default=user, help="who erases (default: you)")
     erase.add_argument(
         "--request", default="", help="the request's reference number (chained: no names)"
@@ -140,4 +183,5 @@ def register(sub: Subparsers) -> None:
     retention.add_argument(
         "--within", type=int, default=0, help="also jobs due within this many days"
     )
+    add_node_option(retention, "jobs due")
     retention.set_defaults(func=cmd_retention)

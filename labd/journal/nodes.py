@@ -80,3 +80,11 @@ def nodes(store: Store, *, down_seconds: float) -> list[Node]:
             )
         )
     return found
+
+
+def node_names(store: Store) -> list[str]:
+    """Every node the journal knows: those that beat, and those that claimed a job."""
+    rows = store.read(
+        "SELECT name FROM nodes UNION SELECT node FROM jobs WHERE node IS NOT NULL ORDER BY 1"
+    )
+    return [r.text("name") for r in rows]

@@ -20,8 +20,10 @@ from labd.journal.view import (
     LATE_FILES_EVENT,
     LOW_RESOLUTION_EVENT,
     REPLACES_EVENT,
+    Resolution,
 )
 from labd.model import JobState
+from labd.store import chain
 from labd.store.chain import personal_ref
 
 if TYPE_CHECKING:
@@ -36,6 +38,22 @@ class JobNotes:
     def __init__(self, journal: Journal) -> None:
         self._journal = journal
         self._store = journal.store
+
+    def resolution(self, job_id: int) -> Resolution | None:
+        """The effective resolution of the job's files at its last conversion; None for a
+        job not converted (or converted before labd measured it, or a PDF passed through)."""
+        converted = chain.find(
+            self._store,
+            kinds=("job.state_changed",),
+            job_id=job_id,
+            data={"to": JobState.CONVERTED.value},
+        )
+        for event in reversed(converted):
+            ppi, dpi, least = (event.data.get(k) for k in ("ppi", "dpi", "min_ppi"))
+            if isinstance(ppi, list) and isinstance(dpi, int) and isinstance(least, int):
+                by_seq = {seq: p for seq, p in enumerate(ppi, 1) if isinstance(p, int)}
+                return Resolution(dpi=dpi, min_ppi=least, ppi=by_seq)
+        return None
 
     def ticket(
         self, job_id: int, *, order_ref: str | None, copies: Mapping[int, int], media: int

@@ -124,6 +124,11 @@ class JournalView:
         # journal shared with others: it never follows, reconciles or purges theirs).
         self.scope: str | None = None
 
+    def holds_files_of(self, job: Job) -> bool:
+        """Whether this server has the job's files (spool, quarantine, CUPS jobs): in a
+        journal several nodes share, only the node that claimed it; else this one."""
+        return not self.store.shared or job.node in {None, self.node}
+
     @property
     def path(self) -> Path:
         """The SQLite journal's file (a journal in PostgreSQL has none)."""
@@ -305,22 +310,6 @@ class JournalView:
             for job_id, seqs in sorted(matched.items(), reverse=True)
         ]
 
-    def resolution(self, job_id: int) -> Resolution | None:
-        """The effective resolution of the job's files at its last conversion; None for a
-        job not converted (or converted before labd measured it, or a PDF passed through)."""
-        converted = chain.find(
-            self.store,
-            kinds=("job.state_changed",),
-            job_id=job_id,
-            data={"to": JobState.CONVERTED.value},
-        )
-        for event in reversed(converted):
-            ppi, dpi, least = (event.data.get(k) for k in ("ppi", "dpi", "min_ppi"))
-            if isinstance(ppi, list) and isinstance(dpi, int) and isinstance(least, int):
-                by_seq = {seq: p for seq, p in enumerate(ppi, 1) if isinstance(p, int)}
-                return Resolution(dpi=dpi, min_ppi=least, ppi=by_seq)
-        return None
-
     def salt(self, job_id: int) -> bytes | None:
         """The salt of the job's personal references; None once erased (or never made)."""
         row = self.store.read_one("SELECT salt FROM job_salts WHERE job_id = ?", (job_id,))
@@ -396,6 +385,9 @@ class JournalView:
         """Events matching a supervisor's filter, in order; with a limit the newest that
         many (what a supervisor asks for), or the oldest with ``f.oldest``."""
         where, args = _filter_sql(f, self.store.dialect)
+        if self.scope is not None:
+            where.append("j.node = ?")  # a node's: the events of its jobs
+            args.append(self.scope)
         newest = f.limit is not None and not f.oldest
         sql = (
             f"SELECT {chain.EVENT_COLUMNS} FROM {chain.EVENT_FROM} "  # noqa: S608  # constants; values bound

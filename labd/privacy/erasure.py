@@ -18,10 +18,11 @@ import structlog
 from labd.errors import PrintError
 from labd.journal import Journal
 from labd.media import ledger as media
-from labd.model import TRANSITIONS, JobState
+from labd.model import TRANSITIONS, Event, JobState
 from labd.privacy.holds import LegalHolds
 from labd.privacy.model import ErasurePlan, ErasureRefused
 from labd.privacy.purge import Purger
+from labd.store import chain
 from labd.waste import ledger as waste
 
 log = structlog.get_logger(__name__)
@@ -91,7 +92,7 @@ class Erasure:
             counts["holds"] = self.holds.erase_personal(tx, order_ref, plan.jobs)
             for jid in plan.purge:
                 self.purger.begin(tx, jid, cause="erasure")
-            tx.event(
+            tombstone = tx.event(
                 "erasure.requested",
                 {
                     "jobs": list(plan.jobs),
@@ -104,20 +105,80 @@ class Erasure:
                 },
             )
         log.info("erasure.requested", jobs=list(plan.jobs), by=by, files=plan.files)
-        pending = []
+        pending: list[int] = []
+        elsewhere: dict[str, list[int]] = {}
         for jid in plan.purge:
+            job = self.journal.job(jid)
+            if not self.journal.holds_files_of(job):
+                # Another node has its files: its next retention pass purges it.
+                elsewhere.setdefault(job.node or "?", []).append(jid)
+                continue
             try:
                 self.purger.purge(jid, cause="erasure")
             except (PrintError, OSError) as e:
                 # The purge stays begun: run_due (or erasing again) finishes it.
                 log.warning("erasure.pending", job_id=jid, error=str(e))
                 pending.append(jid)
-        plan = replace(plan, pending=tuple(pending))
-        self.journal.record("erasure.done", {"jobs": list(plan.jobs), "by": by})
+        plan = replace(
+            plan,
+            pending=tuple(pending),
+            elsewhere={node: tuple(jobs) for node, jobs in sorted(elsewhere.items())},
+            request=tombstone,
+        )
+        self.complete()
         if not self.journal.scrub():
             log.warning("erasure.wal_busy", jobs=list(plan.jobs))
-        log.info("erasure.done", jobs=list(plan.jobs), by=by)
         return plan
+
+    def complete(self) -> list[int]:
+        """Close every erasure whose jobs have all been purged, on whichever node: its
+        ``erasure.done`` event names the request.  Returns the requests closed now.
+
+        Called after an erasure and after each retention pass on every node; the check
+        and the event are one transaction, so two nodes never close one request twice.
+        """
+        if not self.open_requests():
+            return []
+        closed = []
+        with self.journal.transaction() as tx:
+            for request in self.open_requests():
+                jobs = _jobs_of(request)
+                if self.purger.pending(jobs):
+                    continue
+                by = request.data.get("by")
+                tx.event("erasure.done", {"request": request.seq, "jobs": jobs, "by": by})
+                log.info("erasure.done", request=request.seq, jobs=jobs, by=by)
+                closed.append(request.seq)
+        return closed
+
+    def open_requests(self) -> list[Event]:
+        """Erasures requested and not yet done (a node still has files to delete)."""
+        found = chain.find(self.journal.store, kinds=("erasure.requested", "erasure.done"))
+        open_: dict[int, Event] = {}
+        for event in found:
+            if event.kind == "erasure.requested":
+                open_[event.seq] = event
+                continue
+            request = event.data.get("request")
+            if isinstance(request, int):
+                open_.pop(request, None)
+                continue
+            # Written before erasures could span nodes: done at once, for the latest
+            # request of the same jobs.
+            jobs = event.data.get("jobs")
+            same = [seq for seq, r in open_.items() if r.data.get("jobs") == jobs]
+            if same:
+                open_.pop(max(same))
+        return list(open_.values())
+
+    def outstanding(self, request: int) -> dict[str, list[int]]:
+        """The jobs of an erasure whose files a node still has to delete: node -> jobs."""
+        requested = chain.find(self.journal.store, kinds=("erasure.requested",))
+        jobs = [j for e in requested if e.seq == request for j in _jobs_of(e)]
+        left: dict[str, list[int]] = {}
+        for jid in self.purger.pending(jobs):
+            left.setdefault(self.journal.job(jid).node or "?", []).append(jid)
+        return left
 
     def _jobs(self, order_ref: str | None, job_id: int | None) -> list[int]:
         if (order_ref is None) == (job_id is None):
@@ -132,3 +193,9 @@ class Erasure:
                 "no job or media item has that order reference (erased already, or a typo?)"
             )
         return jobs
+
+
+def _jobs_of(request: Event) -> list[int]:
+    """The jobs an ``erasure.requested`` event names."""
+    jobs = request.data.get("jobs")
+    return [j for j in jobs if isinstance(j, int)] if isinstance(jobs, list) else []

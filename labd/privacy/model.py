@@ -8,6 +8,7 @@ each of those modules import the others' words without importing their logic.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Final, Protocol
 
@@ -129,3 +130,7 @@ class ErasurePlan:
     media_items: int
     waste_entries: int
     pending: tuple[int, ...] = ()  # purges begun but not finished (CUPS unreachable)
+    # Jobs whose files are on other nodes of a shared journal: node -> jobs.  Each node
+    # purges its own on its next retention pass; erasure.done follows the last.
+    elsewhere: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    request: int | None = None  # the tombstone's sequence number (erasure.requested)

@@ -44,6 +44,9 @@ class Purger:
         faults.raise_point("retention", job.entry)
         if JobState.PURGED not in TRANSITIONS[job.state]:
             raise RetentionError(f"job {job_id} is {job.state.value} and cannot be purged")
+        if not self.journal.holds_files_of(job):
+            # Its files are on the node that claimed it: that node's retention purges it.
+            raise RetentionError(f"job {job_id} is node {job.node}'s: its files are there")
         spool, quarantined = self._spool_of(job), self._quarantine_of(job)
         with self.journal.transaction() as tx:
             begun = self.begin(tx, job_id, cause=cause)
@@ -87,11 +90,27 @@ class Purger:
         )
 
     def unfinished(self) -> list[tuple[int, str]]:
-        """(job, cause) of every purge begun and not finished, a crash's leftovers."""
+        """(job, cause) of every purge begun and not finished here: a crash's leftovers, and
+        erasures requested on another node of jobs whose files this node has."""
         rows = self.journal.query(
             "SELECT job_id, cause FROM retention_purges WHERE finished_at IS NULL ORDER BY job_id"
         )
-        return [(int(str(r[0])), str(r[1])) for r in rows]
+        begun = [(int(str(r[0])), str(r[1])) for r in rows]
+        if not begun or not self.journal.store.shared:
+            return begun
+        return [(i, c) for i, c in begun if self.journal.holds_files_of(self.journal.job(i))]
+
+    def pending(self, job_ids: Sequence[int]) -> list[int]:
+        """Which of ``job_ids`` have a purge begun and not finished."""
+        if not job_ids:
+            return []
+        marks = ", ".join("?" * len(job_ids))
+        rows = self.journal.query(
+            "SELECT job_id FROM retention_purges WHERE finished_at IS NULL "  # noqa: S608  # placeholders
+            f"AND job_id IN ({marks}) ORDER BY job_id",
+            list(job_ids),
+        )
+        return [int(str(r[0])) for r in rows]
 
     def measure(self, job: Job) -> tuple[int, int]:
         """Files and bytes a purge of ``job`` would delete from the spool and quarantine."""

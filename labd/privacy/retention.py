@@ -137,6 +137,8 @@ class Retention:
                 continue
             self._purge_logged(due.job_id, "retention", summary, resumed=False)
             beat()
+        # Erasures whose last job this pass purged (on this node or the last of several).
+        self.erasure.complete()
         if summary.purged or summary.failed:
             log.info(
                 "retention.run_done",

@@ -93,6 +93,10 @@ class Context:
     def __post_init__(self) -> None:
         self.since, self.until = self.period.bounds()
         self.jobs = Jobs(self.journal, self.config)
+        # A report of one node (--node): the events of its jobs, and those of no job.
+        self._node_jobs = (
+            None if self.journal.scope is None else {j.id for j in self.journal.jobs()}
+        )
         self.moves = self.events("job.state_changed")
         # Reprints made before the period may print in it: every one up to its end.
         self.reprints = {
@@ -101,11 +105,19 @@ class Context:
 
     def events(self, *kinds: str) -> list[Event]:
         """Events of these kinds in the period."""
-        return chain.find(self.journal.store, kinds=kinds, since=self.since, until=self.until)
+        found = chain.find(self.journal.store, kinds=kinds, since=self.since, until=self.until)
+        return self._of_node(found)
 
     def events_to_end(self, *kinds: str, data: Mapping[str, object] | None = None) -> list[Event]:
         """Events of these kinds (with these data) up to the period's end, earlier ones too."""
-        return chain.find(self.journal.store, kinds=kinds, until=self.until, data=data)
+        return self._of_node(
+            chain.find(self.journal.store, kinds=kinds, until=self.until, data=data)
+        )
+
+    def _of_node(self, events: list[Event]) -> list[Event]:
+        if self._node_jobs is None:
+            return events
+        return [e for e in events if e.job_id is None or e.job_id in self._node_jobs]
 
     def in_period(self, event: Event) -> bool:
         return self.since <= event.ts < self.until

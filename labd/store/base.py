@@ -180,6 +180,8 @@ class Store(ABC):
     """labd's journal database, whichever backend holds it.  Thread-safe."""
 
     dialect: Dialect = Dialect()
+    # Whether several print servers (nodes) may share this journal.
+    shared: bool = False
 
     def __init__(self, name: str, clock: Clock) -> None:
         self.name = name  # how messages name the journal: a path, or a URL without secrets

@@ -29,6 +29,8 @@ from functools import lru_cache
 from typing import Final
 
 import psycopg
+import psycopg.abc
+import psycopg.adapt
 import structlog
 
 from labd.clock import Clock, SystemClock
@@ -70,6 +72,7 @@ class PostgresStore(Store):
     """labd's journal in a PostgreSQL database.  Thread-safe: one connection, one lock."""
 
     dialect: Dialect = PostgresDialect()
+    shared = True
 
     def __init__(self, location: PostgresLocation, clock: Clock, lock_timeout_ms: int) -> None:
         super().__init__(location.display, clock)
@@ -122,6 +125,7 @@ class PostgresStore(Store):
                 application_name="labd",
             )
             conn.execute(f"SET lock_timeout = {int(self._lock_timeout_ms)}")
+            conn.adapters.register_loader("numeric", _NumericLoader)
         except psycopg.Error as e:
             raise pg_error(self.name, e, "cannot connect") from e
         self._conn = conn
@@ -310,6 +314,15 @@ class PostgresStore(Store):
                 self._conn = None
 
 
+class _NumericLoader(psycopg.adapt.Loader):
+    """``numeric`` as SQLite gives it: an int when whole (``sum()`` of integers is numeric
+    in PostgreSQL), else a float; never a Decimal the domains and JSON do not expect."""
+
+    def load(self, data: psycopg.abc.Buffer) -> int | float:
+        text = bytes(data).decode("ascii")
+        return float(text) if any(c in text for c in ".eEN") else int(text)
+
+
 # -- SQL in PostgreSQL's spelling ---------------------------------------------------------
 
 
@@ -386,7 +399,8 @@ _FATAL_STATES: Final = frozenset({"XX001", "XX002"})  # data corrupted, index co
 def pg_error(name: str, error: psycopg.Error, doing: str) -> JournalError | AccessDenied:
     """labd's error for a driver error: transient, fatal, access, or (a bug) JournalError."""
     state = error.sqlstate or ""
-    message = f"{doing}: {str(error).strip()}"
+    # One line: libpq adds hints on lines of their own ("\n\tIs the server running ...").
+    message = f"{doing}: {' '.join(str(error).split())}"
     if isinstance(error, psycopg.OperationalError) and not state:
         return JournalUnavailable(name, message)  # no server answered at all
     if state[:2] in _TRANSIENT_CLASSES or state in _TRANSIENT_STATES:

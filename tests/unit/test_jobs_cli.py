@@ -18,6 +18,7 @@ from labd.media.ledger import MediaLedger
 from labd.media.model import MediaKind
 from labd.model import JobState
 from labd.schemas import open_journal
+from labd.store import StoreLocation
 from labd.waste.ledger import WasteLedger
 from labd.waste.model import WasteMaterial
 from tests.factories import GOOD_CONFIG, job_in_state, write_config
@@ -65,13 +66,18 @@ def test_jobs_n_shows_the_order_and_the_copies_the_ticket_asks_for(tmp_path: Pat
     assert " copies=" not in text
 
 
-def _lab(tmp_path: Path) -> tuple[Path, Journal]:
-    config = write_config(tmp_path, GOOD_CONFIG + '\n[waste]\nreasons = ["banding"]\n')
-    return config, open_journal(load(config).journal_path, ManualClock())
+def _lab(tmp_path: Path, store_location: StoreLocation) -> tuple[Path, Journal]:
+    """A configuration and its journal, in the store ``store_location`` names."""
+    config = write_config(
+        tmp_path, GOOD_CONFIG + '\n[waste]\nreasons = ["banding"]\n', journal=store_location
+    )
+    return config, open_journal(load(config).journal_location, ManualClock())
 
 
-def test_jobs_n_shows_its_media_waste_and_reprints(tmp_path: Path) -> None:
-    config, journal = _lab(tmp_path)
+def test_jobs_n_shows_its_media_waste_and_reprints(
+    tmp_path: Path, store_location: StoreLocation
+) -> None:
+    config, journal = _lab(tmp_path, store_location)
     job = job_in_state(journal, JobState.DONE, tmp_path / "spool", order=ORDER)
     media = MediaLedger(journal)
     stick = media.receive(MediaKind.USB, "SN-77", by="anna", job=job.id, orders=[ORDER])
@@ -186,14 +192,15 @@ def test_an_old_ticket_event_reads_in_todays_terms(
         ),
     ],
 )  # fmt: skip
-def test_a_decision_the_state_refuses_says_what_to_do_and_changes_nothing(
+def test_a_decision_the_state_refuses_says_what_to_do_and_changes_nothing(  # noqa: PLR0917  # fixtures and parameters
     tmp_path: Path,
+    store_location: StoreLocation,
     capsys: pytest.CaptureFixture[str],
     state: JobState,
     argv: list[str],
     said: str,
 ) -> None:
-    config, journal = _lab(tmp_path)
+    config, journal = _lab(tmp_path, store_location)
     job = job_in_state(journal, state, tmp_path / "spool")
     events = journal.last_seq()
     journal.close()
@@ -207,16 +214,16 @@ def test_a_decision_the_state_refuses_says_what_to_do_and_changes_nothing(
     assert "cannot go from" not in err
     assert err.count("\n") == 1  # one line, no traceback
     assert text == ""
-    with open_journal(load(config).journal_path) as after:
+    with open_journal(load(config).journal_location) as after:
         assert after.job(job.id).state is state
         assert after.last_seq() == events  # nothing journaled
         assert len(after.jobs()) == 1  # no reprint job begun
 
 
 def test_a_reprint_whose_files_are_gone_is_refused_before_it_begins(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, store_location: StoreLocation, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config, journal = _lab(tmp_path)
+    config, journal = _lab(tmp_path, store_location)
     job = job_in_state(journal, JobState.DONE, tmp_path / "spool")
     (Path(job.spool) / "out" / "0002.jpg").unlink()
     events = journal.last_seq()
@@ -227,7 +234,7 @@ def test_a_reprint_whose_files_are_gone_is_refused_before_it_begins(
     err = capsys.readouterr().err
     assert code == EXIT_REFUSED
     assert "its print-ready files are no longer in the spool (out/0002.jpg)" in err
-    with open_journal(load(config).journal_path) as after:
+    with open_journal(load(config).journal_location) as after:
         assert after.last_seq() == events
         assert [j.id for j in after.jobs()] == [job.id]  # no reprint job held half-made
     assert (Path(job.spool) / "out" / "0001.jpg").is_file()

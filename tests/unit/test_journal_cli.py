@@ -23,6 +23,7 @@ from labd.media.ledger import MediaLedger
 from labd.media.model import MediaKind
 from labd.model import JobState
 from labd.schemas import open_journal
+from labd.store import StoreLocation
 from tests.factories import GOOD_CONFIG, job_in_state, write_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,10 +31,11 @@ EXIT_INTERRUPTED = 130
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Path:
-    """A configuration and a journal holding one printed job (a dozen events)."""
-    path = write_config(tmp_path, GOOD_CONFIG)
-    with open_journal(load(path).journal_path, ManualClock()) as journal:
+def config(tmp_path: Path, store_location: StoreLocation) -> Path:
+    """A configuration and a journal holding one printed job (a dozen events), in each
+    store (see tests/conftest.py)."""
+    path = write_config(tmp_path, GOOD_CONFIG, journal=store_location)
+    with open_journal(load(path).journal_location, ManualClock()) as journal:
         job_in_state(journal, JobState.DONE, tmp_path / "spool")
     return path
 
@@ -113,7 +115,7 @@ def test_follow_prints_new_events_as_they_come_and_stops_on_ctrl_c(
     config: Path, follow: tuple[subprocess.Popen[str], Lines]
 ) -> None:
     proc, lines = follow
-    with open_journal(load(config).journal_path) as journal:
+    with open_journal(load(config).journal_location) as journal:
         newest = [e.seq for e in journal.events()][-10:]
         first = [json.loads(line)["seq"] for line in lines.take(10, timeout=30)]
         assert first == newest  # as tail -f: the newest ten first

@@ -230,4 +230,4 @@ def test_a_passthrough_pdf_is_not_judged(
                             clock=journal.clock)  # fmt: skip
         assert pipeline.convert(job)
         assert journal.job(job.id).state is JobState.CONVERTED
-        assert journal.resolution(job.id) is None
+        assert journal.notes.resolution(job.id) is None

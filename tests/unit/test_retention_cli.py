@@ -11,15 +11,17 @@ import pytest
 from labd.cli import main
 from labd.model import JobState
 from labd.schemas import open_journal
+from labd.store import StoreLocation
 from tests.factories import LEDGER_CONFIG as CONFIG
-from tests.factories import job_in_state
+from tests.factories import job_in_state, journal_table
 
 
 @pytest.fixture
-def lab(tmp_path: Path):
+def lab(tmp_path: Path, store_location: StoreLocation):
+    """The commands on a journal in each store (see tests/conftest.py)."""
     config = tmp_path / "labd.toml"
-    config.write_text(CONFIG)
-    journal = open_journal(tmp_path / "state" / "journal.sqlite")
+    config.write_text(CONFIG + journal_table(store_location))
+    journal = open_journal(store_location)
     job = job_in_state(journal, JobState.DONE, tmp_path / "spool").id
     journal.notes.ticket(job, order_ref="A-77", copies={}, media=0)
     journal.close()
