@@ -7,6 +7,7 @@ module imports from another.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import textwrap
 import threading
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Final
 
 from labd import spool
+from labd.cli import main
 from labd.clock import ManualClock
 from labd.config import DEFAULT_IGNORE, Config, parse
 from labd.demo.embedded import EmbeddedPrintServer
@@ -52,6 +54,7 @@ class Rig:
     claimed: list[Job]
     journal: Journal
     clock: ManualClock
+    journal_at: StoreLocation | None = None  # None: the SQLite file under root/state
 
     def settle(self) -> None:
         """Two looks a quiet period apart: whatever is stable is claimed."""
@@ -70,14 +73,19 @@ class Rig:
 
 @contextlib.contextmanager
 def make_rig(
-    root: Path, clock: ManualClock | None = None, *, order_ready: OrderReady = OrderReady.STABLE
+    root: Path,
+    clock: ManualClock | None = None,
+    *,
+    order_ready: OrderReady = OrderReady.STABLE,
+    journal_at: StoreLocation | None = None,
 ) -> Iterator[Rig]:
-    """One hot folder \"prints\" under ``root``, a real journal, and an Intake on ``clock``."""
+    """One hot folder \"prints\" under ``root``, a real journal (a SQLite file under
+    ``root``, or ``journal_at``), and an Intake on ``clock``."""
     hot = root / "hot" / "prints"
     hot.mkdir(parents=True)
     hot.chmod(0o770)
     clock = clock or ManualClock()
-    journal = open_journal(root / "state" / "journal.sqlite", clock)
+    journal = open_journal(journal_at or root / "state" / "journal.sqlite", clock)
     claimed: list[Job] = []
     hf = HotFolder(
         name="prints",
@@ -98,7 +106,7 @@ def make_rig(
         on_claimed=claimed.append,
     )
     try:
-        yield Rig(intake, hot, root, claimed, journal, clock)
+        yield Rig(intake, hot, root, claimed, journal, clock, journal_at)
     finally:
         journal.close()
 
@@ -135,6 +143,17 @@ def write_config(
     path = tmp_path / "labd.toml"
     path.write_text(textwrap.dedent(text) + journal_table(journal))
     return path
+
+
+def run_labd(config: Path, *args: str) -> tuple[int, str]:
+    """``labd --config CONFIG ARGS`` in this process: its exit status (argparse's refusals
+    too: they exit 2) and what it wrote to stdout (errors go to stderr: capsys)."""
+    out = io.StringIO()
+    try:
+        code = main(["--config", str(config), *args], out)
+    except SystemExit as e:
+        code = int(str(e.code))
+    return code, out.getvalue()
 
 
 def journal_table(journal: StoreLocation | None, node: str | None = None) -> str:

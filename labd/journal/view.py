@@ -333,7 +333,7 @@ class JournalView:
         else:
             # CROSS JOIN: SQLite reads job_personal first (purged jobs have no row there),
             # rather than every job ever made.
-            source = "job_personal p CROSS JOIN jobs j ON j.id = p.job_id"
+            source = f"job_personal p {self.store.dialect.ordered_join} jobs j ON j.id = p.job_id"
             term, args = "", []
         mine, scope = _mine(self.scope)
         rows = self.store.read(

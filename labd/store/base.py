@@ -114,6 +114,10 @@ def rows_of(cursor: Cursor) -> list[Row]:
 class Dialect:
     """The few SQL spellings the backends do not share (SQLite's; PostgreSQL overrides)."""
 
+    # A join whose left table the planner must read first: SQLite keeps the order of a
+    # CROSS JOIN (its documented hint); PostgreSQL plans a plain JOIN well by itself.
+    ordered_join = "CROSS JOIN"
+
     def json_text(self, column: str, key: str) -> str:
         """An expression for field ``key`` of the JSON text in ``column``, compared with
         :meth:`json_arg` values."""

@@ -53,7 +53,9 @@ WRITE_LOCK: Final = 0x6C616264
 
 
 class PostgresDialect(Dialect):
-    """PostgreSQL's spelling of a field of an event's JSON text: compared as text."""
+    """PostgreSQL's spellings: a field of an event's JSON text compared as text; joins."""
+
+    ordered_join = "JOIN"
 
     def json_text(self, column: str, key: str) -> str:
         """``column::jsonb ->> 'key'``: the field as text."""

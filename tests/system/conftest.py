@@ -20,9 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+import psycopg
 import pytest
 
 from labd.demo.embedded import EmbeddedPrintServer
+from labd.store import PostgresLocation
+from labd.store.postgres import pg_sql
+from tests.factories import journal_table
 from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,6 +90,8 @@ class Lab:
     notify: NotifySocket | None = None
     hotfolder_settings: str = ""  # more TOML lines for [hotfolders.prints-10x15]
     more_config: str = ""  # more TOML tables, after the hot folder ("[metrics]\nlisten = ...")
+    journal_at: PostgresLocation | None = None  # a shared journal; None: the SQLite file
+    node: str | None = None  # [journal] node (default: the host name)
 
     @property
     def config_path(self) -> Path:
@@ -135,6 +141,7 @@ class Lab:
             + self.hotfolder_settings
             + "\n"
             + self.more_config
+            + journal_table(self.journal_at, self.node)
         )
         self.hot.mkdir(parents=True, exist_ok=True)
         self.hot.chmod(0o770)  # labd refuses hot folders that others can reach
@@ -206,6 +213,9 @@ class Lab:
 
     def query(self, sql: str, *args: object) -> list[tuple[object, ...]]:
         """Read the journal as a supervisor's tool would: a separate read-only connection."""
+        if self.journal_at is not None:
+            with psycopg.connect(self.journal_at.url, autocommit=True) as pg:
+                return list(pg.execute(pg_sql(sql), args).fetchall())
         conn = sqlite3.connect(f"file:{self.journal_path}?mode=ro", uri=True)
         try:
             return conn.execute(sql, args).fetchall()

@@ -12,6 +12,7 @@ from labd.config import DEFAULT_IGNORE
 from labd.intake.stability import StabilityTracker, is_ignored
 from labd.model import JobKind, JobState
 from labd.names import natural_key
+from labd.store import StoreLocation
 from tests.factories import STABLE, job_in_state, make_rig
 
 
@@ -21,8 +22,9 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def lab(tmp_path: Path, clock: ManualClock):
-    with make_rig(tmp_path, clock) as rig:
+def lab(tmp_path: Path, clock: ManualClock, store_location: StoreLocation):
+    """Intake on a journal in each store (see tests/conftest.py)."""
+    with make_rig(tmp_path, clock, journal_at=store_location) as rig:
         yield rig.intake, rig.hot, rig.claimed, rig.journal
 
 

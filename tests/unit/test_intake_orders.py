@@ -24,6 +24,7 @@ from labd.intake.related import LATE_RULE
 from labd.journal import Journal
 from labd.model import Event, JobKind, JobState, OrderReady
 from labd.privacy.retention import Retention
+from labd.store import StoreLocation
 from tests.factories import DAY, GOOD_CONFIG, STABLE, Rig, job_in_state, make_rig, write_config
 
 ME = pwd.getpwuid(os.getuid()).pw_name  # the technician of every file the tests drop
@@ -31,14 +32,15 @@ HOTFOLDER_END = 'printer = "minilab"\n'  # the last line of GOOD_CONFIG's [hotfo
 
 
 @pytest.fixture
-def rig(tmp_path: Path, clock: ManualClock) -> Iterator[Rig]:
-    with make_rig(tmp_path, clock) as r:
+def rig(tmp_path: Path, clock: ManualClock, store_location: StoreLocation) -> Iterator[Rig]:
+    """Intake on a journal in each store (see tests/conftest.py)."""
+    with make_rig(tmp_path, clock, journal_at=store_location) as r:
         yield r
 
 
 @pytest.fixture
-def marker_rig(tmp_path: Path, clock: ManualClock) -> Iterator[Rig]:
-    with make_rig(tmp_path, clock, order_ready=OrderReady.MARKER) as r:
+def marker_rig(tmp_path: Path, clock: ManualClock, store_location: StoreLocation) -> Iterator[Rig]:
+    with make_rig(tmp_path, clock, order_ready=OrderReady.MARKER, journal_at=store_location) as r:
         yield r
 
 
@@ -75,7 +77,9 @@ def labd(rig: Rig, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int,
     """Run a labd command on the rig's journal: (exit code, output, errors)."""
     config = rig.root / "labd.toml"
     if not config.exists():
-        write_config(rig.root, GOOD_CONFIG)  # the rig's layout: state/, hot/prints, quarantine/
+        write_config(
+            rig.root, GOOD_CONFIG, journal=rig.journal_at
+        )  # the rig's layout: state/, hot/prints, quarantine/
     out = io.StringIO()
     capsys.readouterr()
     code = main(["--config", str(config), *args], out=out)
@@ -163,7 +167,11 @@ def test_explain_says_an_order_waits_for_its_marker(
 ) -> None:
     rig = marker_rig
     folder = order(rig, "Hansen", {"a.jpg": b"a"})
-    write_config(rig.root, GOOD_CONFIG.replace("stability_seconds = 2", 'order_ready = "marker"'))
+    write_config(
+        rig.root,
+        GOOD_CONFIG.replace("stability_seconds = 2", 'order_ready = "marker"'),
+        journal=rig.journal_at,
+    )
     code, out, _ = labd(rig, capsys, "explain", str(folder))
     assert code == 0
     assert "waiting for its READY file (or ticket.toml)" in out
@@ -377,7 +385,7 @@ def test_a_folder_of_the_same_name_with_other_photos_closes_nothing(
 def test_the_status_line_counts_the_quarantined_jobs_nobody_closed(
     rig: Rig, clock: ManualClock
 ) -> None:
-    config = load(write_config(rig.root, GOOD_CONFIG))
+    config = load(write_config(rig.root, GOOD_CONFIG, journal=rig.journal_at))
     daemon = Daemon(config, clock=clock)
     old = quarantined_file(rig)
     assert ", 1 quarantined, " in daemon.status_line(rig.journal)
@@ -390,7 +398,9 @@ def test_the_status_line_counts_the_quarantined_jobs_nobody_closed(
 def test_a_closed_quarantined_job_is_deleted_when_its_retention_ends_from_quarantine(
     rig: Rig, clock: ManualClock
 ) -> None:
-    config = load(write_config(rig.root, GOOD_CONFIG))  # [retention] days: 14
+    config = load(
+        write_config(rig.root, GOOD_CONFIG, journal=rig.journal_at)
+    )  # [retention] days: 14
     (rig.hot / "IMG_7.jpg").write_bytes(b"")
     os.link(rig.hot / "IMG_7.jpg", rig.root / "elsewhere.jpg")  # refused: two links
     settle(rig)
