@@ -5,7 +5,8 @@ programs; the server refuses to run as root, so under root (CI) it runs as the
 ``postgres`` system user the package creates.  It listens on no TCP port: only on a
 socket in its own directory, with ``trust`` authentication for the local user — a
 test's server, on a test's machine.  ``fsync=off``: the tests stop and start it cleanly,
-they never cut its power.
+they never cut its power.  A benchmark that measures durable commits asks for
+``fsync=True`` (and full-page writes), a production server's settings.
 
 Each test gets a schema of its own in the one database (:meth:`PostgresServer.location`):
 the same server serves a whole session, and no test sees another's tables.
@@ -46,7 +47,7 @@ def server_programs() -> Path | None:
 class PostgresServer:
     """One PostgreSQL server: ``start()``, ``stop()`` (and start again), ``destroy()``."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, fsync: bool = False) -> None:
         programs = server_programs()
         if programs is None:
             raise RuntimeError(
@@ -55,6 +56,7 @@ class PostgresServer:
             )
         self.programs = programs
         self.root = root
+        self.fsync = fsync
         self.data = root / "data"
         self.socket_dir = root
         self.user = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
@@ -79,9 +81,10 @@ class PostgresServer:
 
     def start(self) -> None:
         """Start the server (again) and wait until it takes connections."""
+        sync = "on" if self.fsync else "off"
         options = (
-            f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off "
-            "-c full_page_writes=off -c max_connections=60"
+            f"-k {self.socket_dir} -c listen_addresses='' -c fsync={sync} "
+            f"-c full_page_writes={sync} -c max_connections=60"
         )
         self._run(
             "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w",
@@ -117,10 +120,10 @@ class PostgresServer:
 
 
 @contextlib.contextmanager
-def running_server() -> Iterator[PostgresServer]:
-    """A fresh server for the block, removed afterwards."""
+def running_server(*, fsync: bool = False) -> Iterator[PostgresServer]:
+    """A fresh server for the block, removed afterwards (``fsync``: see the module)."""
     root = Path(tempfile.mkdtemp(prefix="labd-pg-"))
-    server = PostgresServer(root)
+    server = PostgresServer(root, fsync=fsync)
     try:
         yield server.create()
     finally:

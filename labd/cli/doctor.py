@@ -1,7 +1,8 @@
 """``labd doctor``: check what labd relies on and say how to fix what is wrong.
 
 The installation (state and spool: there, private, owned by the service user, room in
-the spool, the journal on local disk), the CUPS server (the settings that protect
+the spool, the journal on local disk, or a PostgreSQL journal reachable, current, and
+append-only for labd's role), the CUPS server (the settings that protect
 customers' images and make reconciliation possible, the configured queues), the hot
 folders (who can reach them, how they are watched) and the Samba shares in front of them.
 """
@@ -17,8 +18,9 @@ from typing import Final, TextIO
 
 from labd import samba
 from labd.cli.common import Subparsers, config_of
+from labd.cli.journal_admin import inspect_journal
 from labd.config import Config
-from labd.errors import AccessDenied, PrintError
+from labd.errors import AccessDenied, JournalSchemaError, LabdError, PrintError
 from labd.intake.safety import check_folder, filesystem_type, is_network
 from labd.printing import CupsClient
 from labd.running import running_status
@@ -116,6 +118,8 @@ def check_installation(config: Config, user: str = SERVICE_USER) -> list[Finding
         else:
             findings.append(_ok(f"{what} {folder}: mode 0700, owned by {user}"))
     findings.extend(_free_space(config))
+    if config.journal.postgres is not None:
+        return findings  # no journal file here: check_journal looks at the database
     fstype = filesystem_type(config.state_dir) if config.state_dir.exists() else "unknown"
     findings.append(
         _fix(
@@ -270,11 +274,102 @@ def check_shares(config: Config, smb_conf: Path) -> list[Finding]:
     ]
 
 
+def check_journal(config: Config, user: str = SERVICE_USER) -> list[Finding]:
+    """A PostgreSQL journal: its password file, the connection, the server's version, the
+    schema's, and what labd's role may do (append events: yes; rewrite them: better not)."""
+    location = config.journal.postgres
+    if location is None:
+        return []  # the SQLite file: check_installation
+    findings = []
+    if location.password_file is not None and location.password_file.is_file():
+        findings.append(_password_file(location.password_file, user))
+    try:
+        found = inspect_journal(location)
+    except LabdError as e:
+        return [*findings, _fix(e.get_message(), _connection_fix(str(e), user))]
+    facts = found.facts
+    version = facts.server_version.split()[0]
+    where = f"journal {found.name}"
+    problem = found.server_problem()
+    findings.append(
+        _fix(f"{where}: {problem}", "upgrade the PostgreSQL server")
+        if problem is not None
+        else _ok(f"{where}: PostgreSQL {version}, connected as role {facts.role}")
+    )
+    schema = found.schema_problem()
+    if schema is None and found.versions is not None:
+        findings.append(_ok(f"{where}: schema version {found.versions.core}, current"))
+    elif schema is not None:
+        newer = isinstance(schema, JournalSchemaError)
+        fix = "upgrade labd" if newer else "labd journal migrate --url postgresql://OWNER@HOST/DB"
+        findings.append(_fix(schema.get_message(), fix))
+    missing = found.privileges_problem()
+    if missing is not None:
+        grants = f"as the tables' owner: labd journal grants {facts.role} | psql ..."
+        findings.append(_fix(f"{where}: {missing}", grants))
+    warning = found.rewrites_warning()
+    findings.append(
+        Finding(
+            ok=True,
+            warning=True,
+            what=f"{where}: {warning}",
+            fix="run labd as a role of its own (README: Several print servers): "
+            "labd journal grants ROLE",
+        )
+        if warning is not None
+        else _ok(
+            f"{where}: role {facts.role} cannot UPDATE, DELETE or TRUNCATE events: the "
+            "database keeps the event log append-only"
+        )
+    )
+    return findings
+
+
+def _connection_fix(problem: str, user: str) -> str:
+    """How to mend a connection that failed (libpq's words say why; they are English)."""
+    if "password file" in problem:
+        return f"write the password into a file: mode 0600, owned by {user}"
+    if "authentication" in problem:
+        return (
+            "put the role's password in password_file (ALTER ROLE ... PASSWORD sets a new "
+            "one), and check pg_hba.conf"
+        )
+    return "start the PostgreSQL server, or correct [journal] url"
+
+
+def _password_file(file: Path, user: str) -> Finding:
+    """The password file: private, and the service's (or root's, for LoadCredential=)."""
+    st = file.stat()
+    mode = st.st_mode & 0o7777
+    owner = _user_name(st.st_uid)
+    if mode & 0o077:
+        return _fix(
+            f"password file {file}: mode {mode:04o}: others than {owner} can read the "
+            "database password",
+            f"chmod 0600 {file}",
+        )
+    if owner not in (user, "root"):
+        return _fix(
+            f"password file {file}: owned by {owner}: the service ({user}) cannot read it",
+            f"chown {user} {file}",
+        )
+    if owner == "root" and not str(file).startswith("/run/credentials/"):
+        return Finding(
+            ok=True,
+            warning=True,
+            what=f"password file {file}: mode {mode:04o}, owned by root: the service "
+            f"({user}) reads it only through LoadCredential=",
+            fix=f"chown {user} {file}, or the drop-in systemd/labd-postgresql.conf",
+        )
+    return _ok(f"password file {file}: mode {mode:04o}, owned by {owner}")
+
+
 def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
     """Run the checks; exit non-zero when something needs fixing."""
     config = config_of(args)
     findings = [
         *check_installation(config, args.service_user),
+        *check_journal(config, args.service_user),
         *check_cups(config),
         *check_hotfolders(config),
         *check_shares(config, args.smb_conf),
@@ -292,7 +387,8 @@ def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
 def register(sub: Subparsers) -> None:
     """Add doctor."""
     doctor = sub.add_parser(
-        "doctor", help="check the installation, CUPS, the hot folders and their shares"
+        "doctor",
+        help="check the installation, the journal, CUPS, the hot folders and their shares",
     )
     doctor.add_argument(
         "--smb-conf",

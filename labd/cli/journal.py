@@ -8,9 +8,11 @@ import json
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from pathlib import Path
 from time import sleep
 from typing import Final, TextIO
 
+from labd.cli import journal_admin
 from labd.cli.common import (
     Subparsers,
     config_of,
@@ -22,10 +24,12 @@ from labd.cli.common import (
 )
 from labd.clock import isoformat, parse_timestamp, readable
 from labd.config import Config
+from labd.errors import LabdError
 from labd.journal import ChainCheck, EventFilter, Journal, JournalView
 from labd.journal.view import event_data
 from labd.media.queries import MediaQueries
 from labd.model import Event, JobState
+from labd.store import PostgresLocation, StoreLocation
 
 EXIT_CHAIN_BROKEN: Final = 10
 FOLLOW_SECONDS: Final = 0.5  # how often --follow looks for new events
@@ -58,8 +62,18 @@ def event_summary(e: Event) -> str:
 
 
 def cmd_journal(args: argparse.Namespace, out: TextIO) -> int:
-    """Show the event log (every state change with its time), or verify its hash chain."""
+    """Show the event log (every state change with its time), or verify its hash chain;
+    migrate the journal, or print the privileges labd's role needs (journal_admin)."""
     config = config_of(args)
+    if args.action in _ADMIN:
+        where = _admin_location(args, config)
+        if args.action == "migrate":
+            return journal_admin.migrate(where, config.journal.node, out)
+        if args.role is None:
+            raise LabdError("`labd journal grants` needs the ROLE labd runs as")
+        return journal_admin.grants(where, args.role, out)
+    if args.role is not None or args.url is not None or args.password_file is not None:
+        raise LabdError("ROLE, --url and --password-file are for `labd journal migrate|grants`")
     with open_journal(config) as journal:
         if args.action == "verify":
             return _verify(journal.verify(args.head), out)
@@ -163,6 +177,24 @@ def _verify(check: ChainCheck, out: TextIO) -> int:
     return 0
 
 
+_ADMIN: Final = ("migrate", "grants")
+
+
+def _admin_location(args: argparse.Namespace, config: Config) -> StoreLocation:
+    """The journal ``migrate`` and ``grants`` work on: ``--url`` (the owner's role), else the
+    configured one."""
+    if args.url is None:
+        if args.password_file is not None:
+            raise LabdError("--password-file is the password of --url's role: give --url too")
+        if args.role is not None and args.action == "migrate":
+            raise LabdError("ROLE is for `labd journal grants`")
+        return config.journal_location
+    try:
+        return PostgresLocation(args.url, args.password_file)
+    except ValueError as e:
+        raise LabdError(f"--url: {e}") from None
+
+
 def _day(text: str) -> str:
     """A date (YYYY-MM-DD) or a full timestamp, as the journal writes timestamps."""
     try:
@@ -212,8 +244,29 @@ def _carriers(config: Config, journal: Journal, job_id: int | None) -> tuple[int
 
 def register(sub: Subparsers) -> None:
     """Add ``journal``."""
-    journal = sub.add_parser("journal", help="show the event log, or verify its hash chain")
-    journal.add_argument("action", nargs="?", choices=["show", "verify"], default="show")
+    journal = sub.add_parser(
+        "journal",
+        help="show the event log, verify its hash chain, migrate the journal's schema, or "
+        "print the privileges labd's PostgreSQL role needs",
+    )
+    journal.add_argument(
+        "action", nargs="?", choices=["show", "verify", "migrate", "grants"], default="show"
+    )
+    journal.add_argument(
+        "role",
+        nargs="?",
+        type=journal_admin.role_arg,
+        metavar="ROLE",
+        help="grants: the PostgreSQL role labd runs as",
+    )
+    journal.add_argument(
+        "--url",
+        help="migrate, grants: this postgresql:// URL (the tables' owner's role) instead of "
+        "[journal] url",
+    )
+    journal.add_argument(
+        "--password-file", type=Path, help="migrate, grants: the password of --url's role"
+    )
     journal.add_argument(
         "--job", type=int, help="only events of this job, its media items' and its waste's"
     )
