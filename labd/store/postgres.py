@@ -293,14 +293,21 @@ class PostgresStore(Store):
         return row is not None and row[0] in {"on", "remote_write", "remote_apply"}
 
     def scrub(self) -> bool:
-        """VACUUM the journal's tables, so erased rows' space is reclaimed for reuse.
+        """VACUUM the journal's tables this role owns, so erased rows' space is reclaimed
+        for reuse (a role that only writes, as labd's should, owns none: autovacuum does
+        it there, without the log of refusals a VACUUM of every table would leave).
 
         PostgreSQL has no secure delete: until the space is overwritten, and in the
         server's WAL and backups for as long as they are kept, erased values may remain;
         the README says so (What deleting means).
         """
+        owned = self.read(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+            "AND tableowner = current_user ORDER BY tablename"
+        )
         with self._reading() as conn:
-            conn.execute("VACUUM")
+            for row in owned:
+                conn.execute(f'VACUUM "{row.text("tablename")}"')
         return True
 
     def size_bytes(self) -> int:
@@ -412,5 +419,7 @@ def pg_error(name: str, error: psycopg.Error, doing: str) -> JournalError | Acce
     if state.startswith("28"):  # invalid authorization: the role, its password
         return AccessDenied(name, message)
     if state == "42501":
-        return JournalError(name, f"{message} (see README: PostgreSQL, privileges)")
+        return JournalError(
+            name, f"{message} (see README: Several print servers, the roles and their privileges)"
+        )
     return JournalError(name, message)
