@@ -89,6 +89,18 @@ def _require(job: Job, state: JobState, action: str) -> None:
         raise refusal(job, _RULES[action])
 
 
+def _on_this_node(journal: Journal, job: Job, action: str) -> None:
+    """Refuse an action on another node's job: its files and CUPS jobs are there (a CUPS
+    job number here would name another customer's job)."""
+    if not journal.holds_files_of(job):
+        raise JobActionRefused(
+            job.id,
+            job.state.value,
+            f"it belongs to print server {job.node}, which has its files and CUPS jobs. "
+            f"Run labd {action} {job.id} there (labd nodes lists the servers)",
+        )
+
+
 @contextmanager
 def _still(journal: Journal, job_id: int, action: str) -> Iterator[None]:
     """The daemon moved the job between the check and the change: refuse from where it is."""
@@ -106,6 +118,7 @@ def retry_job(journal: Journal, cups: CupsClient, job_id: int, *, by: str) -> li
     """
     job = journal.job(job_id)
     _require(job, JobState.HELD, "retry")
+    _on_this_node(journal, job, "retry")
     outputs = journal.outputs(job_id)
     if not outputs:
         with _still(journal, job_id, "retry"):
@@ -136,6 +149,7 @@ def cancel_job(journal: Journal, cups: CupsClient, job_id: int, *, by: str) -> l
     if JobState.CANCELED not in TRANSITIONS[job.state]:
         taking = job.state is JobState.DISCOVERED
         raise refusal(job, "it can be cancelled once taken" if taking else _RULES["cancel"])
+    _on_this_node(journal, job, "cancel")
     cancelled = []
     for out in journal.outputs(job_id):
         if out.cups_job_id is None:
@@ -152,6 +166,7 @@ def cancel_job(journal: Journal, cups: CupsClient, job_id: int, *, by: str) -> l
 def reprint_job(journal: Journal, job_id: int, seqs: list[int] | None, *, by: str) -> Job:
     """A new job, linked to ``job_id``, printing its outputs ``seqs`` (all by default) again."""
     original = journal.job(job_id)
+    _on_this_node(journal, original, "reprint")
     outputs = journal.outputs(job_id)
     if not outputs or original.state is JobState.PURGED:
         # Cancelled before it was converted: only its photos can print it.

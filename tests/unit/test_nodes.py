@@ -189,3 +189,26 @@ def test_a_node_never_purges_another_nodes_begun_purge(two_nodes) -> None:
     assert summary.purged == []
     assert b.journal.job(jb).state is JobState.DONE
     assert Path(b.journal.job(jb).spool).is_dir()
+
+
+@pytest.mark.parametrize(
+    ("state", "argv"),
+    [
+        pytest.param(JobState.HELD, ["retry"], id="retry"),
+        pytest.param(JobState.HELD, ["cancel"], id="cancel"),
+        pytest.param(JobState.DONE, ["reprint"], id="reprint"),
+    ],
+)
+def test_a_command_on_another_nodes_job_is_refused_and_changes_nothing(
+    two_nodes, capsys: pytest.CaptureFixture[str], state: JobState, argv: list[str]
+) -> None:
+    a, b, _ = two_nodes
+    jb = b.job(state, "from-b")
+    with RawDB(a.journal) as db:
+        before = db.everything()
+        code, _ = a.cli(*argv, str(jb))
+        assert code == 12
+        err = capsys.readouterr().err
+        assert f"Job {jb} is {state.value}: it belongs to print server b" in err
+        assert f"Run labd {argv[0]} {jb} there" in err
+        assert db.everything() == before
