@@ -19,6 +19,8 @@ from labd.clock import ManualClock
 from labd.config import Config, parse
 from labd.journal import Journal
 from labd.journal.nodes import beat, node_names, nodes
+from labd.media.ledger import MediaLedger
+from labd.media.model import MediaKind, MediaState
 from labd.model import JobState
 from labd.privacy.model import RetentionError
 from labd.privacy.retention import Retention
@@ -212,3 +214,18 @@ def test_a_command_on_another_nodes_job_is_refused_and_changes_nothing(
         assert f"Job {jb} is {state.value}: it belongs to print server b" in err
         assert f"Run labd {argv[0]} {jb} there" in err
         assert db.everything() == before
+
+
+def test_a_stick_received_at_one_shop_and_returned_at_the_other_is_one_item(two_nodes) -> None:
+    a, b, _ = two_nodes
+    at_a, at_b = MediaLedger(a.journal), MediaLedger(b.journal)
+    item = at_a.register(MediaKind.USB, "SERIAL-SHOP-1", by="anna", orders=[ORDER])
+    at_b.in_use(item.id, by="bob")
+    at_b.ready(item.id, by="bob")
+    at_b.returned(item.id, by="bob")
+    [seen] = at_a.items(order=ORDER)
+    assert (seen.id, seen.state) == (item.id, MediaState.RETURNED)
+    assert [i.id for i in at_b.items()] == [item.id]
+    kinds = [e.kind for e in a.journal.events() if e.kind.startswith("media.")]
+    assert kinds == ["media.registered", "media.in_use", "media.ready", "media.returned"]
+    assert b.journal.verify().first_bad is None
