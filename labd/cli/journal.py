@@ -15,10 +15,12 @@ from typing import Final, TextIO
 from labd.cli import journal_admin
 from labd.cli.common import (
     Subparsers,
+    add_node_option,
     config_of,
     hotfolders_filter,
     job_state,
     open_journal,
+    select_node,
     table_line,
     write_table,
 )
@@ -77,6 +79,7 @@ def cmd_journal(args: argparse.Namespace, out: TextIO) -> int:
     with open_journal(config) as journal:
         if args.action == "verify":
             return _verify(journal.verify(args.head), out)
+        select_node(journal, args.node)
         f = _filter(args, config, journal)
         if args.follow and f.limit is None:
             f = replace(f, limit=FOLLOW_FIRST)  # as tail -f: the last few, then what comes
@@ -287,6 +290,7 @@ def register(sub: Subparsers) -> None:
     journal.add_argument("--since", type=_day, help="from this date (YYYY-MM-DD, UTC) on")
     journal.add_argument("--until", type=_raw_day, help="up to this date (YYYY-MM-DD), inclusive")
     journal.add_argument("--hotfolder", help="only events of jobs from this hot folder")
+    add_node_option(journal, "jobs' events")
     journal.add_argument(
         "--printer", help="only events of jobs of the hot folders printing on this printer"
     )

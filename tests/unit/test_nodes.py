@@ -8,6 +8,7 @@ Two real Journal connections, as two labd daemons have, to one real PostgreSQL s
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,3 +230,14 @@ def test_a_stick_received_at_one_shop_and_returned_at_the_other_is_one_item(two_
     kinds = [e.kind for e in a.journal.events() if e.kind.startswith("media.")]
     assert kinds == ["media.registered", "media.in_use", "media.ready", "media.returned"]
     assert b.journal.verify().first_bad is None
+
+
+def test_the_journal_of_one_node(two_nodes) -> None:
+    a, b, _ = two_nodes
+    ja, jb = a.job(JobState.DONE, "from-a"), b.job(JobState.DONE, "from-b")
+    code, text = a.cli("journal", "--node", "b", "--format", "json")
+    assert code == 0
+    jobs = {json.loads(line)["job_id"] for line in text.splitlines()}
+    assert jobs == {jb}
+    code, text = a.cli("journal", "--format", "json")
+    assert {json.loads(line)["job_id"] for line in text.splitlines()} >= {ja, jb}
