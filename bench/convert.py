@@ -1,22 +1,41 @@
-"""Conversion throughput: labd against plain Pillow and ImageMagick, on the same inputs.
+"""Conversion speed: labd against the limit route, plain Pillow and ImageMagick, same inputs.
 
-    .venv/bin/python bench/convert.py [--images 12] [--processes 1,2] [--pages 50] [--repeat 1]
-                                      [--grain 4]
+    .venv/bin/python bench/convert.py [--images 24] [--processes 1,2] [--repeat 3]
+        [--grain 4] [--products prints-10x15,prints-13x18,enlargement-20x30] [--pages 50]
+        [--parts 1,2,3] [--no-peers] [--verbose]
 
-Builds 24 MP camera-like JPEGs (quality 95, an Adobe RGB-like profile, every other one
-EXIF-rotated, 7.8 MB each with the default grain) in a temporary folder, converts them to
-the 10x15 product of config/labd.toml with labd (convert_batch in a process pool: what
-`labd convert` runs), with plain Pillow and with ImageMagick, and prints images/s, the
-peak RSS of a worker and the ratios.  Then binds a 50-page photobook from print-ready
-JPEGs.  Timings exclude starting the worker processes.  With --repeat N every run is made
-N times, interleaved, and the median is printed (the machine may be shared); the CPU time
-per image, which other work on the machine hardly changes, is printed too.
+Builds 24 MP camera-like JPEGs in a temporary folder (quality 95, 7.8 MB each with the
+default grain; sRGB and an Adobe RGB-like profile by pairs, every other one EXIF-turned),
+then measures, with the products of config/labd.toml:
+
+1. Throughput, 10x15 product, each route in a pool of N processes (images/s, CPU per
+   image, a worker's peak RSS, the median of --repeat interleaved runs):
+   - labd: convert_batch in its process pool, what `labd convert` and the daemon run; also
+     to a printer's lookup-table profile;
+   - the limit: decode at the smallest DCT scale M/8 that keeps the print's pixels
+     (libjpeg-turbo through simplejpeg), crop and Lanczos-3 resize (libvips), turn, encode
+     (libjpeg-turbo), no colour work and nothing else;
+   - plain Pillow: open, exif_transpose, ImageOps.fit with LANCZOS, profile to sRGB, save;
+   - ImageMagick at the settings its documentation gives for speed: `-define jpeg:size=`
+     (DCT scaling on load) and `-thumbnail` (resize that drops what a print does not need),
+     its own thread count; the colour conversion after the resize.
+2. Per product, on one core in this process (best of --repeat per photo): labd's CPU per
+   image against the limit route's, the ratio (issue 19's goal: at most 1.15), and the
+   stage costs (decode at M/8, resize, colour, encode).
+3. `labd convert` start-up: the command run on the photos with --jobs N (the largest of
+   --processes), against the same conversion in a pool already started; the difference
+   is what the command spends starting, and its log tells when the first file began.
+
+Timings in 1 and 2 exclude starting the worker processes (CPU per image has the CPU of
+starting a pool subtracted).  The machine may be shared: CPU per image moves less than
+images/s when other work runs.
 """
 
 from __future__ import annotations
 
-import argparse
 import io
+import json
+import math
 import multiprocessing
 import os
 import resource
@@ -28,22 +47,28 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
+import numpy as np
+import pyvips
+import simplejpeg
 from PIL import Image, ImageCms, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import benchargs
+
 from labd.config import load  # after the path set-up above
-from labd.convert import colour, convert_batch, process_pool
+from labd.convert import colour, convert_batch, convert_image, process_pool
 from labd.convert.pdf import bind_photobook
-from labd.logging import configure as configure_logging
-from labd.model import Product
-from tests.imagegen import CAMERA_GRAIN, CAMERA_SIZE, rgb_lut_profile
-from tests.imagegen import camera_jpegs as make_inputs
+from labd.model import Fit, Product
 
 ROOT = Path(__file__).resolve().parent.parent
+PRODUCTS = "prints-10x15,prints-13x18,enlargement-20x30"
+MAGICK_SETTINGS = "-define jpeg:size=WxW -auto-orient -thumbnail WxH^ -extent, default threads"
+
 # --- plain Pillow, as a careful user without labd would write it -----------------------------
 
 _SRGB = ImageCms.createProfile("sRGB")
@@ -72,20 +97,22 @@ def pillow_one(src: Path, out: Path, size: tuple[int, int]) -> int:
 
 
 def magick_one(tool: str, src: Path, out: Path, size: tuple[int, int], srgb: Path) -> int:
-    """ImageMagick with the -define jpeg:size= hint (DCT scaling); returns its peak RSS.
+    """ImageMagick at its documented fast settings (MAGICK_SETTINGS); returns its peak RSS.
 
-    The colour conversion comes after the resize, on the print-sized image, as a careful
-    user would order it (before the resize it costs ImageMagick about 1.3 s more here).
+    `-define jpeg:size` lets libjpeg decode at the smallest 1/N scale that keeps that size
+    (the long side both ways: the photo may be turned); `-thumbnail` is `-resize` made for
+    shrinking a lot.  The colour conversion comes after the resize, on the print-sized
+    image, as a careful user would order it.
     """
     w, h = size
     subprocess.run(
         [
             tool,
             "-define",
-            f"jpeg:size={w}x{w}",  # decode at the smallest DCT scale that covers the print
+            f"jpeg:size={w}x{w}",
             str(src),
             "-auto-orient",
-            "-resize",
+            "-thumbnail",
             f"{w}x{h}^",
             "-gravity",
             "center",
@@ -103,9 +130,82 @@ def magick_one(tool: str, src: Path, out: Path, size: tuple[int, int], srgb: Pat
             str(out),
         ],
         check=True,
-        env={**os.environ, "MAGICK_THREAD_LIMIT": "1"},  # one core per process, as the others
     )
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+
+
+# --- the limit: decode at M/8, crop and resize, turn, encode; no colour work ------------------
+
+_ORIENTATION = 0x0112
+_ROTATE = {3: "d180", 6: "d90", 8: "d270"}  # EXIF orientation -> libvips' turn to upright
+
+
+@dataclass
+class Stages:
+    """CPU seconds of one limit-route conversion, step by step."""
+
+    decode: float = 0.0
+    resize: float = 0.0
+    encode: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.decode + self.resize + self.encode
+
+
+def limit_one(src: Path, out: Path, product: Product) -> int:
+    """The limit route for one photo (see the module docstring); returns the peak RSS."""
+    limit_route(src, out, product, Stages())
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def limit_route(src: Path, out: Path, product: Product, stages: Stages) -> None:
+    """Decode at the smallest M/8 that keeps the print's pixels, resize, turn, encode."""
+    t0 = time.process_time()
+    data = src.read_bytes()
+    with Image.open(io.BytesIO(data)) as img:  # the header only: size and EXIF orientation
+        orientation = img.getexif().get(_ORIENTATION, 1)
+        width, height = img.size
+    turned = orientation in (5, 6, 7, 8)
+    shown = (height, width) if turned else (width, height)
+    area = product.pixel_size(landscape=shown[0] >= shown[1])
+    inner = (area[0] - 2 * product.border_pixels, area[1] - 2 * product.border_pixels)
+    tw, th = (inner[1], inner[0]) if turned else inner  # in the stored orientation
+    cover = product.fit is Fit.FILL
+    scale = max(tw / width, th / height) if cover else min(tw / width, th / height)
+    pixels = simplejpeg.decode_jpeg(
+        data,
+        "RGB",
+        min_width=math.ceil(width * scale - 1e-9),
+        min_height=math.ceil(height * scale - 1e-9),
+    )
+    t1 = time.process_time()
+    dh, dw, _ = pixels.shape
+    image = pyvips.Image.new_from_memory(pixels.data, dw, dh, 3, "uchar")
+    if cover:  # the centre of the aspect ratio of the print, then exactly the print's size
+        s = max(tw / dw, th / dh)
+        cw, ch = min(dw, round(tw / s)), min(dh, round(th / s))
+        image = image.crop((dw - cw) // 2, (dh - ch) // 2, cw, ch)
+    else:
+        s = min(tw / dw, th / dh)
+        tw, th = min(tw, round(dw * s)), min(th, round(dh * s))
+    image = image.resize(tw / image.width, vscale=th / image.height, kernel="lanczos3")
+    if (image.width, image.height) != (tw, th):
+        image = image.gravity("centre", tw, th, extend="copy")
+    if orientation in _ROTATE:
+        image = image.rot(_ROTATE[orientation])
+    if product.border_pixels or not cover:
+        image = image.gravity("centre", area[0], area[1], extend="white")
+    resized = np.ndarray((image.height, image.width, 3), np.uint8, buffer=image.write_to_memory())
+    t2 = time.process_time()
+    out.write_bytes(simplejpeg.encode_jpeg(resized, product.jpeg_quality, "RGB", "420"))
+    t3 = time.process_time()
+    stages.decode += t1 - t0
+    stages.resize += t2 - t1
+    stages.encode += t3 - t2
+
+
+# --- pools ---------------------------------------------------------------------------------
 
 
 def warm(pool: ProcessPoolExecutor, workers: int) -> None:
@@ -133,53 +233,224 @@ def bench_pool(
         return time.perf_counter() - started, max(peaks)
 
 
-def run_once(
-    name: str,
-    workers: int,
-    product: Product,
-    inputs: list[Path],
-    out: Path,
-    *,
-    magick: str | None,
-    srgb: Path,
-) -> tuple[float, int]:
-    """One timed run of ``name`` over ``inputs``: seconds and a worker's peak RSS (KiB)."""
-    size = product.pixel_size(landscape=True)
-    if name.startswith("labd"):
-        return bench_labd(product, inputs, out, workers)
-    if name == "plain Pillow":
-        jobs: list[tuple[object, ...]] = [
-            (s, out / f"{i:04d}.jpg", size) for i, s in enumerate(inputs)
-        ]
+@dataclass(frozen=True)
+class Setup:
+    """What every run shares: the inputs, the products, ImageMagick and the sRGB file."""
+
+    inputs: list[Path]
+    product: Product
+    printer: Product
+    magick: str | None
+    srgb: Path
+
+
+LABD = "labd, sRGB"
+LABD_LUT = "labd, LUT printer profile"
+LIMIT = "limit (M/8, no colour)"
+PILLOW = "plain Pillow"
+MAGICK = "ImageMagick"
+
+
+def run_once(name: str, workers: int, setup: Setup, out: Path) -> tuple[float, int]:
+    """One timed run of ``name`` over the inputs: seconds and a worker's peak RSS (KiB)."""
+    size = setup.product.pixel_size(landscape=True)
+    outs = [out / f"{i:04d}.jpg" for i in range(len(setup.inputs))]
+    if name == LABD:
+        return bench_labd(setup.product, setup.inputs, out, workers)
+    if name == LABD_LUT:
+        return bench_labd(setup.printer, setup.inputs, out, workers)
+    jobs: list[tuple[object, ...]]
+    if name == LIMIT:
+        jobs = [(s, o, setup.product) for s, o in zip(setup.inputs, outs, strict=True)]
+        return bench_pool(workers, limit_one, jobs)
+    if name == PILLOW:
+        jobs = [(s, o, size) for s, o in zip(setup.inputs, outs, strict=True)]
         return bench_pool(workers, pillow_one, jobs)
-    jobs = [(magick, s, out / f"{i:04d}.jpg", size, srgb) for i, s in enumerate(inputs)]
-    return bench_pool(workers, magick_one, jobs)
-
-
-def report(name: str, workers: int, seen: list[tuple[float, int]], cpu: list[float]) -> float:
-    """Print one line for ``name``'s runs; return the median rate."""
-    rate = statistics.median(r for r, _ in seen)
-    peak = max(p for _, p in seen)
-    spread = ""
-    if len(seen) > 1:
-        low, high = min(r for r, _ in seen), max(r for r, _ in seen)
-        spread = f"  (median of {len(seen)}: {low:.2f}-{high:.2f})"
-    ms = 1000 * statistics.median(cpu)
-    print(
-        f"{name:26} {workers} proc: {rate:6.2f} images/s  "
-        f"peak RSS/worker {peak / 1024:6.1f} MiB  CPU {ms:4.0f} ms/image{spread}"
+    return bench_pool(
+        workers,
+        magick_one,
+        [(setup.magick, s, o, size, setup.srgb) for s, o in zip(setup.inputs, outs, strict=True)],
     )
-    return rate
 
 
 def _children_cpu() -> float:
     """CPU seconds of ended child processes (pool workers, and ImageMagick under them).
 
     Unlike images/s it hardly moves when other work shares the machine; it includes
-    starting the workers (about 0.3 s each).
+    starting the workers (see _starting_cpu).
     """
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def _starting_cpu(workers: int) -> float:
+    """CPU seconds of starting and stopping a pool of ``workers`` that converts nothing."""
+    seen = []
+    for _ in range(3):
+        before = _children_cpu()
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            warm(pool, workers)
+        seen.append(_children_cpu() - before)
+    return statistics.median(seen)
+
+
+def throughput(setup: Setup, counts: list[int], repeat: int, folder: Path, *, peers: bool) -> None:
+    """Part 1: every route in pools of each of ``counts`` processes; lines and ratios."""
+    runs = [LABD, LABD_LUT, LIMIT]
+    if peers:
+        runs += [PILLOW, MAGICK] if setup.magick else [PILLOW]
+    print(f"\n1. throughput, {setup.product.name}, pools of {'/'.join(map(str, counts))}")
+    if peers:
+        print(f"   ImageMagick: {setup.magick or 'not installed, skipped'} ({MAGICK_SETTINGS})")
+    for workers in counts:
+        rate: dict[str, float] = {}
+        cpu: dict[str, float] = {}
+        seen: dict[str, list[tuple[float, int, float]]] = {name: [] for name in runs}
+        starting = _starting_cpu(workers)
+        for _ in range(repeat):
+            for name in runs:
+                out = folder / f"out-{runs.index(name)}-{workers}"
+                out.mkdir(exist_ok=True)
+                before = _children_cpu()
+                seconds, peak = run_once(name, workers, setup, out)
+                per_image = (_children_cpu() - before - starting) / len(setup.inputs)
+                seen[name].append((len(setup.inputs) / seconds, peak, per_image))
+        for name in runs:
+            rate[name] = statistics.median(r for r, _, _ in seen[name])
+            cpu[name] = statistics.median(c for _, _, c in seen[name])
+            peak = max(p for _, p, _ in seen[name])
+            low, high = min(r for r, _, _ in seen[name]), max(r for r, _, _ in seen[name])
+            print(
+                f"   {name:26} {workers} proc: {rate[name]:6.2f} images/s ({low:.2f}-{high:.2f})"
+                f"  CPU {1000 * cpu[name]:4.0f} ms/image  peak RSS/worker {peak / 1024:5.1f} MiB"
+            )
+        faster = ", ".join(
+            f"{rate[LABD] / rate[n]:.2f}x {n}" for n in (PILLOW, MAGICK) if n in rate
+        )
+        if faster:
+            print(f"   {workers} proc: labd is {faster}")
+        print(
+            f"   {workers} proc: labd's CPU per image / the limit's: "
+            f"{cpu[LABD] / cpu[LIMIT]:.2f} (sRGB), {cpu[LABD_LUT] / cpu[LIMIT]:.2f} (LUT printer)"
+        )
+
+
+# --- part 2: per product, stage costs ----------------------------------------------------------
+
+
+def per_product(setup: Setup, names: list[str], repeat: int, folder: Path) -> None:
+    """Part 2: labd against the limit, one core, per product; stage costs of the limit."""
+    config = load(ROOT / "config" / "labd.toml")
+    distinct = setup.inputs[:4]  # camera_jpegs: the rest are copies
+    print(f"\n2. one core, CPU ms per image (best of {repeat} per photo, mean over 4 photos)")
+    print(
+        f"   {'product':20} {'photo':10} {'decode':>6} {'resize':>6} {'colour':>6} "
+        f"{'encode':>6} {'limit':>6} {'labd':>6} {'labd/limit':>10}"
+    )
+    for name in names:
+        for variant in ("sRGB", "LUT"):
+            product = config.products[name]
+            if variant == "LUT":
+                product = replace(product, output_icc=setup.printer.output_icc)
+            for kind, photos in (("sRGB", distinct[2:]), ("Adobe RGB", distinct[:2])):
+                _product_line(product, variant, kind, photos, repeat=repeat, folder=folder)
+
+
+def _product_line(
+    product: Product, variant: str, kind: str, photos: list[Path], *, repeat: int, folder: Path
+) -> None:
+    out = folder / "stage.jpg"
+    stages: list[Stages] = []
+    colours: list[float] = []
+    labd: list[float] = []
+    for photo in photos:
+        runs, colour_runs, labd_runs = [], [], []
+        for _ in range(repeat):
+            s = Stages()
+            limit_route(photo, out, product, s)
+            runs.append(s)
+            colour_runs.append(_colour_seconds(product, photo, out))
+            started = time.process_time()
+            convert_image(product, photo, out)
+            labd_runs.append(time.process_time() - started)
+        best = Stages(*(min(getattr(r, f) for r in runs) for f in ("decode", "resize", "encode")))
+        stages.append(best)
+        colours.append(min(colour_runs))
+        labd.append(min(labd_runs))
+    limit = statistics.mean(s.total for s in stages)
+    ms = {f: 1000 * statistics.mean(getattr(s, f) for s in stages) for f in ("decode", "resize")}
+    encode = 1000 * statistics.mean(s.encode for s in stages)
+    label = product.name if variant == "sRGB" else f"{product.name}, LUT"
+    print(
+        f"   {label:20} {kind:10} {ms['decode']:6.0f} {ms['resize']:6.0f} "
+        f"{1000 * statistics.mean(colours):6.0f} {encode:6.0f} {1000 * limit:6.0f} "
+        f"{1000 * statistics.mean(labd):6.0f} {statistics.mean(labd) / limit:10.2f}"
+    )
+
+
+def _colour_seconds(product: Product, photo: Path, printed: Path) -> float:
+    """CPU seconds of labd's colour step for ``photo`` on a print-sized image (0: skipped)."""
+    with Image.open(photo) as img:
+        icc = img.info.get("icc_profile")
+    transform = colour.transform_for(icc, "RGB", product)
+    with Image.open(printed) as img:
+        pixels = img.convert("RGB")
+    started = time.process_time()
+    colour.to_output(pixels, transform)
+    return time.process_time() - started
+
+
+# --- part 3: the command's start-up ----------------------------------------------------------
+
+
+def startup(setup: Setup, workers: int, repeat: int, folder: Path) -> None:
+    """Part 3: `labd convert` against a warm pool on the same photos; when the first began."""
+    labd = Path(sys.executable).parent / "labd"
+    config = ROOT / "config" / "labd.toml"
+    print(f"\n3. `labd convert --jobs {workers}` on {len(setup.inputs)} photos, {repeat} runs")
+    walls, warms, firsts = [], [], []
+    for n in range(repeat):
+        out = folder / f"cli-{n}"
+        command = [str(labd), "--config", str(config), "convert", "--product",
+                   setup.product.name, "--jobs", str(workers), "--out", str(out),
+                   *map(str, setup.inputs)]  # fmt: skip
+        began = time.time()
+        done = subprocess.run(
+            command,
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "LABD_LOG_LEVEL": "DEBUG"},  # to see when each file began
+        )
+        walls.append(time.time() - began)
+        firsts.append(_first_start(done.stdout + done.stderr) - began)
+        warm_out = folder / f"warm-{n}"
+        warm_out.mkdir()
+        warms.append(bench_labd(setup.product, setup.inputs, warm_out, workers)[0])
+    wall, warm_pool = statistics.median(walls), statistics.median(warms)
+    print(f"   labd convert, whole run:              {wall:5.2f} s (median)")
+    print(f"   the same in a pool already started:   {warm_pool:5.2f} s")
+    print(f"   spent starting (the difference):      {wall - warm_pool:5.2f} s (goal: under 0.2)")
+    print(f"   from the command's start to its first conversion: {statistics.median(firsts):.2f} s")
+    bare = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        subprocess.run([str(labd), "--version"], check=True, capture_output=True)
+        bare.append(time.perf_counter() - began)
+    print(f"   `labd --version` (Python and labd's command line alone): {min(bare):.2f} s")
+
+
+def _first_start(log: str) -> float:
+    """When the first conversion of a run began (epoch seconds), from labd's JSON log."""
+    starts = []
+    for line in log.splitlines():
+        if not line.startswith("{"):
+            continue
+        entry = json.loads(line)
+        if entry.get("event") == "convert.file_converted":
+            ended = datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00"))
+            starts.append(ended.timestamp() - float(entry["seconds"]))
+    return min(starts)
 
 
 def find_magick() -> str | None:
@@ -191,24 +462,37 @@ def find_magick() -> str | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=12)
-    parser.add_argument("--processes", default="1,2")
-    parser.add_argument("--pages", type=int, default=50)
-    parser.add_argument("--repeat", type=int, default=1, help="runs of each; the median counts")
-    parser.add_argument(
-        "--grain",
-        type=int,
-        default=CAMERA_GRAIN,
-        help=f"grain of the photos (standard deviation, default {CAMERA_GRAIN}; more: bigger)",
+    # Here, not at the top: spawned workers import this module again, and the test helpers
+    # (pikepdf among them) would add to every worker's peak memory.
+    from tests.imagegen import (  # noqa: PLC0415
+        CAMERA_GRAIN,
+        CAMERA_SIZE,
+        adobe_rgb_like_profile,
+        camera_jpegs,
+        camera_srgb_profile,
+        rgb_lut_profile,
     )
-    args = parser.parse_args()
-    configure_logging(level="WARNING")
-    counts = [int(n) for n in args.processes.split(",")]
+
+    parser = benchargs.parser(
+        __doc__, epilog="The module's docstring (bench/convert.py) says what each route does."
+    )
+    parser.add_argument("--images", type=int, default=24, help="photos converted per run")
+    parser.add_argument("--processes", default="1,2", help="pool sizes for part 1, comma-separated")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each; the median counts")
+    parser.add_argument(
+        "--grain", type=int, default=CAMERA_GRAIN, help="grain of the photos (more: bigger files)"
+    )
+    parser.add_argument("--products", default=PRODUCTS, help="products for part 2 ('' skips it)")
+    parser.add_argument("--pages", type=int, default=50, help="photobook pages bound at the end")
+    parser.add_argument("--parts", default="1,2,3", help="parts to run (see the docstring)")
+    parser.add_argument(
+        "--no-peers", action="store_true", help="leave out plain Pillow and ImageMagick"
+    )
+    args = benchargs.parse(parser)
+    counts = [int(n) for n in args.processes.split(",") if n]
     product = load(ROOT / "config" / "labd.toml").products["prints-10x15"]
-    size = product.pixel_size(landscape=True)
     width, height = CAMERA_SIZE
-    print(f"{os.cpu_count()} cores; {args.images} images of {width}x{height} -> {size}")
+    print(f"{os.cpu_count()} cores; {args.images} photos of {width}x{height}")
     with tempfile.TemporaryDirectory(prefix="labd-bench-") as tmp:
         folder = Path(tmp)
         (folder / "in").mkdir()
@@ -216,55 +500,38 @@ def main() -> None:
         # In a worker of its own: Linux carries a process's peak RSS over fork and exec, so
         # big images made here would show up as every worker's peak.
         ctx = multiprocessing.get_context("spawn")
+        profiles = (adobe_rgb_like_profile(), camera_srgb_profile())
         with ProcessPoolExecutor(1, mp_context=ctx) as maker:
-            inputs = maker.submit(make_inputs, folder / "in", args.images, args.grain).result()
+            inputs = maker.submit(
+                camera_jpegs, folder / "in", max(args.images, 4), args.grain, profiles=profiles
+            ).result()
         megabytes = statistics.mean(p.stat().st_size for p in inputs) / 1e6
         print(
-            f"inputs made in {time.perf_counter() - started:.1f} s: "
-            f"{megabytes:.1f} MB per photo (grain {args.grain})"
+            f"inputs made in {time.perf_counter() - started:.1f} s: {megabytes:.1f} MB per "
+            f"photo (grain {args.grain}), half sRGB, half Adobe RGB-like, half EXIF-turned"
         )
         srgb = folder / "srgb.icc"
         srgb.write_bytes(colour.SRGB_ICC)
-        printer = replace(product, output_icc=rgb_lut_profile("LUT printer"))
-        magick = find_magick()
-        rates: dict[tuple[str, int], float] = {}
-        for workers in counts:
-            runs = ["labd", "labd LUT printer profile", "plain Pillow"]
-            if magick:
-                runs.append("ImageMagick")
-            seen: dict[str, list[tuple[float, int]]] = {name: [] for name in runs}
-            cpu: dict[str, list[float]] = {name: [] for name in runs}
-            for _ in range(args.repeat):
-                for name in runs:
-                    out = folder / f"out-{name.split()[0]}-{workers}"
-                    out.mkdir(exist_ok=True)
-                    product_for = printer if name.startswith("labd LUT") else product
-                    before = _children_cpu()
-                    seconds, peak = run_once(
-                        name, workers, product_for, inputs, out, magick=magick, srgb=srgb
-                    )
-                    seen[name].append((len(inputs) / seconds, peak))
-                    cpu[name].append((_children_cpu() - before) / len(inputs))
-            for name in runs:
-                rates[(name, workers)] = report(name, workers, seen[name], cpu[name])
-        if not magick:
-            print("ImageMagick: not installed, skipped")
-        print_ratios(rates, counts)
-        pages_dir = folder / f"out-labd-{counts[-1]}"
-        pages = sorted(pages_dir.glob("*.jpg"))
-        book = [pages[n % len(pages)] for n in range(args.pages)]
-        best = min(_bind_seconds(product, book, folder / "book.pdf") for _ in range(3))
-        print(f"photobook: {args.pages} pages bound at {args.pages / best:.0f} pages/s")
-
-
-def print_ratios(rates: dict[tuple[str, int], float], counts: list[int]) -> None:
-    """labd's rate over the others', per number of processes."""
-    for workers in counts:
-        labd = rates[("labd", workers)]
-        others = [n for n in ("plain Pillow", "ImageMagick") if (n, workers) in rates]
-        ratios = ", ".join(f"{labd / rates[(n, workers)]:.2f}x {n}" for n in others)
-        lut = rates[("labd LUT printer profile", workers)] / labd
-        print(f"{workers} proc: labd is {ratios}; with a LUT printer profile {lut:.2f}x")
+        setup = Setup(
+            inputs=inputs[: max(args.images, 1)],
+            product=product,
+            printer=replace(product, output_icc=rgb_lut_profile("LUT printer")),
+            magick=find_magick(),
+            srgb=srgb,
+        )
+        parts = set(args.parts.split(","))
+        if counts and "1" in parts:
+            throughput(setup, counts, args.repeat, folder, peers=not args.no_peers)
+        if args.products and "2" in parts:
+            every = replace(setup, inputs=inputs)
+            per_product(every, args.products.split(","), args.repeat, folder)
+        if counts and "3" in parts:
+            startup(setup, max(counts), args.repeat, folder)
+        pages = sorted((folder / f"out-0-{counts[-1]}").glob("*.jpg")) if counts else []
+        if args.pages and pages:
+            book = [pages[n % len(pages)] for n in range(args.pages)]
+            best = min(_bind_seconds(product, book, folder / "book.pdf") for _ in range(3))
+            print(f"\nphotobook: {args.pages} pages bound at {args.pages / best:.0f} pages/s")
 
 
 def _bind_seconds(product: Product, pages: list[Path], out: Path) -> float:

@@ -13,7 +13,6 @@ Prints, for labd's intake (watchdog events + stability + claim by rename, journa
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import tempfile
@@ -24,10 +23,11 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+import benchargs
+
 from labd.clock import SystemClock
 from labd.config import DEFAULT_IGNORE
 from labd.intake import EventSink, Intake, Watcher
-from labd.logging import configure
 from labd.model import HotFolder, Job, WatchMode
 from labd.schemas import open_journal
 
@@ -162,12 +162,13 @@ def idle(seconds: float, mode: WatchMode) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--samples", type=int, default=100)
-    parser.add_argument("--files", type=int, default=10_000)
-    parser.add_argument("--idle-seconds", type=float, default=60.0)
-    args = parser.parse_args()
-    configure(level="WARNING", json=False)
+    parser = benchargs.parser(__doc__)
+    parser.add_argument("--samples", type=int, default=100, help="files timed one by one")
+    parser.add_argument("--files", type=int, default=10_000, help="files dropped at once")
+    parser.add_argument(
+        "--idle-seconds", type=float, default=60.0, help="how long idle CPU is measured, per mode"
+    )
+    args = benchargs.parse(parser, json=False)
     latency(args.samples)
     burst(args.files)
     idle(args.idle_seconds, WatchMode.INOTIFY)

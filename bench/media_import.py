@@ -14,7 +14,6 @@ and for its copy-and-verify part alone (the photo check taken out); the median o
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import statistics
@@ -27,10 +26,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
+import benchargs
+
 from labd.config import DEFAULT_IGNORE
 from labd.intake import importing
 from labd.intake.importing import import_medium
-from labd.logging import configure as configure_logging
 from labd.model import HotFolder, OutputFormat, Product
 from tests.imagegen import camera_jpegs
 
@@ -75,13 +75,12 @@ def run_cp(medium: Path, hot: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--photos", type=int, default=24)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+    parser = benchargs.parser(__doc__)
+    parser.add_argument("--photos", type=int, default=24, help="24 MP photos on the medium")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved runs; medians count")
+    args = benchargs.parse(parser)
     if os.geteuid() != 0:
         sys.exit("bench/media_import.py mounts an image: run it as root")
-    configure_logging(level="WARNING")
     with tempfile.TemporaryDirectory(prefix="labd-bench-import-") as tmp:
         root = Path(tmp)
         content = root / "content" / "DCIM"

@@ -1,31 +1,31 @@
 """What a metrics scrape costs labd, on a journal with a long history.
 
-Usage: .venv/bin/python bench/metrics.py [HISTORY] [NEW]
+    .venv/bin/python bench/metrics.py [--history 20000] [--new 1000] [--verbose]
 
-A journal in a temporary folder gets HISTORY jobs printed and done (the jobs of months),
+A journal in a temporary folder gets --history jobs printed and done (the jobs of months),
 then labd's registry is made as the daemon makes it (its own read connection, counting
 from the journal's end) and scraped:
 
 - steady: nothing new since the last read (every gauge read anew: jobs by state, held
   jobs, the journal's size);
-- after NEW: NEW more jobs printed since the last read (the tally reads their state
+- after --new: that many more jobs printed since the last read (the tally reads their state
   changes, and each printed job's outputs and ticket);
 - cached: a second scrape within CACHE_SECONDS.
 """
 
 from __future__ import annotations
 
-import logging
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import structlog
 from prometheus_client import generate_latest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import benchargs
 
 from labd.clock import ManualClock  # after the path set-up above
 from labd.config import load
@@ -43,9 +43,11 @@ def add_done(journal: Journal, spool: Path, n: int, first: int) -> None:
 
 
 def main() -> None:
-    history = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
-    new = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    parser = benchargs.parser(__doc__)
+    parser.add_argument("--history", type=int, default=20000, help="jobs done before the scrapes")
+    parser.add_argument("--new", type=int, default=1000, help="jobs printed since the last scrape")
+    args = benchargs.parse(parser)
+    history, new = args.history, args.new
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         config = load(write_config(root, GOOD_CONFIG))

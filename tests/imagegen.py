@@ -215,17 +215,24 @@ def rgb_matrix_profile(
     green: tuple[float, float, float],
     blue: tuple[float, float, float],
     gamma: float = 2.2,
+    *,
+    curve_table: list[int] | None = None,
 ) -> bytes:
     """Return an ICC v2 RGB matrix/TRC display profile with the given D50 primaries.
 
     Pillow can only create sRGB, LAB and XYZ profiles; this makes others (Adobe RGB-like,
-    or deliberately wrong ones whose effect a test can see).
+    or deliberately wrong ones whose effect a test can see).  ``curve_table`` (16-bit
+    values) replaces the plain ``gamma`` curve, as sampled tone curves do in camera profiles.
     """
 
     def xyz(v: tuple[float, float, float]) -> bytes:
         return b"XYZ \0\0\0\0" + _s15(v[0]) + _s15(v[1]) + _s15(v[2])
 
-    curve = b"curv\0\0\0\0" + struct.pack(">IH", 1, round(gamma * 256)) + b"\0\0"
+    if curve_table is None:
+        curve = b"curv\0\0\0\0" + struct.pack(">IH", 1, round(gamma * 256)) + b"\0\0"
+    else:
+        count = len(curve_table)
+        curve = b"curv\0\0\0\0" + struct.pack(f">I{count}H", count, *curve_table)
     tags = [
         (b"desc", _desc(description)),
         (b"cprt", b"text\0\0\0\0no copyright\0"),
@@ -394,6 +401,19 @@ def rgb_lut_profile(description: str = "Printer RGB", grid: int = 17) -> bytes:
     return _assemble(tags, b"prtr", b"RGB ", b"Lab ")
 
 
+def camera_srgb_profile() -> bytes:
+    """sRGB as cameras embed it ("sRGB IEC61966-2.1"): the sRGB primaries and its tone curve
+    sampled at 1024 points, not LittleCMS' own parametric sRGB.  LittleCMS' transform from
+    it to its own sRGB changes no value (other sRGB profiles move a few by one)."""
+    table = [
+        round(65535 * (v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4))
+        for v in (n / 1023 for n in range(1024))
+    ]
+    return rgb_matrix_profile(
+        "sRGB IEC61966-2.1", SRGB_RED_XYZ, SRGB_GREEN_XYZ, SRGB_BLUE_XYZ, curve_table=table
+    )
+
+
 def adobe_rgb_like_profile() -> bytes:
     """Adobe RGB (1998) primaries (D50-adapted) and its 563/256 gamma, as a matrix profile."""
     return rgb_matrix_profile(
@@ -487,12 +507,23 @@ CAMERA_DISTINCT = 4  # distinct photos; the rest are copies (the page cache hold
 CAMERA_GRAIN = 4
 
 
-def camera_jpegs(folder: Path, count: int, grain: int = CAMERA_GRAIN) -> list[Path]:
-    """Camera-like JPEGs: grain (so the entropy data is photo-sized), ICC, EXIF rotation."""
-    icc = adobe_rgb_like_profile()
+def camera_jpegs(
+    folder: Path,
+    count: int,
+    grain: int = CAMERA_GRAIN,
+    *,
+    profiles: tuple[bytes, ...] | None = None,
+) -> list[Path]:
+    """Camera-like JPEGs: grain (so the entropy data is photo-sized), ICC, EXIF rotation.
+
+    Every other photo is EXIF-turned; ``profiles`` (default: the Adobe RGB-like one) take
+    turns by pairs, so that each profile has a turned and an upright photo.
+    """
+    icc_of = profiles or (adobe_rgb_like_profile(),)
     originals = []
     for n in range(min(count, CAMERA_DISTINCT)):
         orientation = 6 if n % 2 else 1
+        icc = icc_of[(n // 2) % len(icc_of)]
         img = displayed_image(CAMERA_SIZE, noise=grain)
         if orientation == 6:
             img = img.transpose(Image.Transpose.ROTATE_90)  # stored turned, shown upright

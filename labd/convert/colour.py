@@ -7,6 +7,12 @@ through a 3D lookup table sampled once from the littlecms transform and applied 
 Pillow's Color3DLUT filter: a fixed cost whatever the profiles (65 ms for a 10x15 print
 here, littlecms 95 ms), on average ΔE 0.25 from littlecms' result, at most a code value or
 two.  To sRGB (a matrix profile) littlecms is the faster (50 ms), so it stays.
+
+A transform that cannot change a value is not applied at all: an sRGB photo for an sRGB
+print is the common case, and littlecms would spend 30 ms on a 10x15 print to give back the
+same pixels.  Whether a transform is such is tried once, when it is built, on a grid of
+52 levels per channel: none may move by more than one code value (littlecms' own rounding
+between two encodings of sRGB; bench/quality.py measures what that leaves).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import threading
 from collections import OrderedDict
 from typing import Final, Protocol
 
-from PIL import Image, ImageCms, ImageFilter
+from PIL import Image, ImageChops, ImageCms, ImageFilter
 
 from labd.model import Product, RenderingIntent
 
@@ -59,15 +65,7 @@ class LutTransform:
     def __init__(self, transform: ImageCms.ImageCmsTransform, points: int = LUT_POINTS) -> None:
         if (transform.input_mode, transform.output_mode) != ("RGB", "RGB"):
             raise ValueError("a 3D lookup table maps RGB to RGB")
-        axis = bytes(round(n * 255 / (points - 1)) for n in range(points))
-        # Red varies fastest, then green, then blue: Color3DLUT's order.  Built as three
-        # bands rather than pixel by pixel: 1 ms instead of 25 ms, once per worker.
-        bands = (
-            axis * points**2,
-            bytes(v for v in axis for _ in range(points)) * points,
-            bytes(v for v in axis for _ in range(points**2)),
-        )
-        grid = Image.merge("RGB", [Image.frombytes("L", (points**3, 1), b) for b in bands])
+        grid = _grid(bytes(round(n * 255 / (points - 1)) for n in range(points)))
         sampled = transform.apply(grid)
         # float32: 0.4 MB for 33 points, where a list of floats takes 3.5 MB.
         table = array.array("f", map((1 / 255).__mul__, sampled.tobytes()))
@@ -79,6 +77,45 @@ class LutTransform:
 
     def apply(self, im: Image.Image) -> Image.Image:
         return im.filter(self._lut)
+
+
+def _grid(axis: bytes) -> Image.Image:
+    """Every colour whose channels are all in ``axis``, in one row: red varies fastest, then
+    green, then blue (Color3DLUT's order).  Built as three bands rather than pixel by pixel:
+    1 ms instead of 25 ms."""
+    n = len(axis)
+    bands = (
+        axis * n**2,
+        bytes(v for v in axis for _ in range(n)) * n,
+        bytes(v for v in axis for _ in range(n**2)),
+    )
+    return Image.merge("RGB", [Image.frombytes("L", (n**3, 1), b) for b in bands])
+
+
+class _Unchanged:
+    """The transform of colours to themselves: nothing to do (transform_for gives None)."""
+
+    @property
+    def input_mode(self) -> str:
+        return "RGB"
+
+    def apply(self, im: Image.Image) -> Image.Image:
+        return im
+
+
+_UNCHANGED: Final = _Unchanged()
+# 0, 5, ... 255 on each channel: 140,608 colours, 3 ms through littlecms, once per profile.
+_PROBE_AXIS: Final = bytes(range(0, 256, 5))
+# The most a transform may move a probed value and still count as changing nothing.
+_ROUNDING: Final = 1
+
+
+def _changes_nothing(transform: ImageCms.ImageCmsTransform) -> bool:
+    """Whether ``transform`` (RGB to RGB) gives back every probed colour, give or take
+    littlecms' rounding."""
+    probe = _grid(_PROBE_AXIS)
+    moved = ImageChops.difference(transform.apply(probe), probe)
+    return moved.point(lambda v: 255 if v > _ROUNDING else 0).getbbox() is None
 
 
 _INTENTS: Final = {
@@ -144,6 +181,8 @@ def _profile(icc: bytes) -> ImageCms.ImageCmsProfile:
 
 def _build(icc: bytes | None, mode: str, product: Product) -> Transform:
     transform = _build_lcms(icc, mode, product)
+    if mode == "RGB" and _changes_nothing(transform):
+        return _UNCHANGED
     if product.output_icc is not None and mode == "RGB":
         return LutTransform(transform)
     return transform
@@ -184,15 +223,18 @@ def transform_for(icc: bytes | None, mode: str, product: Product) -> Transform |
     """Return the cached transform from ``icc`` to the product's output profile, or None.
 
     ``mode`` is "RGB", "L" or "CMYK".  None means no colour conversion is due: untagged
-    input (taken as sRGB) for an sRGB product.  Untagged grey or CMYK for a printer profile
-    gets a transform for RGB: to_output converts such images plainly to RGB first.
+    input (taken as sRGB) for an sRGB product, or an RGB transform that changes no value
+    (an sRGB photo for an sRGB print).  Untagged grey or CMYK for a printer profile gets a
+    transform for RGB: to_output converts such images plainly to RGB first.
     Raises UnusableProfile.
     """
     if icc:
-        return _transforms.get(icc, mode, product)
-    if product.output_icc is None:
+        found = _transforms.get(icc, mode, product)
+    elif product.output_icc is None:
         return None
-    return _transforms.get(None, "RGB", product)
+    else:
+        found = _transforms.get(None, "RGB", product)
+    return None if found is _UNCHANGED else found
 
 
 def to_output(img: Image.Image, transform: Transform | None) -> Image.Image:

@@ -1,14 +1,15 @@
 """One photo to one print-ready JPEG: decode, flatten, scale, colour-convert, orient, encode.
 
-The order is for speed, and gives the same picture: the JPEG decoder scales down by a power
-of two, the centre crop happens inside the resize, and the colour conversion and the EXIF
-rotation work on the print-sized image, not on the decoded one.  Big RGB and grey JPEGs
-are decoded and resampled by libvips in one pass (:mod:`labd.convert.jpegdecode`), the
-rest by Pillow; both aim at the same size and region (_scaling).
+The order is for speed, and gives the same picture: the JPEG decoder scales down (by M/8),
+the centre crop happens inside the resize, and the colour conversion and the EXIF rotation
+work on the print-sized image, not on the decoded one.  Big RGB and grey JPEGs are decoded
+by libjpeg-turbo at the smallest scale the print allows and resampled by libvips
+(:mod:`labd.convert.jpegdecode`), the rest by Pillow; both aim at the same size and region
+(_scaling).  A colour conversion that cannot change a value is not done (colour.py).
 
 Pillow lives here (and in :mod:`labd.convert.colour`); its exceptions are translated to
 InputRejected at this boundary when the input is at fault, and left alone when it is not.
-What libvips cannot decode, Pillow decodes again and judges.
+What libjpeg-turbo refuses there, Pillow decodes again and judges.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-import pyvips
 import structlog
 from PIL import Image, ImageFile, UnidentifiedImageError
 
@@ -160,7 +160,7 @@ class _Decoded:
     image: Image.Image  # decoded; a big JPEG already scaled for the print (see _scaling)
     transform: colour.Transform | None  # embedded profile -> output profile; None: untagged
     target: tuple[int, int]  # the print's picture area in pixels, turned like the photo
-    orientation: int  # EXIF orientation (1-8), applied after scaling
+    orientation: int  # EXIF orientation (1-8) still to apply after scaling (1: none)
     ppi: int  # the effective resolution on the print (see effective_ppi)
 
 
@@ -173,22 +173,25 @@ def convert_image(product: Product, src: Path, out: Path) -> ConvertedFile:
     if product.format is not OutputFormat.JPEG and product.layout is not Layout.PHOTOBOOK:
         raise ValueError(f"product {product.name!r}: makes no images")
     started = time.perf_counter()
-    with _opened(src) as img:
-        source_size = img.size
-        photo = _decode(product, src, img)
-        printable = _render(product, photo, src)
+    printable, ppi = render_image(product, src)
     _write_jpeg(printable, product, out)
     log.debug(
         "convert.file_converted",
-        source_size=source_size,
         width=printable.width,
         height=printable.height,
-        ppi=photo.ppi,
+        ppi=ppi,
         seconds=round(time.perf_counter() - started, 3),
     )
-    return ConvertedFile(
-        output=out, width=printable.width, height=printable.height, ppi=(photo.ppi,)
-    )
+    return ConvertedFile(output=out, width=printable.width, height=printable.height, ppi=(ppi,))
+
+
+def render_image(product: Product, src: Path) -> tuple[Image.Image, int]:
+    """The print of ``src`` for ``product`` as it is saved (RGB, the output colour space), and
+    its effective ppi.  Raises InputRejected as convert_image does (bench/quality.py
+    compares this picture with a full-size reference)."""
+    with _opened(src) as img:
+        photo = _decode(product, src, img)
+        return _render(product, photo, src), photo.ppi
 
 
 def effective_ppi(product: Product, shown: tuple[int, int]) -> int:
@@ -290,7 +293,7 @@ def _decode(product: Product, src: Path, img: ImageFile.ImageFile) -> _Decoded:
             raise
         raise _damaged(src) from e
     icc = img.info.get("icc_profile")
-    orientation = _orientation(img)
+    orientation = _orientation(img) if scaled is None else 1  # libvips turned it already
     flat = scaled if scaled is not None else _flatten_mode(img, src)
     try:
         transform = colour.transform_for(
@@ -312,20 +315,21 @@ def _decode_jpeg(
     need: tuple[int, int],
     target: tuple[int, int],
 ) -> Image.Image | None:
-    """A big RGB or grey JPEG decoded and scaled for the print by libvips in one pass (see
-    labd.convert.jpegdecode); None: decode it with Pillow.
+    """A big RGB or grey JPEG decoded at the smallest DCT scale, resampled for the print and
+    turned upright (see labd.convert.jpegdecode); None: decode it with Pillow.
 
-    On damaged data libvips' error is not passed on: Pillow decodes the file again and
-    says what is wrong in the words the other formats use, and tells a damaged file from a
-    failing disk.
+    On damaged data libjpeg-turbo's error is not passed on: Pillow decodes the file again
+    and says what is wrong in the words the other formats use, and tells a damaged file
+    from a failing disk.
     """
-    stored = _turned(target, _orientation(img))
+    orientation = _orientation(img)
+    stored = _turned(target, orientation)
     try:
         return jpegdecode.decode_scaled(
-            src, img, need, lambda size: _scaling(product, size, stored)
+            src, img, need, lambda size: _scaling(product, size, stored), orientation
         )
-    except pyvips.Error:
-        # Not the error's text: it holds the file's name, which is the customer's.
+    except jpegdecode.DecodeError:
+        # Not the error's text: it may describe the customer's file.
         log.debug("convert.jpeg_fallback")
         return None
 
@@ -333,8 +337,8 @@ def _decode_jpeg(
 def _decode_size(img: ImageFile.ImageFile, product: Product) -> tuple[int, int]:
     """The smallest decoded size, in the stored orientation, that still covers the print.
 
-    The JPEG decoder (libvips', or Pillow's with draft()) scales down by 1/2, 1/4 or 1/8,
-    never below it.
+    The JPEG decoder (libjpeg-turbo's by M/8, or Pillow's draft() by 1/2, 1/4 or 1/8) never
+    scales below it.
     """
     orientation = _orientation(img)
     shown = _shown(img)

@@ -185,7 +185,7 @@ def test_large_jpeg_is_scaled_in_the_decoder(
         assert img.size == (3600, 2400)  # stored
         need = convert_image_module._decode_size(img, product)  # the step under test
         assert need == drafted
-        assert jpegdecode.shrink_for(img.size, need) == 2
+        assert jpegdecode.scale_for(img.size, need) == 4
     result = convert_image(product, src, out_dir / "0001.jpg")
     with Image.open(result.output) as img:
         assert img.size == ((1200, 1800) if orientation >= 5 else (1800, 1200))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import pikepdf
@@ -11,6 +13,7 @@ from PIL import Image
 
 from labd.cli import main
 from labd.config import load
+from labd.convert import convert_batch, process_pool
 from labd.errors import ConfigError
 from labd.model import Layout, OutputFormat, RenderingIntent
 from tests.imagegen import make_photo, make_truncated_jpeg, marker_corner, rgb_lut_profile
@@ -155,3 +158,41 @@ def test_unknown_product_lists_the_defined_ones(
     code, _ = run(config, "--product", "poster", "--out", str(tmp_path / "o"), "x.jpg")
     assert code == 3
     assert "no product 'poster'; defined: book, small" in capsys.readouterr().err
+
+
+def test_convert_as_its_own_process(tmp_path: Path, config: Path) -> None:
+    """As a technician runs it: a fresh process, whose workers are forked warm from it."""
+    inputs = [
+        make_photo(tmp_path / f"{n}.jpg", (600, 400), marker="top-right") for n in range(3)
+    ] + [make_truncated_jpeg(tmp_path / "bad.jpg")]
+    done = subprocess.run(
+        [sys.executable, "-m", "labd", "--config", str(config), "convert", "--product", "small",
+         "--jobs", "2", "--out", str(tmp_path / "o"), *map(str, inputs)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 6, done.stderr
+    assert "labd: bad.jpg: truncated or damaged image data" in done.stderr
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
+        "0001.jpg",
+        "0002.jpg",
+        "0003.jpg",
+    ]
+    for n in range(3):
+        assert f"{n + 1:04d}.jpg  <-  {inputs[n]}" in done.stdout
+        with Image.open(tmp_path / "o" / f"{n + 1:04d}.jpg") as img:
+            assert marker_corner(img) == "top-right"
+    assert inputs[3].exists()  # reported, not lost
+    # The forked workers print what spawned ones print, pixel for pixel (not byte for byte:
+    # the sRGB profile each process builds carries its creation time).
+    (tmp_path / "spawned").mkdir()
+    with process_pool(2) as pool:
+        spawned = convert_batch(
+            load(config).products["small"], inputs[:3], tmp_path / "spawned", pool=pool
+        )
+    for converted in spawned.converted:
+        forked = tmp_path / "o" / converted.output.name
+        with Image.open(forked) as a, Image.open(converted.output) as b:
+            assert a.tobytes() == b.tobytes()

@@ -10,17 +10,23 @@ from pathlib import Path
 
 import pillow_heif
 import pytest
-from PIL import Image, ImageCms
+from PIL import Image, ImageChops, ImageCms
 
 from labd.convert import colour, convert_image
 from labd.model import OutputFormat, Product, RenderingIntent
 from tests.imagegen import (
+    SRGB_BLUE_XYZ,
+    SRGB_GREEN_XYZ,
+    SRGB_RED_XYZ,
     _srgb_to_lab,
     adobe_rgb_like_profile,
+    camera_srgb_profile,
     cmyk_lut_profile,
+    make_photo,
     make_png16,
     make_tiff16,
     rgb_lut_profile,
+    rgb_matrix_profile,
 )
 
 PRINT = Product(name="p", format=OutputFormat.JPEG, width_mm=152.4, height_mm=101.6, dpi=300)
@@ -244,3 +250,47 @@ print(before, after_jpeg, "pillow_heif" in sys.modules, result.width, result.hei
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.split()[-5:] == ["False", "False", "True", "1800", "1200"]
+
+
+# --- colour work that cannot change a value is not done ---------------------------------------
+
+
+def test_an_srgb_photo_for_an_srgb_print_gets_no_transform() -> None:
+    colour.clear_cache()
+    assert colour.transform_for(camera_srgb_profile(), "RGB", PRINT) is None
+    assert colour.cache_size() == 1  # tried once, remembered
+    assert colour.transform_for(camera_srgb_profile(), "RGB", PRINT) is None
+    assert colour.cache_size() == 1
+
+
+def test_profiles_that_move_colours_still_get_their_transform() -> None:
+    # sRGB's primaries with a plain 2.2 gamma: close to sRGB, but the shadows move.
+    gamma = rgb_matrix_profile("not quite sRGB", SRGB_RED_XYZ, SRGB_GREEN_XYZ, SRGB_BLUE_XYZ)
+    printer = replace(PRINT, output_icc=rgb_lut_profile())
+    assert colour.transform_for(gamma, "RGB", PRINT) is not None
+    assert colour.transform_for(adobe_rgb_like_profile(), "RGB", PRINT) is not None
+    assert colour.transform_for(camera_srgb_profile(), "RGB", printer) is not None
+
+
+def test_a_skipped_transform_prints_what_littlecms_would(tmp_path: Path, out_dir: Path) -> None:
+    tagged = make_photo(
+        tmp_path / "tagged.jpg", (1800, 1200), icc_profile=camera_srgb_profile(), noise=0
+    )
+    plain = make_photo(tmp_path / "plain.jpg", (1800, 1200), noise=0)  # the same, untagged
+    with Image.open(tagged) as img:
+        source = img.convert("RGB")
+    exact = ImageCms.profileToProfile(
+        source,
+        ImageCms.ImageCmsProfile(io.BytesIO(camera_srgb_profile())),
+        ImageCms.createProfile("sRGB"),
+    )
+    assert exact is not None
+    # littlecms would give back the same pixels, give or take its rounding ...
+    moved = ImageChops.difference(exact, source)
+    assert moved.point(lambda v: 255 if v > 1 else 0).getbbox() is None
+    # ... so labd prints the tagged photo exactly as the untagged one, with sRGB's profile.
+    a = convert_image(PRINT, tagged, out_dir / "0001.jpg").output
+    b = convert_image(PRINT, plain, out_dir / "0002.jpg").output
+    with Image.open(a) as pa, Image.open(b) as pb:
+        assert ImageChops.difference(pa.convert("RGB"), pb.convert("RGB")).getbbox() is None
+    assert embedded(a) == colour.SRGB_ICC

@@ -1,6 +1,6 @@
-"""The libvips path for big RGB and grey JPEGs (labd.convert.jpegdecode): the same print as
-Pillow would make, damaged files still refused in Pillow's words, and libvips kept to its
-JPEG loader with nothing cached."""
+"""The fast path for big RGB and grey JPEGs (labd.convert.jpegdecode: libjpeg-turbo at M/8,
+libvips' Lanczos-3): the same print as Pillow would make, damaged files still refused in
+Pillow's words, and libvips parsing no file and caching nothing."""
 
 from __future__ import annotations
 
@@ -33,17 +33,43 @@ def plan_6x4(size: tuple[int, int]) -> tuple[tuple[int, int], Box | None]:
 
 
 @pytest.mark.parametrize(
-    ("size", "shrink"),
+    ("size", "eighths"),
     [
-        pytest.param((3600, 2400), 2, id="2x-the-print"),
-        pytest.param((7200, 4800), 4, id="4x-the-print"),
-        pytest.param((20000, 12000), 8, id="11x-the-print"),
-        pytest.param((3599, 2400), 1, id="just-under-2x"),
-        pytest.param((1800, 1200), 1, id="the-print"),
+        pytest.param((3600, 2400), 4, id="2x-the-print"),
+        pytest.param((6000, 4000), 3, id="24-MP-camera"),
+        pytest.param((7200, 4800), 2, id="4x-the-print"),
+        pytest.param((20000, 12000), 1, id="11x-the-print"),
+        pytest.param((3599, 2400), 4, id="half-a-pixel-under-2x"),
+        pytest.param((3500, 2400), 5, id="under-2x"),
+        pytest.param((1801, 1201), 8, id="just-over-the-print"),
+        pytest.param((1800, 1200), 8, id="the-print"),
     ],
 )
-def test_the_decoder_shrinks_as_far_as_the_print_allows(size: tuple[int, int], shrink: int) -> None:
-    assert jpegdecode.shrink_for(size, (1800, 1200)) == shrink
+def test_the_decoder_scales_as_far_as_the_print_allows(size: tuple[int, int], eighths: int) -> None:
+    assert jpegdecode.scale_for(size, (1800, 1200)) == eighths
+    w, h = size
+    # libjpeg rounds up: M/8 keeps the print's pixels, (M-1)/8 would not.
+    assert -(-w * eighths // 8) >= 1800
+    assert -(-h * eighths // 8) >= 1200
+    if eighths > 1:
+        assert -(-w * (eighths - 1) // 8) < 1800 or -(-h * (eighths - 1) // 8) < 1200
+
+
+def test_a_camera_photo_is_decoded_at_three_eighths(tmp_path: Path) -> None:
+    """6000x4000 for 1800x1200: 2250x1500 decoded (3/8), where 1/2 would be 3000x2000."""
+    src = make_photo(tmp_path / "in.jpg", (6000, 4000), noise=0)
+    seen: list[tuple[int, int]] = []
+
+    def plan(size: tuple[int, int]) -> tuple[tuple[int, int], Box | None]:
+        seen.append(size)
+        return plan_6x4(size)
+
+    with Image.open(src) as img:
+        scaled = jpegdecode.decode_scaled(src, img, (1800, 1200), plan)
+    assert seen == [(2250, 1500)]
+    assert scaled is not None
+    assert scaled.size == (1800, 1200)
+    assert marker_corner(scaled) == "top-left"
 
 
 def test_big_jpeg_is_decoded_and_scaled_by_libvips(tmp_path: Path) -> None:
@@ -56,8 +82,28 @@ def test_big_jpeg_is_decoded_and_scaled_by_libvips(tmp_path: Path) -> None:
     assert marker_corner(scaled) == "top-left"
 
 
-def test_small_jpeg_is_left_to_pillow(tmp_path: Path) -> None:
-    src = make_photo(tmp_path / "in.jpg", (3000, 2000), noise=0)
+@pytest.mark.parametrize("orientation", [pytest.param(o, id=str(o)) for o in range(1, 9)])
+@pytest.mark.parametrize("fit", [Fit.FILL, Fit.FIT])
+def test_libvips_turns_the_photo_upright(
+    tmp_path: Path, out_dir: Path, orientation: int, fit: Fit
+) -> None:
+    """The fast path turns (and mirrors) in libvips: the print shows the photo as EXIF says,
+    the same as Pillow's path does (test_convert.py::test_exif_orientation_is_applied)."""
+    src = make_photo(tmp_path / "in.jpg", (4800, 3200), orientation=orientation, noise=0)
+    product = replace(PRINT_6X4, fit=fit)
+    with Image.open(src) as img:
+        need = convert_image_module._decode_size(img, product)
+        # The path under test is the one taken.
+        assert jpegdecode.decode_scaled(src, img, need, plan_6x4, orientation) is not None
+    result = convert_image(product, src, out_dir / "0001.jpg")
+    with Image.open(result.output) as printed:
+        assert printed.size == ((1200, 1800) if orientation >= 5 else (1800, 1200))
+        assert marker_corner(printed) == "top-left"
+        assert marker_corner(printed, "green") == "top-right"  # not mirrored
+
+
+def test_jpeg_the_print_needs_whole_is_left_to_pillow(tmp_path: Path) -> None:
+    src = make_photo(tmp_path / "in.jpg", (2000, 1300), noise=0)
     with Image.open(src) as img:
         assert jpegdecode.decode_scaled(src, img, (1800, 1200), plan_6x4) is None
 
@@ -103,7 +149,7 @@ def test_nearly_square_portrait_prints_portrait_on_both_paths(
     rgb = make_photo(tmp_path / "rgb.jpg", (3001, 3002), noise=0)  # libvips
     cmyk = make_photo(tmp_path / "cmyk.jpg", (3001, 3002), mode="CMYK", noise=0)  # Pillow
     with Image.open(rgb) as img:
-        assert jpegdecode.shrink_for(img.size, convert_image_module._decode_size(img, fit)) == 2
+        assert jpegdecode.scale_for(img.size, convert_image_module._decode_size(img, fit)) == 4
     for n, src in enumerate((rgb, cmyk), start=1):
         result = convert_image(fit, src, out_dir / f"{n:04d}.jpg")
         assert (result.width, result.height) == (1200, 1800), src.name
@@ -156,15 +202,15 @@ def test_truncated_big_jpeg_is_refused_in_pillows_words(tmp_path: Path, out_dir:
     assert list(out_dir.iterdir()) == []  # nothing written
 
 
-def test_what_libvips_refuses_pillow_judges(tmp_path: Path, out_dir: Path) -> None:
-    """Corrupt entropy data that libjpeg only warns about: libvips gives up, Pillow prints it
-    as it did before labd used libvips (one judge for every format, not two)."""
+def test_what_libjpeg_turbo_refuses_pillow_judges(tmp_path: Path, out_dir: Path) -> None:
+    """Corrupt entropy data that libjpeg only warns about: the fast path gives up, Pillow
+    prints it as it did before (one judge for every format, not two)."""
     data = bytearray(make_photo(tmp_path / "whole.jpg", (3600, 2400), noise=6).read_bytes())
     middle = len(data) // 2
     data[middle : middle + 64] = b"\xff\xd0" * 32  # stray restart markers in the scan
     src = tmp_path / "IMG_0002.jpg"
     src.write_bytes(bytes(data))
-    with Image.open(src) as img, pytest.raises(pyvips.Error):
+    with Image.open(src) as img, pytest.raises(jpegdecode.DecodeError):
         jpegdecode.decode_scaled(src, img, (1800, 1200), plan_6x4)
     result = convert_image(PRINT_6X4, src, out_dir / "0001.jpg")
     with Image.open(result.output) as printed:
@@ -173,13 +219,15 @@ def test_what_libvips_refuses_pillow_judges(tmp_path: Path, out_dir: Path) -> No
     assert src.read_bytes() == bytes(data)
 
 
-def test_libvips_loads_nothing_but_jpeg(tmp_path: Path) -> None:
+def test_libvips_parses_no_file(tmp_path: Path) -> None:
     png = tmp_path / "in.png"
     Image.new("RGB", (64, 64), "red").save(png)
-    with pytest.raises(pyvips.Error):
-        pyvips.Image.new_from_file(str(png), access="sequential").copy_memory()
     jpeg = make_photo(tmp_path / "in.jpg", (64, 64), noise=0)
-    assert pyvips.Image.new_from_file(str(jpeg)).width == 64  # the one loader left
+    for src in (png, jpeg):
+        with pytest.raises(pyvips.Error):
+            pyvips.Image.new_from_file(str(src), access="sequential").copy_memory()
+    # What it is for: pixels handed to it.
+    assert pyvips.Image.new_from_memory(bytes(12), 2, 2, 3, "uchar").width == 2
 
 
 def test_libvips_keeps_nothing_after_a_conversion(tmp_path: Path, out_dir: Path) -> None:
