@@ -108,6 +108,8 @@ class Config:
     journal: JournalSettings = field(default_factory=lambda: JournalSettings())  # noqa: PLW0108  # defined further down
     # Where alerts and the daily digest go (labd.alerts); nowhere unless configured.
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    # The console in a browser (``labd web``): where it listens, TLS, sessions.
+    web: WebSettings = field(default_factory=lambda: WebSettings())  # noqa: PLW0108  # defined further down
     _extra: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -453,6 +455,7 @@ def parse(data: Mapping[str, Any], file: str) -> Config:
     metrics = _metrics(_Table(file, "metrics", top.table("metrics")))
     journal = _journal(_Table(file, "journal", top.table("journal")), Path(file).parent)
     alerts = parse_alerts(_Table(file, "alerts", top.table("alerts")))
+    web = _web(_Table(file, "web", top.table("web")))
     top.finish()
 
     paths = [hf.path for hf in hotfolders.values()]
@@ -480,6 +483,7 @@ def parse(data: Mapping[str, Any], file: str) -> Config:
         metrics=metrics,
         journal=journal,
         alerts=alerts,
+        web=web,
     )
 
 
@@ -715,10 +719,20 @@ def _metrics(t: _Table) -> MetricsSettings:
     t.finish()
     if not raw:
         return MetricsSettings()
+    return MetricsSettings(listen=_listen(t, raw, LISTEN_EXAMPLE))
+
+
+def _listen(t: _Table, raw: str, example: str) -> tuple[str, int]:
+    """``listen = "ADDRESS:PORT"`` (like ``example``): the address and the port."""
     match = _LISTEN.match(raw)
+    port_of_example = example.rsplit(":", 1)[1]
     if match is None:
-        v6 = ' (an IPv6 address goes in brackets: "[::1]:9464")' if raw.count(":") > 1 else ""
-        raise t.error("listen", f'{raw!r} is not an address and port like "{LISTEN_EXAMPLE}"{v6}')
+        v6 = (
+            f' (an IPv6 address goes in brackets: "[::1]:{port_of_example}")'
+            if raw.count(":") > 1
+            else ""
+        )
+        raise t.error("listen", f'{raw!r} is not an address and port like "{example}"{v6}')
     host = match.group("v6") if match.group("v6") is not None else match.group("host")
     port = int(match.group("port"))
     if host != "localhost":
@@ -728,12 +742,51 @@ def _metrics(t: _Table) -> MetricsSettings:
             raise t.error(
                 "listen",
                 f"{host!r} is not an IP address; give one the server has "
-                f'("{LISTEN_EXAMPLE}", "[::1]:9464") or localhost',
+                f'("{example}", "[::1]:{port_of_example}") or localhost',
             ) from None
         host = str(address)
     if not 1 <= port <= 65535:
         raise t.error("listen", f"port {port} is out of range; expected 1 to 65535")
-    return MetricsSettings(listen=(host, port))
+    return host, port
+
+
+# --- [web]: the console in a browser (labd web) -----------------------------------------------
+
+WEB_LISTEN_DEFAULT: Final = "127.0.0.1:8631"
+DEFAULT_SESSION_IDLE_MINUTES: Final = 30
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """``[web]``: where ``labd web`` listens, its TLS certificate, and its sessions."""
+
+    listen: tuple[str, int] = ("127.0.0.1", 8631)
+    tls_cert: Path | None = None  # both, or neither (plain HTTP, for a reverse proxy)
+    tls_key: Path | None = None
+    session_idle_minutes: int = DEFAULT_SESSION_IDLE_MINUTES
+
+
+def web_listen(raw: str) -> tuple[str, int]:
+    """``labd web --listen ADDRESS:PORT``, read as ``[web] listen`` is."""
+    return _listen(_Table("--listen", "", {}), raw.strip(), WEB_LISTEN_DEFAULT)
+
+
+def _web(t: _Table) -> WebSettings:
+    """``listen``, ``tls_cert`` and ``tls_key`` (both or neither), ``session_idle_minutes``."""
+    raw = t.string("listen", WEB_LISTEN_DEFAULT).strip() or WEB_LISTEN_DEFAULT
+    cert = _path(t, "tls_cert", "") if t.string("tls_cert", "").strip() else None
+    key = _path(t, "tls_key", "") if t.string("tls_key", "").strip() else None
+    idle = t.integer("session_idle_minutes", DEFAULT_SESSION_IDLE_MINUTES, low=1, high=24 * 60)
+    t.finish()
+    if (cert is None) != (key is None):
+        missing = "tls_key" if key is None else "tls_cert"
+        raise t.error(missing, "missing; TLS needs both tls_cert and tls_key (or neither)")
+    return WebSettings(
+        listen=_listen(t, raw, WEB_LISTEN_DEFAULT),
+        tls_cert=cert,
+        tls_key=key,
+        session_idle_minutes=idle,
+    )
 
 
 # --- [journal]: the SQLite file of one server, or one PostgreSQL database for several ------

@@ -20,6 +20,7 @@ from labd.media import ledger as media
 from labd.privacy import retention
 from labd.store import Schema, StoreLocation
 from labd.waste import ledger as waste
+from labd.web import accounts as web_accounts
 
 if TYPE_CHECKING:
     from labd.config import Config
@@ -31,6 +32,7 @@ ALL: Final[tuple[Schema, ...]] = (
     waste.SCHEMA,
     retention.SCHEMA,
     alerts.SCHEMA,
+    web_accounts.SCHEMA,
 )
 
 

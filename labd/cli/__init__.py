@@ -29,6 +29,7 @@ from labd.cli import (
     retention,
     service,
     waste,
+    web,
 )
 from labd.cli.common import DEFAULT_CONFIG, CommandParser
 from labd.errors import AccessDenied, LabdError
@@ -55,6 +56,7 @@ _AREAS = (
     retention,
     report,
     alerts,
+    web,
 )
 
 

@@ -1,0 +1,380 @@
+"""The console's pages and actions: the board, the printers, a job, the journal, accounts.
+
+Each handler reads through the journal's own view (:class:`labd.journal.JournalView`, the
+summary the status line uses) and acts through :mod:`labd.printing.actions`, exactly as
+the command line does; none has SQL of its own.  A refusal (a job in the wrong state, no
+such job, a bad form value) is a :class:`~labd.errors.LabdError` that the guard in
+:mod:`labd.web.app` turns into an error page: nothing was changed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+from urllib.parse import urlencode
+
+import structlog
+from starlette.responses import RedirectResponse, Response
+
+from labd.cli.common import hotfolders_filter
+from labd.cli.journal import event_summary
+from labd.errors import JobNotFound, LabdError, PrintError
+from labd.journal.summary import IN_PROGRESS_STATES, summarize
+from labd.journal.view import EventFilter, copies_of_outputs
+from labd.model import Job, JobState
+from labd.printing.actions import cancel_job, close_job, reprint_job, resolve_job, retry_job
+from labd.web.accounts import Role
+
+if TYPE_CHECKING:
+    from labd.web.app import Call, Console
+
+log = structlog.get_logger(__name__)
+
+# The newest jobs the board lists besides those that need a person or are in progress.
+BOARD_RECENT: Final = 100
+JOURNAL_PAGE: Final = 50
+_TECHNICIAN: Final = re.compile(r"^[\w.@-]{1,64}$")
+_DATE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_KIND: Final = re.compile(r"^[a-z_]+(\.[a-z_]+)?$")
+_MAX_ID: Final = 2**63 - 1  # the journal's integers; a larger number is no job
+_REASON_MAX: Final = 500
+_WORKING: Final = (JobState.DISCOVERED, *IN_PROGRESS_STATES)
+
+
+class BadInput(LabdError):
+    """{}"""
+
+    # A form or a query with a value the console cannot take; nothing was done.
+    code = "web.bad_input"
+
+
+_LOCAL: Final = re.compile(r"^/(?![/\\])[^\s]*$")
+
+
+def local_path(target: str | None, default: str = "/") -> str:
+    """A path on this console to go to after a login or an action; anything else (another
+    site: ``//evil.example``) goes to ``default``."""
+    return target if target and _LOCAL.match(target) else default
+
+
+# -- the board ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BoardFilter:
+    """What the board shows: jobs of a hot folder, a printer, a technician (None: all)."""
+
+    hotfolder: str | None
+    printer: str | None
+    technician: str | None
+
+    @property
+    def query(self) -> str:
+        """The filter as the board's query string (without ``?``)."""
+        given = {
+            k: v
+            for k, v in (
+                ("hotfolder", self.hotfolder),
+                ("printer", self.printer),
+                ("technician", self.technician),
+            )
+            if v
+        }
+        return urlencode(given)
+
+
+def _board_filter(call: Call) -> BoardFilter:
+    q = call.request.query_params
+    technician = q.get("technician") or None
+    if technician is not None and not _TECHNICIAN.match(technician):
+        what = "a technician's name (letters, digits, '.', '@', '-')"
+        raise BadInput(f"{technician!r} is not {what}")
+    return BoardFilter(q.get("hotfolder") or None, q.get("printer") or None, technician)
+
+
+def _board_context(console: Console, call: Call) -> dict[str, object]:
+    chosen = _board_filter(call)
+    journal = console.journal
+    hotfolders = hotfolders_filter(
+        console.config, journal, hotfolder=chosen.hotfolder, printer=chosen.printer
+    )
+
+    def wanted(job: Job) -> bool:
+        if hotfolders is not None and job.hotfolder not in hotfolders:
+            return False
+        return chosen.technician is None or job.technician == chosen.technician
+
+    summary = summarize(journal)
+    attention = [j for j in summary.attention if wanted(j)]
+    working = [j for j in journal.jobs(_WORKING, hotfolders=hotfolders) if wanted(j)]
+    shown = {j.id for j in (*attention, *working)}
+    recent = [
+        j
+        for j in journal.jobs(hotfolders=hotfolders, limit=BOARD_RECENT)
+        if j.id not in shown and wanted(j)
+    ]
+    return {
+        "filter": chosen,
+        "counts": sorted(summary.counts.items()),
+        "sections": [
+            ("attention", "Needs attention", attention),
+            ("working", "In progress", working),
+            ("recent", "Recent", recent),
+        ],
+        "hotfolders": sorted(console.config.hotfolders),
+        "printers": sorted(console.config.printers),
+        "back": "/?" + chosen.query if chosen.query else "/",
+        "head": journal.last_seq(),
+    }
+
+
+def board(console: Console, call: Call) -> Response:
+    """``/``: jobs by state, those waiting for a person first, with their actions."""
+    return console.render(call, "board.html", _board_context(console, call))
+
+
+def board_table(console: Console, call: Call) -> Response:
+    """``/board/table``: the board's table alone, which the page's script swaps in."""
+    return console.render(call, "board_table.html", _board_context(console, call))
+
+
+# -- printers -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One configured printer as CUPS sees it, and labd's jobs waiting there."""
+
+    printer: str
+    queue: str
+    known: bool  # CUPS has the queue
+    state: str
+    accepting: bool
+    reasons: tuple[str, ...]
+    message: str
+    in_cups: tuple[int, ...]  # labd's jobs with unfinished CUPS jobs on the queue
+    held: tuple[Job, ...]  # labd's HELD jobs of the hot folders printing here
+
+
+_CUPS_NAME: Final = re.compile(r"^labd-(\d+)-\d+$")
+
+
+def printers(console: Console, call: Call) -> Response:
+    """``/printers``: each queue's CUPS state and reasons (as ``labd status``) and the jobs
+    of labd that wait there."""
+    config, cups = console.config, console.cups
+    held = console.journal.jobs([JobState.HELD])
+    rows: list[QueueRow] = []
+    problem = None
+    try:
+        unfinished = [j for j in cups.unfinished() if _CUPS_NAME.match(j.name)]
+        for name, printer in sorted(config.printers.items()):
+            info = cups.queue_info(printer.queue)
+            on_it = {hf.name for hf in config.hotfolders.values() if hf.printer == name}
+            jobs = sorted(
+                {
+                    int(m.group(1))
+                    for j in unfinished
+                    if j.queue in ("", printer.queue) and (m := _CUPS_NAME.match(j.name))
+                }
+            )
+            rows.append(
+                QueueRow(
+                    printer=name,
+                    queue=printer.queue,
+                    known=info is not None,
+                    state=info.state if info else "",
+                    accepting=info.accepting if info else False,
+                    reasons=tuple(r for r in info.reasons if r != "none") if info else (),
+                    message=info.message if info else "",
+                    in_cups=tuple(jobs),
+                    held=tuple(j for j in held if j.hotfolder in on_it),
+                )
+            )
+    except PrintError as e:
+        problem = f"CUPS at {cups.where} cannot be asked: {e.problem}"
+    return console.render(call, "printers.html", {"rows": rows, "problem": problem})
+
+
+# -- one job ------------------------------------------------------------------------------------
+
+
+def _job_id(console: Console, call: Call) -> int:
+    """The job of the route; no such job is refused before anything else is looked at."""
+    job_id = int(call.request.path_params["job_id"])
+    if job_id > _MAX_ID:
+        raise JobNotFound(job_id)
+    console.journal.job(job_id)
+    return job_id
+
+
+def job_detail(console: Console, call: Call) -> Response:
+    """``/jobs/N``: files, outputs, copies, CUPS job ids, the whole history.  A supervisor
+    or admin also sees the order reference, and that they looked is journaled."""
+    journal = console.journal
+    job = journal.job(_job_id(console, call))
+    files = journal.files(job.id)
+    outputs = journal.outputs(job.id)
+    hf = console.config.hotfolders.get(job.hotfolder)
+    product = console.config.products.get(hf.product) if hf is not None else None
+    copies = copies_of_outputs(files, outputs, product.copies if product else None)
+    personal = call.role is not None and call.role.rank >= Role.SUPERVISOR.rank
+    if personal:
+        with journal.transaction() as tx:
+            data = {"job": job.id, "by": call.user, "order_ref": job.order_ref is not None}
+            tx.event("web.personal_viewed", data, job_id=job.id)
+    events = journal.events(job_id=job.id)
+    return console.render(
+        call,
+        "job.html",
+        {
+            "job": job,
+            "files": files,
+            "outputs": outputs,
+            "copies": copies,
+            "personal": personal,
+            "events": [(e, event_summary(e)) for e in events],
+            "back": f"/jobs/{job.id}",
+        },
+    )
+
+
+def _done(console: Console, call: Call, job_id: int, said: str) -> Response:
+    """After an action: say what happened on the next page, and go back where it was asked."""
+    if call.session is not None:
+        call.session.notes.append(f"Job {job_id}: {said}")
+    log.info("web.action", job_id=job_id, said=said, by=call.user)
+    return RedirectResponse(local_path(call.form.get("back")), status_code=303)
+
+
+def retry(console: Console, call: Call) -> Response:
+    """Put a HELD job back into the life cycle (``labd retry``)."""
+    job_id = _job_id(console, call)
+    again = retry_job(console.journal, console.cups, job_id, by=call.user)
+    state = console.journal.job(job_id).state.value
+    more = f"; outputs printed again: {', '.join(map(str, again))}" if again else ""
+    return _done(console, call, job_id, f"retried, now {state}{more}")
+
+
+def cancel(console: Console, call: Call) -> Response:
+    """Cancel a job and its unfinished CUPS jobs (``labd cancel``)."""
+    job_id = _job_id(console, call)
+    cancelled = cancel_job(console.journal, console.cups, job_id, by=call.user)
+    ids = ", ".join(map(str, cancelled)) or "none"
+    return _done(console, call, job_id, f"cancelled; CUPS jobs cancelled: {ids}")
+
+
+def reprint(console: Console, call: Call) -> Response:
+    """Print a job's outputs (all, or those given) again as a new job (``labd reprint``)."""
+    job_id = _job_id(console, call)
+    seqs = _numbers(call.form.get("outputs", ""), "outputs")
+    new = reprint_job(console.journal, job_id, seqs or None, by=call.user)
+    return _done(console, call, job_id, f"reprinted as job {new.id}")
+
+
+def resolve(console: Console, call: Call) -> Response:
+    """A supervisor's decision on an UNCERTAIN job (``labd resolve``)."""
+    job_id = _job_id(console, call)
+    decision = call.form.get("decision", "")
+    if decision not in ("printed", "reprint"):
+        raise BadInput(f"{decision!r} is no decision: printed (it did) or reprint")
+    state = resolve_job(console.journal, job_id, decision, by=call.user)
+    return _done(console, call, job_id, f"resolved ({decision}), now {state.value}")
+
+
+def close(console: Console, call: Call) -> Response:
+    """Close a QUARANTINED job whose files will not come again (``labd close``)."""
+    job_id = _job_id(console, call)
+    reason = call.form.get("reason", "").strip()
+    if not reason or len(reason) > _REASON_MAX:
+        raise BadInput(f"say why the job is closed, in 1 to {_REASON_MAX} characters")
+    replaced = _numbers(call.form.get("replaced_by", ""), "replaced_by")
+    replaced_by = replaced[0] if replaced else None
+    close_job(console.journal, job_id, by=call.user, reason=reason, replaced_by=replaced_by)
+    return _done(console, call, job_id, "closed")
+
+
+def _numbers(text: str, field: str) -> list[int]:
+    """``"1, 3"``: job or output numbers from a form field (empty: none)."""
+    parts = [p for p in re.split(r"[\s,]+", text.strip()) if p]
+    if not all(p.isdecimal() and 0 < int(p) <= _MAX_ID for p in parts):
+        raise BadInput(f"{field}: {text!r} is not a list of numbers like 1, 2")
+    if field == "replaced_by" and len(parts) > 1:
+        raise BadInput(f"{field}: one job number")
+    return [int(p) for p in parts]
+
+
+# -- the journal --------------------------------------------------------------------------------
+
+
+def _event_filter(call: Call) -> tuple[EventFilter, dict[str, str]]:
+    """The journal page's filter from its query; what was asked, to fill the form again."""
+    q = call.request.query_params
+    asked = {k: q.get(k, "").strip() for k in ("job", "kind", "technician", "since", "until")}
+    checks: Sequence[tuple[str, Callable[[str], bool], str]] = (
+        ("job", lambda v: v.isdecimal() and int(v) <= _MAX_ID, "a job number"),
+        ("kind", lambda v: bool(_KIND.match(v)), "an event kind like job.state_changed or web"),
+        ("technician", lambda v: bool(_TECHNICIAN.match(v)), "a technician's name"),
+        ("since", lambda v: bool(_DATE.match(v)), "a date like 2026-12-01"),
+        ("until", lambda v: bool(_DATE.match(v)), "a date like 2026-12-01"),
+    )
+    for key, ok, what in checks:
+        if asked[key] and not ok(asked[key]):
+            raise BadInput(f"{key}: {asked[key]!r} is not {what}")
+    after = q.get("after", "")
+    if after and not (after.isdecimal() and int(after) <= _MAX_ID):
+        raise BadInput(f"after: {after!r} is not an event number")
+    kind = asked["kind"]
+    # A domain alone ("web", "job") is a prefix: its every kind, as `labd journal --kind web.`.
+    kinds = (kind if "." in kind else kind + ".",) if kind else ()
+    f = EventFilter(
+        since=asked["since"] or None,
+        until=asked["until"] or None,
+        job=int(asked["job"]) if asked["job"] else None,
+        technician=asked["technician"] or None,
+        kinds=kinds,
+        after=int(after) if after else 0,
+        limit=JOURNAL_PAGE,
+        oldest=bool(after),
+    )
+    return f, asked
+
+
+def journal_page(console: Console, call: Call) -> Response:
+    """``/journal``: events, filtered; the newest page, or a page onwards from ``after``."""
+    f, asked = _event_filter(call)
+    events = console.journal.find_events(f)
+    query = {k: v for k, v in asked.items() if v}
+    pages: dict[str, str] = {"first": "/journal?" + urlencode({**query, "after": "0"})}
+    if len(events) == JOURNAL_PAGE:
+        pages["next"] = "/journal?" + urlencode({**query, "after": str(events[-1].seq)})
+    pages["newest"] = "/journal?" + urlencode(query)
+    return console.render(
+        call,
+        "journal.html",
+        {
+            "events": [(e, event_summary(e)) for e in events],
+            "asked": asked,
+            "pages": pages,
+            "head": console.journal.last_seq(),
+        },
+    )
+
+
+def verify(console: Console, call: Call) -> Response:
+    """``/journal/verify``: walk the chain (optionally against a head noted earlier)."""
+    head = call.request.query_params.get("head", "").strip() or None
+    if head is not None and not re.fullmatch(r"(\d+:)?[0-9a-f]{64}", head):
+        raise BadInput(f"head: {head!r} is not a head noted from the journal (SEQ:HASH or HASH)")
+    check = console.journal.verify(head)
+    return console.render(call, "verify.html", {"check": check, "head": head})
+
+
+# -- accounts -----------------------------------------------------------------------------------
+
+
+def users(console: Console, call: Call) -> Response:
+    """``/users``: the accounts, for an admin (changed on the server: ``labd user``)."""
+    return console.render(call, "users.html", {"accounts": console.accounts.all()})
