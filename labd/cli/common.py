@@ -6,14 +6,14 @@ import argparse
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Final, Protocol, TextIO
 
-from labd import schemas
 from labd.config import Config, load
 from labd.errors import UnknownName
-from labd.journal import Journal, JournalView
-from labd.journal.nodes import node_names
 from labd.model import JobState
+
+if TYPE_CHECKING:
+    from labd.journal import Journal, JournalView
 
 DEFAULT_CONFIG: Final = Path(os.environ.get("LABD_CONFIG", "/etc/labd/labd.toml"))
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -72,6 +72,10 @@ def config_of(args: argparse.Namespace) -> Config:
 def open_journal(config: Config) -> Journal:
     """The journal of ``config``, which must exist already: commands never create it, nor
     migrate it (they refuse one older or newer than the code; the daemon migrates)."""
+    # Imported here: every domain's tables come with it (0.17 s), which `labd convert`
+    # and `labd check-config` never need.
+    from labd import schemas  # noqa: PLC0415
+
     return schemas.open_configured(config, create=False, migrate=False)
 
 
@@ -87,6 +91,8 @@ def select_node(journal: JournalView, node: str | None) -> None:
     not know is an error naming the known ones, not an empty list."""
     if node is None:
         return
+    from labd.journal.nodes import node_names  # noqa: PLC0415  # see open_journal
+
     known = node_names(journal.store)
     if node not in known:
         raise UnknownName("node", node, "the journal", ", ".join(known) or "none")
