@@ -21,6 +21,7 @@ from labd.privacy import retention
 from labd.store import Schema, StoreLocation
 from labd.waste import ledger as waste
 from labd.web import accounts as web_accounts
+from labd.web import tokens as web_tokens
 
 if TYPE_CHECKING:
     from labd.config import Config
@@ -33,6 +34,7 @@ ALL: Final[tuple[Schema, ...]] = (
     retention.SCHEMA,
     alerts.SCHEMA,
     web_accounts.SCHEMA,
+    web_tokens.SCHEMA,
 )
 
 

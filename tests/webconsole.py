@@ -15,14 +15,51 @@ from pathlib import Path
 
 import httpx
 
+from labd.demo.embedded import EmbeddedPrintServer
 from labd.demo.processes import free_port
-from tests.factories import run_labd
+from labd.journal import Journal
+from labd.model import JobState
+from labd.schemas import open_journal
+from labd.store import StoreLocation
+from tests.factories import GOOD_CONFIG, job_in_state, run_labd, write_config
 from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery"  # noqa: S105  # the test accounts'
 ROLES = ("technician", "supervisor", "admin")
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+# The states of the jobs a console's test finds in its journal: those a person acts on.
+LAB_STATES = (JobState.HELD, JobState.UNCERTAIN, JobState.QUARANTINED, JobState.DONE)
+
+
+def lab_journal(
+    tmp_path: Path,
+    location: StoreLocation,
+    server: EmbeddedPrintServer,
+    queue: str,
+    *,
+    order: str,
+    node: str | None = None,
+) -> tuple[Path, Journal, dict[JobState, int]]:
+    """A configuration printing to ``queue`` (made now on ``server``), its journal at
+    ``location`` (opened as ``node``), and a job of ``order`` in each of LAB_STATES."""
+    server.add_printer_queue(queue)
+    text = (
+        GOOD_CONFIG.replace('queue = "minilab"', f'queue = "{queue}"')
+        + f'\n[cups]\nserver = "{server.server}"\n'
+    )
+    config = write_config(tmp_path, text, journal=location)
+    journal = open_journal(location, node=node)
+    jobs = {
+        state: job_in_state(
+            journal, state, tmp_path / "spool", order=order, queue=queue,
+            entry=f"{state.value} order",
+        ).id
+        for state in LAB_STATES
+    }  # fmt: skip
+    return config, journal, jobs
 
 
 def add_user(config: Path, tmp_path: Path, name: str, role: str, password: str = PASSWORD) -> None:

@@ -45,6 +45,7 @@ AREAS: Final[dict[str, tuple[str, ...]]] = {
     "report": ("report", "records"),
     "alerts": ("alerts",),
     "web": ("web", "user"),
+    "tokens": ("token",),
 }
 # Global options that take a value, for finding the command among the arguments.
 _VALUED: Final = frozenset({"--config", "--base", "--log-level"})

@@ -10,8 +10,8 @@ from typing import TextIO
 from labd.cli.common import Subparsers
 from labd.cli.media import Actions, cell, default_user, ledgers, write_records
 from labd.errors import WasteError
-from labd.printing.actions import reprint_job
 from labd.waste.model import Container, ContainerState, WasteMaterial
+from labd.waste.reprint import reprint_misprint
 
 _CONTAINER_COLUMNS = (
     "id", "state", "din_level", "location", "seal", "company", "collected_on", "certificate",
@@ -115,10 +115,7 @@ def _misprint(args: argparse.Namespace, out: TextIO) -> int:
         if args.reprint:
             # The misprinted outputs print again as a new job, linked to this entry; the
             # running daemon submits it on its next follow pass.
-            again = reprint_job(journal, args.job, list(args.outputs or ()) or None, by=args.by)
-            journal.record(
-                "waste.reprinted", {"entry": entry.id, "reprint_job": again.id}, job_id=args.job
-            )
+            again = reprint_misprint(journal, entry, by=args.by)
             out.write(f"job {again.id}: reprint of job {args.job} for waste entry {entry.id}\n")
     return 0
 

@@ -23,6 +23,7 @@ import structlog
 
 from labd.config import Config
 from labd.daemon import Daemon
+from labd.demo.console import USER, DemoConsole, start_console
 from labd.demo.embedded import EmbeddedPrintServer
 from labd.errors import ConfigError, EmbeddedPrintServerError, PrintError
 from labd.journal import ensure_private_dir
@@ -105,9 +106,16 @@ def _run(config: Config, base: Path, lock: DaemonLock, *, out: TextIO, config_pa
         config = setup(config)
         daemon = Daemon(config, adapt=setup)
         daemon.handle_signals()  # Ctrl-C stops it cleanly from the moment the banner says so
-        out.write(banner(config, base, config_path, server))
-        out.flush()
-        return daemon.run(lock)
+        console = start_console(
+            config, base, config_path, server.server if server is not None else None
+        )
+        try:
+            out.write(banner(config, base, config_path, server, console))
+            out.flush()
+            return daemon.run(lock)
+        finally:
+            if isinstance(console, DemoConsole):
+                console.stop()
     finally:
         if server is not None:
             server.stop()
@@ -135,10 +143,15 @@ def _hotfolder_lines(config: Config) -> str:
 
 
 def banner(
-    config: Config, base: Path, config_path: Path, server: EmbeddedPrintServer | None
+    config: Config,
+    base: Path,
+    config_path: Path,
+    server: EmbeddedPrintServer | None,
+    console: DemoConsole | str | None = None,
 ) -> str:
     """What the demo prints once it runs: where to drop files, where prints come out, and
-    the commands that look at it (labd's, CUPS', a reload)."""
+    the commands that look at it (labd's, CUPS', a reload), and the console with its
+    one-time login (or why it did not start)."""
     # The command as the newcomer can type it: the venv's labd when that is what runs.
     program = sys.argv[0] if Path(sys.argv[0]).name == "labd" else "labd"
     source = shlex.quote(str(config_path))
@@ -156,6 +169,11 @@ def banner(
         ("For lpstat, cupsdisable:", f"export CUPS_SERVER={cups}"),
         ("Reload the configuration:", f"edit {source}, then kill -HUP {os.getpid()}"),
     ]
+    if isinstance(console, DemoConsole):
+        said.append(("The console in a browser:", console.url))
+        said.append(("Its login, for this run:", f"{USER} {console.password}  (admin)"))
+    elif console is not None:
+        said.append(("The console in a browser:", console))
     return (
         "\nlabd demo is running.\n"
         "  Drop a file, or a folder of files (one order), into a hot folder:\n"

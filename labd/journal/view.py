@@ -172,13 +172,20 @@ class JournalView:
         *,
         hotfolders: Collection[str] | None = None,
         limit: int | None = None,
+        before: int | None = None,
+        node: str | None = None,
     ) -> list[Job]:
-        """Jobs, newest first, optionally only those in ``states`` or from ``hotfolders``."""
+        """Jobs, newest first, optionally only those in ``states`` or from ``hotfolders``;
+        ``before``: older than that job (the next page); ``node``: claimed by that node."""
         where, args = [], []
         mine, scope = _mine(self.scope)
         if mine:
             where.append(mine.removesuffix(" AND "))
             args.extend(scope)
+        for term, value in (("j.id < ?", before), ("j.node = ?", node)):
+            if value is not None:
+                where.append(term)
+                args.append(value)
         if states is not None:
             wanted = [s.value for s in states]
             where.append(f"j.state IN ({', '.join('?' * len(wanted))})")

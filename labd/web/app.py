@@ -46,7 +46,7 @@ from labd.errors import (
 )
 from labd.journal import Journal
 from labd.printing import CupsClient
-from labd.web import pages
+from labd.web import api, duties, pages
 from labd.web.accounts import PASSWORD_MAX, AccountError, Accounts, Outcome, Role, check_name
 from labd.web.pages import BadInput, local_path
 from labd.web.roles import ROUTES, RouteRule, allowed
@@ -178,10 +178,13 @@ def create_app(config: Config, journal: Journal, clock: Clock | None = None) -> 
         ("GET", "/journal"): pages.journal_page,
         ("GET", "/journal/verify"): pages.verify,
         ("GET", "/users"): pages.users,
+        **duties.HANDLERS,  # quarantine, media, waste, retention
     }
     routes: list[Route | Mount] = []
     for rule in ROUTES:
         key = (rule.method, rule.path)
+        if rule.path.startswith(api.PREFIX + "/"):
+            continue  # the JSON API's, below: tokens, not sessions
         if key == ("POST", "/login"):
             endpoint = _login_endpoint(console)
         elif key == ("GET", "/events"):
@@ -189,6 +192,7 @@ def create_app(config: Config, journal: Journal, clock: Clock | None = None) -> 
         else:
             endpoint = _guarded(console, rule, handlers[key])
         routes.append(Route(rule.path, endpoint, methods=[rule.method]))
+    routes += api.routes(console)
     routes.append(Mount("/static", StaticFiles(directory=HERE / "static"), name="static"))
 
     async def not_found(request: Request, exc: Exception) -> Response:

@@ -164,6 +164,13 @@ _CUPS_NAME: Final = re.compile(r"^labd-(\d+)-\d+$")
 def printers(console: Console, call: Call) -> Response:
     """``/printers``: each queue's CUPS state and reasons (as ``labd status``) and the jobs
     of labd that wait there."""
+    rows, problem = queue_rows(console)
+    return console.render(call, "printers.html", {"rows": rows, "problem": problem})
+
+
+def queue_rows(console: Console) -> tuple[list[QueueRow], str | None]:
+    """Each configured printer's queue as CUPS sees it (the page's and the API's), and why
+    CUPS could not be asked (None: it answered)."""
     config, cups = console.config, console.cups
     held = console.journal.jobs([JobState.HELD])
     rows: list[QueueRow] = []
@@ -195,7 +202,7 @@ def printers(console: Console, call: Call) -> Response:
             )
     except PrintError as e:
         problem = f"CUPS at {cups.where} cannot be asked: {e.problem}"
-    return console.render(call, "printers.html", {"rows": rows, "problem": problem})
+    return rows, problem
 
 
 # -- one job ------------------------------------------------------------------------------------

@@ -125,7 +125,11 @@ def _ask(client: httpx.Client, rule: RouteRule, path: str, csrf: str) -> httpx.R
 
 
 def test_every_route_answers_each_role_as_the_readme_table_says(lab: Lab) -> None:
-    routes = [r for r in ROUTES if r.path not in ("/login", "/logout")]
+    routes = [
+        r
+        for r in ROUTES
+        if r.path not in ("/login", "/logout") and not r.path.startswith("/api/")  # tokens
+    ]
     for role in (None, *ROLES):
         client = log_in(lab.console, _user(role)) if role else lab.console.client()
         csrf = csrf_of(client.get("/").text) if role else "no session, no token"
@@ -134,9 +138,12 @@ def test_every_route_answers_each_role_as_the_readme_table_says(lab: Lab) -> Non
             response = _ask(client, rule, path, csrf)
             where = f"{rule.method} {path} as {role}"
             if allowed(rule, Role(role) if role else None):
-                expected = 404 if rule.method == "POST" else 200
+                # A POST on no job, or with an empty form (the duty pages' forms name what
+                # they act on in their fields): refused, never done.
+                on_job = "{job_id:int}" in rule.path
+                expected = 200 if rule.method == "GET" else 404 if on_job else 400
                 assert response.status_code == expected, (where, response.text[:500])
-                if rule.method == "POST":
+                if rule.method == "POST" and on_job:
                     assert error_of(response) == "No job 999999 in the journal.", where
             elif role is None and rule.path in ("/board/table", "/events"):
                 assert response.status_code == 401, where

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from labd.config import load
@@ -29,6 +30,7 @@ from labd.demo.embedded import EmbeddedPrintServer
 from tests.imagegen import a4_pdf, make_photo
 from tests.system.conftest import REPO, demo_command
 from tests.waiting import wait_until
+from tests.webconsole import try_login
 
 pytestmark = pytest.mark.cups
 
@@ -70,6 +72,15 @@ class Demo:
         finally:
             conn.close()
         return {int(i): (str(h), str(s)) for i, h, s in rows}
+
+    def events_in_journal(self) -> list[tuple[str, dict[str, object]]]:
+        """The chained events (kind, data), read as a supervisor's tool would."""
+        conn = sqlite3.connect(f"file:{self.base / 'state' / 'journal.sqlite'}?mode=ro", uri=True)
+        try:
+            rows = conn.execute("SELECT kind, data FROM events ORDER BY seq").fetchall()
+        finally:
+            conn.close()
+        return [(str(k), json.loads(d)) for k, d in rows]
 
     def finished(self, hotfolder: str) -> str:
         """Wait for the one job of ``hotfolder`` to finish; its state."""
@@ -192,6 +203,26 @@ def test_the_demo_prints_every_product_its_banner_commands_work_and_it_reloads(
     assert "FIX " not in said, said
     assert doctor.returncode == 0, said
 
+    # The console answers where the banner says, and the login printed beside it works.
+    url = banner_value(lines, "The console in a browser:")
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", url), url
+    user, password, role = banner_value(lines, "Its login, for this run:").split()
+    assert (user, role) == ("demo", "(admin)")
+    with httpx.Client(base_url=url, timeout=30) as browser:
+        assert try_login(browser, user, password).status_code == 303
+        board = browser.get("/")
+        assert board.status_code == 200
+        assert "prints-10x15" in board.text  # the board's hot folder filter: the demo's
+        users = browser.get("/users")  # an admin's page
+        assert users.status_code == 200
+        assert "demo" in users.text
+        printers = browser.get("/printers")
+        row = re.search(r'<tr data-queue="minilab".*?</tr>', printers.text, re.S)
+        assert row is not None, printers.text  # the demo's own CUPS, which has the queue
+        assert 'data-state="idle"' in row.group(0), row.group(0)
+    with httpx.Client(base_url=url, timeout=30) as stranger:
+        assert try_login(stranger, user, "not the password").status_code == 401
+
     # A newcomer tries the PDF products: a print-ready PDF, and a photobook order.
     a4_pdf(tmp_path / "flyer.pdf", pages=1)
     shutil.copy(tmp_path / "flyer.pdf", demo.base / "hot" / "pdf-a4" / "flyer.pdf")
@@ -238,7 +269,13 @@ def test_the_demo_prints_every_product_its_banner_commands_work_and_it_reloads(
     )
     assert queues.stdout.startswith("office-"), queues.stdout
 
-    # Ctrl-C, as the banner says: a clean stop.
+    # Ctrl-C, as the banner says: a clean stop, the console's too, and its login with it.
     os.killpg(demo.proc.pid, signal.SIGINT)
     assert demo.proc.wait(timeout=120) == 0, demo.said()[-6000:]
     assert "Traceback" not in demo.said()
+    with pytest.raises(httpx.TransportError):
+        httpx.get(url + "login", timeout=5)
+    demo_logins = [(k, d) for k, d in demo.events_in_journal() if d.get("user") == "demo"]
+    assert [k for k, _ in demo_logins] == ["web.user_added", "web.login", "web.login_failed",
+                                          "web.user_disabled"]  # fmt: skip
+    assert demo_logins[-1][1] == {"user": "demo", "by": "labd demo"}

@@ -1,0 +1,67 @@
+"""A real headless browser for the console's system tests: Debian's chromium and
+chromium-driver, driven by Selenium.
+
+:func:`chromium` starts it at a window size (a desk screen, or the tablet at the QC table)
+and skips the test where it cannot run; :func:`wait_for` polls the page with a deadline
+(Selenium's wait, never a sleep); :func:`screenshots` is the folder a person looks at
+(``$LABD_SCREENSHOTS``, else the test's own temporary folder).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Final
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
+
+CHROMIUM: Final = Path("/usr/bin/chromium")
+CHROMEDRIVER: Final = Path("/usr/bin/chromedriver")
+
+
+@contextmanager
+def chromium(width: int, height: int) -> Iterator[webdriver.Chrome]:
+    """Headless Chromium with a window of ``width`` x ``height``; the test is skipped
+    where Chromium is not installed or does not start."""
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip("Debian's chromium and chromium-driver are not installed (scripts/setup)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                     f"--window-size={width},{height}", "--disable-gpu"):  # fmt: skip
+        options.add_argument(argument)
+    try:
+        driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    except WebDriverException as e:
+        pytest.skip(f"chromium does not start here: {e.msg}")
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait_for(
+    driver: WebDriver, what: str, check: Callable[[WebDriver], object], timeout: float
+) -> None:
+    """Poll the page until ``check`` holds (Selenium's wait: a deadline, never a sleep)."""
+    WebDriverWait(driver, timeout, poll_frequency=0.1).until(check, message=what)
+
+
+def found(css: str) -> Callable[[WebDriver], bool]:
+    """A check for :func:`wait_for`: the page has an element matching ``css``."""
+    return lambda d: bool(d.find_elements(By.CSS_SELECTOR, css))
+
+
+def screenshots(tmp_path: Path) -> Path:
+    """The folder screenshots go to (made if missing)."""
+    shots = Path(os.environ.get("LABD_SCREENSHOTS") or tmp_path / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    return shots
