@@ -1,6 +1,7 @@
 """How fast labd hands jobs to CUPS and follows them to completion, against `lp` and pycups.
 
-Usage: .venv/bin/python bench/print.py [JOBS] [ROUNDS]
+    .venv/bin/python bench/print.py [--jobs 200] [--rounds 3] [--verbose]
+        [--store sqlite|postgres] [--url URL] [--fsync on|off]
 
 On a private CUPS (EmbeddedPrintServer) with file:///dev/null queues, the same small JPEG
 is printed JOBS times three ways, each to a queue of its own and timed until CUPS reports
@@ -10,6 +11,9 @@ every job completed:
   passes until every job is DONE in the journal (conversion is not timed);
 - lp: `lp` run once per file, as a shell script would;
 - limit: pycups printFile in a tight loop, no journal, no following.
+
+labd's journal is the SQLite file, or with --store postgres a PostgreSQL database: a server
+the bench starts (fsync on unless --fsync off) or the one --url names (see bench/stores.py).
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import benchargs
 import cups
 from PIL import Image
+from stores import STORES, add_store_options, journal_store
 
 from labd.clock import ManualClock
 from labd.config import parse
@@ -34,6 +40,7 @@ from labd.model import JobKind, JobState
 from labd.pipeline import Pipeline
 from labd.printing import CupsClient
 from labd.schemas import open_journal
+from labd.store import StoreLocation
 
 
 def wait_completed(conn: cups.Connection, ids: list[int]) -> None:
@@ -52,7 +59,15 @@ def timed(run: Callable[[], None]) -> float:
     return time.perf_counter() - start
 
 
-def bench_labd(root: Path, server: EmbeddedPrintServer, queue: str, photo: Path, n: int) -> float:
+def bench_labd(
+    root: Path,
+    server: EmbeddedPrintServer,
+    queue: str,
+    photo: Path,
+    n: int,
+    *,
+    journal_at: StoreLocation,  # the SQLite file in root/state, or a PostgreSQL schema
+) -> float:
     config = parse(
         {
             "labd": {
@@ -69,7 +84,7 @@ def bench_labd(root: Path, server: EmbeddedPrintServer, queue: str, photo: Path,
         str(root / "labd.toml"),
     )
     clock = ManualClock(datetime.now(UTC))
-    journal = open_journal(config.journal_path, clock)
+    journal = open_journal(journal_at, clock)
     pipeline = Pipeline(
         config=config,
         journal=journal,
@@ -106,14 +121,23 @@ def bench_labd(root: Path, server: EmbeddedPrintServer, queue: str, photo: Path,
 
 
 def main() -> int:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    parser = benchargs.parser(__doc__)
+    parser.add_argument("--jobs", type=int, default=200, help="jobs printed each way a round")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians count")
+    parser.add_argument("--store", choices=STORES, default="sqlite", help="labd's journal")
+    add_store_options(parser)
+    # labd's pipeline logs every submit and state change: thousands of lines a run.
+    args = benchargs.parse(parser)
+    n, rounds = args.jobs, args.rounds
     root = Path(tempfile.mkdtemp(prefix="labd-bench-"))
     root.chmod(0o755)  # CUPS runs filters and backends as user lp
     photo = root / "photo.jpg"
     Image.new("RGB", (600, 400), (200, 120, 40)).save(photo, quality=85)
     results: dict[str, list[float]] = {"labd": [], "lp": [], "pycups loop (limit)": []}
-    with EmbeddedPrintServer(root / "cups-root").start(()) as server:
+    with (
+        EmbeddedPrintServer(root / "cups-root").start(()) as server,
+        journal_store(args.store, url=args.url, fsync=args.fsync == "on") as store,
+    ):
         conn = cups.Connection(host=server.server)
         # A warm-up, not counted: the first jobs into an empty CUPS history run faster
         # than any later ones, whichever way comes first.
@@ -147,7 +171,8 @@ def main() -> int:
                 ("pycups loop (limit)", lambda: timed(run_limit)),
                 ("lp", lambda: timed(run_lp)),
                 ("labd", lambda r=r: bench_labd(  # type: ignore[misc]  # bound per round
-                    root / f"labd-{r}", server, f"bench-labd-{r}", photo, n)),
+                    root / f"labd-{r}", server, f"bench-labd-{r}", photo, n,
+                    journal_at=store.location(root / f"labd-{r}" / "state"))),
             ]  # fmt: skip
             # Each round starts with another of the three: CUPS slows as its job history
             # grows, and the one that runs last in every round would pay for it.
@@ -155,6 +180,7 @@ def main() -> int:
                 results[name].append(n / run())
     rates = {name: statistics.median(values) for name, values in results.items()}
     print(f"{n} jobs each, {rounds} interleaved rounds, file:///dev/null queues, private cupsd")
+    print(f"  labd's journal: {store.settings}")
     for name, rate in rates.items():
         spread = ", ".join(f"{v:.0f}" for v in results[name])
         print(f"  {name:20} {rate:8.1f} jobs/s (median; rounds: {spread})")
