@@ -9,7 +9,10 @@ and skips the test where it cannot run; :func:`wait_for` polls the page with a d
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,10 +23,14 @@ from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.remote_connection import RemoteConnection
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM: Final = Path("/usr/bin/chromium")
+PAGE_SECONDS: Final = 30  # a page load or a script, at most
+COMMAND_SECONDS: Final = 60  # any one command to the driver, at most
+QUIT_SECONDS: Final = 15  # quitting, before the driver and its browser are killed
 CHROMEDRIVER: Final = Path("/usr/bin/chromedriver")
 
 
@@ -38,14 +45,35 @@ def chromium(width: int, height: int) -> Iterator[webdriver.Chrome]:
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
                      f"--window-size={width},{height}", "--disable-gpu"):  # fmt: skip
         options.add_argument(argument)
+    # Its own process group: a hung driver is killed with the browser it started.
+    service = Service(str(CHROMEDRIVER), popen_kw={"start_new_session": True})
     try:
-        driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+        driver = webdriver.Chrome(options=options, service=service)
     except WebDriverException as e:
         pytest.skip(f"chromium does not start here: {e.msg}")
+    # A page that never finishes loading fails the test in 30 s; no command to the driver
+    # waits longer than a minute (Selenium's own default is 120 s, retried three times).
+    driver.set_page_load_timeout(PAGE_SECONDS)
+    driver.set_script_timeout(PAGE_SECONDS)
+    executor = driver.command_executor
+    assert isinstance(executor, RemoteConnection)  # Chrome's, never a bare URL
+    executor.client_config.timeout = COMMAND_SECONDS
     try:
         yield driver
     finally:
-        driver.quit()
+        _quit(driver, service)
+
+
+def _quit(driver: webdriver.Chrome, service: Service) -> None:
+    """Quit the browser; a driver that no longer answers is killed with its browser, so a
+    hung Chromium fails one test instead of holding the whole run."""
+    quitter = threading.Thread(target=driver.quit, name="chromium-quit", daemon=True)
+    quitter.start()
+    quitter.join(QUIT_SECONDS)
+    if quitter.is_alive() and service.process is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(service.process.pid, signal.SIGKILL)
+        quitter.join(QUIT_SECONDS)
 
 
 def wait_for(
