@@ -22,8 +22,12 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol, SupportsIndex
 
+import structlog
+
 from labd.clock import Clock, isoformat
 from labd.errors import JournalError, JournalSchemaError
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -245,14 +249,69 @@ class Store(ABC):
         """The schema version of a component's tables, or None before they exist."""
 
     @abstractmethod
-    def ensure_schema(self, schema: Schema) -> None:
-        """Create or migrate a component's tables; cheap when they are current."""
+    def _core_version_in(self, tx: Tx) -> int:
+        """The core schema version, read in the migrating transaction (making the place it
+        is kept where a new database has none)."""
+
+    @abstractmethod
+    def _set_core_version(self, tx: Tx, version: int) -> None:
+        """Record the core schema version, in the migrating transaction."""
+
+    def ddl(self, statement: str) -> list[str]:
+        """A migration statement as this backend runs it (SQLite's, as written)."""
+        return [statement]
 
     @abstractmethod
     def close(self) -> None:
         """Close the connection."""
 
     # -- shared ----------------------------------------------------------------------------
+
+    def migrate(self, core: Sequence[tuple[str, ...]]) -> None:
+        """Bring the core tables to ``core``'s last migration; cheap when they are current
+        (no write lock taken: a command must open a busy journal)."""
+        target = len(core)
+        if self.schema_version() == target:
+            return
+        with self.transaction() as tx:
+            version = self._core_version_in(tx)
+            if version > target:
+                raise JournalSchemaError(self.name, version, target)
+            self._apply(tx, core, version, {})
+            if version < target:
+                self._set_core_version(tx, target)
+
+    def ensure_schema(self, schema: Schema) -> None:
+        """Create or migrate a component's tables; cheap when they are current."""
+        if self.component_version(schema.name) == len(schema.migrations):
+            return
+        with self.transaction() as tx:
+            row = tx.one("SELECT version FROM component_schema WHERE name = ?", (schema.name,))
+            version = row.integer("version") if row else 0
+            target = len(schema.migrations)
+            if version > target:
+                raise JournalSchemaError(f"{self.name} ({schema.name})", version, target)
+            self._apply(tx, schema.migrations, version, {"component": schema.name})
+            if version < target:
+                tx.execute(
+                    "INSERT INTO component_schema (name, version) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET version = excluded.version",
+                    (schema.name, target),
+                )
+
+    def _apply(
+        self,
+        tx: Tx,
+        migrations: Sequence[tuple[str, ...]],
+        version: int,
+        about: Mapping[str, str],
+    ) -> None:
+        """The migrations after ``version``, in ``tx``, each logged."""
+        for number in range(version, len(migrations)):
+            for statement in migrations[number]:
+                for ddl in self.ddl(statement):
+                    tx.execute(ddl)
+            log.info("journal.migrated", **about, to_version=number + 1)
 
     def read_one(self, sql: str, args: Sequence[object] = ()) -> Row | None:
         """The first row read, or None."""

@@ -37,7 +37,6 @@ from labd.clock import Clock, SystemClock
 from labd.errors import (
     AccessDenied,
     JournalError,
-    JournalSchemaError,
     JournalUnavailable,
     JournalUnusable,
 )
@@ -102,7 +101,7 @@ class PostgresStore(Store):
         try:
             store._connection()
             if migrate:
-                store._migrate(core)
+                store.migrate(core)
                 for schema in schemas:
                     store.ensure_schema(schema)
             else:
@@ -138,48 +137,19 @@ class PostgresStore(Store):
         row = self.read_one("SHOW server_version")
         return str(row[0]) if row else "?"
 
-    def _migrate(self, core: Sequence[tuple[str, ...]]) -> None:
-        target = len(core)
-        if self.schema_version() == target:
-            return  # current: no write lock taken
-        with self._tx() as cur:
-            cur.execute("CREATE TABLE IF NOT EXISTS labd_schema (version BIGINT NOT NULL)")
-            row = cur.execute("SELECT version FROM labd_schema").fetchone()
-            if row is None:
-                cur.execute("INSERT INTO labd_schema (version) VALUES (0)")
-            version = int(str(row[0])) if row else 0
-            if version > target:
-                raise JournalSchemaError(self.name, version, target)
-            for number in range(version, target):
-                for statement in core[number]:
-                    for translated in pg_ddl(statement):
-                        cur.execute(translated)
-                log.info("journal.migrated", to_version=number + 1)
-            cur.execute("UPDATE labd_schema SET version = %s", (max(version, target),))
+    def _core_version_in(self, tx: Tx) -> int:
+        tx.execute("CREATE TABLE IF NOT EXISTS labd_schema (version BIGINT NOT NULL)")
+        row = tx.one("SELECT version FROM labd_schema")
+        if row is None:
+            tx.execute("INSERT INTO labd_schema (version) VALUES (0)")
+        return 0 if row is None else row.integer("version")
 
-    def ensure_schema(self, schema: Schema) -> None:
-        """Create or migrate a component's tables; cheap when they are current."""
-        if self.component_version(schema.name) == len(schema.migrations):
-            return
-        with self._tx() as cur:
-            row = cur.execute(
-                "SELECT version FROM component_schema WHERE name = %s", (schema.name,)
-            ).fetchone()
-            version = int(str(row[0])) if row else 0
-            target = len(schema.migrations)
-            if version > target:
-                raise JournalSchemaError(f"{self.name} ({schema.name})", version, target)
-            for number in range(version, target):
-                for statement in schema.migrations[number]:
-                    for translated in pg_ddl(statement):
-                        cur.execute(translated)
-                log.info("journal.migrated", component=schema.name, to_version=number + 1)
-            if version < target:
-                cur.execute(
-                    "INSERT INTO component_schema (name, version) VALUES (%s, %s) "
-                    "ON CONFLICT (name) DO UPDATE SET version = excluded.version",
-                    (schema.name, target),
-                )
+    def _set_core_version(self, tx: Tx, version: int) -> None:
+        tx.execute("UPDATE labd_schema SET version = ?", (version,))
+
+    def ddl(self, statement: str) -> list[str]:
+        """SQLite's DDL in PostgreSQL's spelling (see :func:`pg_ddl`)."""
+        return pg_ddl(statement)
 
     def _has_table(self, name: str) -> bool:
         row = self.read_one("SELECT to_regclass(?) IS NOT NULL", (name,))

@@ -29,7 +29,6 @@ from labd.clock import Clock, SystemClock
 from labd.errors import (
     AccessDenied,
     JournalError,
-    JournalSchemaError,
     JournalUnavailable,
     JournalUnusable,
 )
@@ -103,7 +102,7 @@ class SQLiteStore(Store):
         store = cls(conn, path, clock or SystemClock())
         try:
             if migrate:
-                store._migrate(core)
+                store.migrate(core)
                 for schema in schemas:
                     store.ensure_schema(schema)
             else:
@@ -113,44 +112,13 @@ class SQLiteStore(Store):
             raise
         return store
 
-    def _migrate(self, core: Sequence[tuple[str, ...]]) -> None:
-        target = len(core)
-        if self.schema_version() == target:
-            return  # current: no write lock taken (a command must open a busy journal)
-        with self._tx() as cur:
-            version = cur.execute("PRAGMA user_version").fetchone()[0]
-            if version > target:
-                raise JournalSchemaError(str(self.path), version, target)
-            for number in range(version, target):
-                for statement in core[number]:
-                    cur.execute(statement)
-                log.info("journal.migrated", to_version=number + 1)
-            if version < target:
-                # PRAGMA takes no parameters; the value is our own integer.
-                cur.execute(f"PRAGMA user_version = {target}")
+    def _core_version_in(self, tx: Tx) -> int:
+        row = tx.one("PRAGMA user_version")
+        return 0 if row is None else int(str(row[0]))
 
-    def ensure_schema(self, schema: Schema) -> None:
-        """Create or migrate a component's tables; cheap when they are current."""
-        if self.component_version(schema.name) == len(schema.migrations):
-            return  # current: no write lock taken
-        with self._tx() as cur:
-            row = cur.execute(
-                "SELECT version FROM component_schema WHERE name = ?", (schema.name,)
-            ).fetchone()
-            version = row[0] if row else 0
-            target = len(schema.migrations)
-            if version > target:
-                raise JournalSchemaError(f"{self.path} ({schema.name})", version, target)
-            for number in range(version, target):
-                for statement in schema.migrations[number]:
-                    cur.execute(statement)
-                log.info("journal.migrated", component=schema.name, to_version=number + 1)
-            if version < target:
-                cur.execute(
-                    "INSERT INTO component_schema (name, version) VALUES (?, ?) "
-                    "ON CONFLICT (name) DO UPDATE SET version = excluded.version",
-                    (schema.name, target),
-                )
+    def _set_core_version(self, tx: Tx, version: int) -> None:
+        # PRAGMA takes no parameters; the value is labd's own integer.
+        tx.execute(f"PRAGMA user_version = {int(version)}")
 
     def component_version(self, name: str) -> int | None:
         with self._reading():
