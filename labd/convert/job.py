@@ -29,6 +29,8 @@ from labd.logging import configure as configure_logging
 from labd.model import Layout, OutputFormat, Product
 
 BOOK_NAME: Final = "book.pdf"
+# How long a conversion worker is given to end once told to, before it is killed.
+WORKER_EXIT_SECONDS: Final = 5.0
 
 
 def output_name(seq: int, suffix: str = "jpg") -> str:
@@ -182,7 +184,27 @@ class SharedPool:
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            _shut_down(pool)
+
+
+def _shut_down(pool: ProcessPoolExecutor) -> None:
+    """Stop ``pool``'s workers, waiting for their files; then end any worker still there.
+
+    When a worker dies while futures are being cancelled (labd stopping mid-order),
+    Python 3.11's executor thread can fail (InvalidStateError on a cancelled future)
+    before it ends the other workers; those would then hold the process at exit, which
+    waits for its children, until systemd kills it.  Its private list of workers is the
+    only handle on them.
+    """
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=True, cancel_futures=True)
+    for worker in workers:
+        if worker.is_alive():
+            worker.terminate()
+            worker.join(WORKER_EXIT_SECONDS)
+        if worker.is_alive():
+            worker.kill()
+            worker.join(WORKER_EXIT_SECONDS)
 
 
 def outputs_for(product: Product, count: int, out_dir: Path) -> list[Path]:
