@@ -13,7 +13,7 @@ from typing import TextIO
 
 from labd.cli.common import Subparsers, config_of, open_journal, write_table
 from labd.clock import readable
-from labd.journal.nodes import nodes
+from labd.journal.nodes import job_counts, nodes
 
 
 def cmd_nodes(args: argparse.Namespace, out: TextIO) -> int:
@@ -21,11 +21,8 @@ def cmd_nodes(args: argparse.Namespace, out: TextIO) -> int:
     config = config_of(args)
     with open_journal(config) as journal:
         found = nodes(journal.store, down_seconds=config.journal.node_down_seconds)
-        counts = {}
-        for node in found:
-            journal.scope = node.name
-            counts[node.name] = {s.value: n for s, n in sorted(journal.counts().items())}
-        journal.scope = None
+        every = job_counts(journal.store)
+    counts = {node.name: every.get(node.name, {}) for node in found}
     if args.format == "json":
         for node in found:
             row = {

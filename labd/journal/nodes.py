@@ -88,3 +88,15 @@ def node_names(store: Store) -> list[str]:
         "SELECT name FROM nodes UNION SELECT node FROM jobs WHERE node IS NOT NULL ORDER BY 1"
     )
     return [r.text("name") for r in rows]
+
+
+def job_counts(store: Store) -> dict[str, dict[str, int]]:
+    """How many jobs each node has in each state, in one read: node -> state -> count."""
+    counts: dict[str, dict[str, int]] = {}
+    rows = store.read(
+        "SELECT node, state, count(*) AS n FROM jobs WHERE node IS NOT NULL "
+        "GROUP BY node, state ORDER BY node, state"
+    )
+    for r in rows:
+        counts.setdefault(r.text("node"), {})[r.text("state")] = r.integer("n")
+    return counts

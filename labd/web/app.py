@@ -15,8 +15,10 @@ journal moves, told by server-sent events (``/events``).
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlencode
@@ -78,6 +80,26 @@ _STATUS: Final[Mapping[type[LabdError], int]] = {
 }
 
 
+class JournalHead:
+    """The journal's newest sequence number, read at most once per EVENTS_POLL_SECONDS
+    however many boards are open: every /events stream asks here, not the database.
+    Real time, as the streams' own sleeps are (not the console's injected clock)."""
+
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
+        self._lock = threading.Lock()
+        self._seq = -1
+        self._read_at: float | None = None
+
+    def current(self) -> int:
+        """The head, read now if the last read is older than a poll's interval."""
+        with self._lock:
+            now = time.monotonic()
+            if self._read_at is None or now - self._read_at >= EVENTS_POLL_SECONDS:
+                self._seq, self._read_at = self._journal.last_seq(), now
+            return self._seq
+
+
 @dataclass
 class Console:
     """What the console's handlers share: the configuration, the journal, CUPS, the
@@ -91,6 +113,10 @@ class Console:
     throttle: AddressThrottle
     templates: Jinja2Templates
     clock: Clock
+    head: JournalHead = field(init=False)  # what every /events stream polls, shared
+
+    def __post_init__(self) -> None:
+        self.head = JournalHead(self.journal)
 
     def render(
         self, call: Call, name: str, context: Mapping[str, Any], status: int = 200
@@ -448,7 +474,7 @@ def _events_endpoint(console: Console, rule: RouteRule) -> Callable[[Request], A
                 if console.sessions.get(token, touch=False) is None:
                     yield "event: expired\ndata: \n\n"
                     return
-                seq = await run_in_threadpool(console.journal.last_seq)
+                seq = await run_in_threadpool(console.head.current)
                 if seq != last:
                     last, quiet = seq, 0.0
                     yield f"id: {seq}\ndata: {seq}\n\n"
