@@ -179,6 +179,9 @@ def create_app(config: Config, journal: Journal, clock: Clock | None = None) -> 
     clock = clock or SystemClock()
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.trim_blocks = templates.env.lstrip_blocks = True  # tidy HTML
+    # Every text goes through gettext; labd.web.i18n installs the lab's catalogs.
+    templates.env.add_extension("jinja2.ext.i18n")
+    templates.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     console = Console(
         config=config,
         journal=journal,
