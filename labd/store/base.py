@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol, SupportsIndex
+from typing import Final, Protocol, SupportsIndex
 
 import structlog
 
@@ -95,6 +95,10 @@ class Row(tuple[object, ...]):
         if isinstance(value, (bytes, memoryview)):
             return bytes(value)
         raise JournalError("row", f"column {key} holds {value!r}, not bytes")
+
+
+# Tx.chain_head's mark for "the chain is empty" (a seq no event has).
+NO_HEAD: Final = (0, "")
 
 
 class Cursor(Protocol):
@@ -183,6 +187,22 @@ class Tx:
         """The store's timestamp for this moment."""
         return self._store.now()
 
+    def chain_head(self) -> tuple[int, str] | None:
+        """The event chain's last (seq, hash) as this transaction sees it; None: empty.
+
+        Read once per write transaction and then kept (:meth:`chain_advanced`): the
+        transaction holds the write lock, so no one else moves the head meanwhile.
+        """
+        store = self._store
+        if store.head is None:
+            last = self.one("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
+            store.head = (last.integer("seq"), last.text("hash")) if last else NO_HEAD
+        return None if store.head is NO_HEAD else store.head
+
+    def chain_advanced(self, seq: int, digest: str) -> None:
+        """This transaction appended event ``seq`` with hash ``digest``."""
+        self._store.head = (seq, digest)
+
 
 class Store(ABC):
     """labd's journal database, whichever backend holds it.  Thread-safe."""
@@ -194,6 +214,10 @@ class Store(ABC):
     def __init__(self, name: str, clock: Clock) -> None:
         self.name = name  # how messages name the journal: a path, or a URL without secrets
         self.clock = clock
+        # The event chain's head in the running write transaction (Tx.chain_head), or
+        # None: not read yet.  A backend forgets it when a transaction or a savepoint
+        # ends in a rollback, and when the outermost transaction ends.
+        self.head: tuple[int, str] | None = None
 
     # -- what a backend provides -----------------------------------------------------------
 

@@ -55,8 +55,8 @@ def append(
     detail: str | None = None,
 ) -> int:
     """Append one event in ``tx``; return its sequence number."""
-    last = tx.one("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
-    seq, prev = (last.integer("seq") + 1, last.text("hash")) if last else (1, GENESIS)
+    last = tx.chain_head()
+    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     ts = tx.now()
     text = canonical(dict(data))
     digest = event_hash(prev, seq=seq, ts=ts, job_id=job_id, kind=kind, data=text)
@@ -65,6 +65,7 @@ def append(
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
         (seq, ts, job_id, kind, text, prev, digest),
     )
+    tx.chain_advanced(seq, digest)
     if detail is not None:
         tx.execute("INSERT INTO event_details (seq, text) VALUES (?, ?)", (seq, detail))
     return seq

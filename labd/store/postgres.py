@@ -40,7 +40,7 @@ from labd.errors import (
     JournalUnavailable,
     JournalUnusable,
 )
-from labd.store.base import Cursor, Dialect, Row, Schema, Store, Tx, rows_of
+from labd.store.base import NO_HEAD, Cursor, Dialect, Row, Schema, Store, Tx, rows_of
 from labd.store.location import PostgresLocation
 
 __all__ = ["PostgresStore", "pg_ddl", "pg_sql"]
@@ -82,6 +82,8 @@ class PostgresStore(Store):
         self._lock_timeout_ms = lock_timeout_ms
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
         self._open: psycopg.Cursor[tuple[object, ...]] | None = None  # a running batch()
+        self._relaxed = threading.local()  # .on: this thread is in relaxed()
+        self._chained = False  # the events table is there: BEGIN reads the chain's head
 
     # -- opening -------------------------------------------------------------------------
 
@@ -106,6 +108,7 @@ class PostgresStore(Store):
                     store.ensure_schema(schema)
             else:
                 store.check_versions(core, schemas)
+            store._chained = store._has_table("events")
         except BaseException:
             store.close()
             raise
@@ -182,15 +185,48 @@ class PostgresStore(Store):
         """A write transaction (a savepoint inside a batch), under the write lock."""
         with self._lock:
             conn = self._connection()
-            outermost = self._open is None
+            if self._open is not None:  # a step of a batch: a savepoint
+                try:
+                    with conn.transaction():
+                        yield conn.cursor()
+                except BaseException as e:
+                    self.head = None  # the step's events are gone
+                    if isinstance(e, psycopg.Error):
+                        raise pg_error(self.name, e, "cannot write") from e
+                    raise
+                return
+            cur = conn.cursor()
             try:
-                with conn.transaction():
-                    cur = conn.cursor()
-                    if outermost:
-                        cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-                    yield cur
-            except psycopg.Error as e:
-                raise pg_error(self.name, e, "cannot write") from e
+                self.head = self._begin(cur)
+                yield cur
+                self.head = None
+                cur.execute("COMMIT")
+            except BaseException as e:
+                self.head = None
+                if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    with suppress(psycopg.Error):  # a lost connection has no transaction
+                        conn.execute("ROLLBACK")
+                if isinstance(e, psycopg.Error):
+                    raise pg_error(self.name, e, "cannot write") from e
+                raise
+
+    def _begin(self, cur: psycopg.Cursor[tuple[object, ...]]) -> tuple[int, str] | None:
+        """Start a write transaction in one round trip: BEGIN, its durability (in
+        :meth:`relaxed`), the write lock and, once the journal's tables exist, the event
+        chain's head (returned for :meth:`Tx.chain_head`; None: not read)."""
+        relaxed = "SET LOCAL synchronous_commit = off; " if self._is_relaxed() else ""
+        head = "; SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1" if self._chained else ""
+        # Without parameters, one query may hold several statements (the simple protocol).
+        cur.execute(f"BEGIN; {relaxed}SELECT pg_advisory_xact_lock({WRITE_LOCK}){head}")
+        if not self._chained:
+            return None
+        while cur.nextset():  # to the last statement's result: the head
+            pass
+        row = cur.fetchone()
+        return NO_HEAD if row is None else (int(str(row[0])), str(row[1]))
+
+    def _is_relaxed(self) -> bool:
+        return bool(getattr(self._relaxed, "on", False))
 
     def run(self, cur: object, sql: str, args: Sequence[object]) -> Cursor:
         """Run one statement on a transaction's cursor, in PostgreSQL's spelling."""
@@ -237,15 +273,16 @@ class PostgresStore(Store):
 
     @contextmanager
     def relaxed(self) -> Iterator[None]:
-        """Commits in this block do not wait for the server's WAL flush
-        (``synchronous_commit = off``): see :meth:`SQLiteStore.relaxed` for what may be."""
-        with self._reading() as conn:
-            conn.execute("SET synchronous_commit = off")
-            try:
-                yield
-            finally:
-                with suppress(psycopg.Error):  # a lost connection resets it anyway
-                    conn.execute("SET synchronous_commit = on")
+        """This thread's commits in this block do not wait for the server's WAL flush
+        (``SET LOCAL synchronous_commit = off``, sent with each transaction's ``BEGIN``):
+        see :meth:`SQLiteStore.relaxed` for what may be lost.  Other threads' commits
+        stay durable meanwhile."""
+        before = self._is_relaxed()
+        self._relaxed.on = True
+        try:
+            yield
+        finally:
+            self._relaxed.on = before
 
     @contextmanager
     def batch(self) -> Iterator[None]:

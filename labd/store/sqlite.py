@@ -197,6 +197,7 @@ class SQLiteStore(Store):
                 try:
                     yield cur
                 except BaseException as e:
+                    self.head = None  # the step's events are gone
                     with suppress(sqlite3.Error):  # the whole transaction may be gone
                         cur.execute("ROLLBACK TO step")
                         cur.execute("RELEASE step")
@@ -207,13 +208,16 @@ class SQLiteStore(Store):
                 return
             cur = self._conn.cursor()
             self._run(cur, "BEGIN IMMEDIATE", "cannot start a transaction")
+            self.head = None  # another process may have written since
             try:
                 yield cur
             except BaseException as e:
+                self.head = None
                 self._rollback(cur)
                 if isinstance(e, sqlite3.Error):
                     raise storage_error(self.path, e, "cannot write") from e
                 raise
+            self.head = None
             try:
                 cur.execute("COMMIT")
             except sqlite3.Error as e:
