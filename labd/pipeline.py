@@ -117,7 +117,7 @@ class Pipeline:
             job = self.journal.job(job_id)
         if job.state in (JobState.CONVERTED, JobState.SUBMITTING) and not self.stop.is_set():
             self.submit(job)
-        bound.debug("pipeline.step_done", state=self.journal.job(job_id).state.value)
+        bound.debug("pipeline.step_done")
 
     def convert(self, job: Job) -> bool:
         """CLAIMED → CONVERTED, or QUARANTINED with a reason.  True when it may go on."""

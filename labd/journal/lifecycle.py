@@ -133,16 +133,21 @@ class Journal(JournalView):
         rule: str | None = None,
         reason: str | None = None,
         data: Mapping[str, object] | None = None,
+        current: JobState | None = None,
     ) -> None:
-        """Move the job to ``to`` within ``tx``, if the life cycle allows it, with its event."""
-        current = self.state_in(tx, job_id)
+        """Move the job to ``to`` within ``tx``, if the life cycle allows it, with its event.
+
+        ``current``: the job's state as the caller read it in ``tx`` (else read here).
+        """
+        if current is None:
+            current = self.state_in(tx, job_id)
         if to not in TRANSITIONS[current]:
             raise IllegalTransition(job_id, current.value, to.value)
-        tx.execute(
+        tx.write(
             "UPDATE jobs SET state = ?, rule = ?, updated_at = ? WHERE id = ?",
             (to.value, rule, self.store.now(), job_id),
         )
-        tx.execute("UPDATE job_personal SET reason = ? WHERE job_id = ?", (reason, job_id))
+        tx.write("UPDATE job_personal SET reason = ? WHERE job_id = ?", (reason, job_id))
         payload: dict[str, object] = {"from": current.value, "to": to.value, **(data or {})}
         if rule is not None:
             payload["rule"] = rule
@@ -273,6 +278,12 @@ class Journal(JournalView):
     def done(self, job_id: int, **data: object) -> None:
         """The job is finished; its retention period runs from now."""
         self._step(job_id, JobState.DONE, data=data)
+
+    def finished(self, job_id: int, **data: object) -> None:
+        """CUPS completed every output: PRINTED (with ``data``), then DONE, in one commit."""
+        with self.store.transaction() as tx:
+            self.move_in(tx, job_id, JobState.PRINTED, data=data)
+            self.move_in(tx, job_id, JobState.DONE, current=JobState.PRINTED)
 
     def uncertain(self, job_id: int, *, rule: str, reason: str) -> None:
         """CUPS cannot prove whether the job printed: a supervisor decides."""

@@ -37,13 +37,16 @@ class PrintSteps:
         """Committed before the IPP request: output ``seq`` is about to go to CUPS."""
         with self._store.transaction() as tx:
             row = tx.one(
-                "SELECT cups_queue FROM job_outputs WHERE job_id = ? AND seq = ?", (job_id, seq)
+                "SELECT o.cups_queue, j.state FROM job_outputs o JOIN jobs j ON j.id = o.job_id "
+                "WHERE o.job_id = ? AND o.seq = ?",
+                (job_id, seq),
             )
             if row is None:
                 raise self._no_output(job_id, seq)
-            if self._journal.state_in(tx, job_id) is not JobState.SUBMITTING:
-                self._journal.move_in(tx, job_id, JobState.SUBMITTING)
-            tx.execute(
+            state = JobState(row.text("state"))
+            if state is not JobState.SUBMITTING:
+                self._journal.move_in(tx, job_id, JobState.SUBMITTING, current=state)
+            tx.write(
                 "UPDATE job_outputs SET submit_intent_at = ? WHERE job_id = ? AND seq = ?",
                 (self._store.now(), job_id, seq),
             )
@@ -56,17 +59,22 @@ class PrintSteps:
     def submitted(self, job_id: int, seq: int, cups_job_id: int) -> None:
         """CUPS accepted output ``seq`` as ``cups_job_id``; all accepted → SUBMITTED."""
         with self._store.transaction() as tx:
-            tx.execute(
+            tx.write(
                 "UPDATE job_outputs SET cups_job_id = ? WHERE job_id = ? AND seq = ?",
                 (cups_job_id, job_id, seq),
             )
             tx.event("print.submitted", {"seq": seq, "cups_job_id": cups_job_id}, job_id=job_id)
-            left = tx.one(
-                "SELECT count(*) AS n FROM job_outputs WHERE job_id = ? AND cups_job_id IS NULL",
+            job = tx.one(
+                "SELECT state, (SELECT count(*) FROM job_outputs o WHERE o.job_id = j.id "
+                "AND o.cups_job_id IS NULL) AS unsent FROM jobs j WHERE j.id = ?",
                 (job_id,),
             )
-            if left is None or left.integer("n") == 0:
-                self._journal.move_in(tx, job_id, JobState.SUBMITTED)
+            if job is None:
+                raise JobNotFound(job_id)
+            if job.integer("unsent") == 0:
+                self._journal.move_in(
+                    tx, job_id, JobState.SUBMITTED, current=JobState(job.text("state"))
+                )
 
     def cups_state(self, job_id: int, seq: int, state: str, **data: object) -> None:
         """Record the CUPS job state of output ``seq`` when it changed."""
@@ -77,7 +85,7 @@ class PrintSteps:
             )
             if row is None or row.opt_text("cups_state") == state:
                 return
-            tx.execute(
+            tx.write(
                 "UPDATE job_outputs SET cups_state = ? WHERE job_id = ? AND seq = ?",
                 (state, job_id, seq),
             )

@@ -38,6 +38,8 @@ class Follower:
     _cups_lost: bool = False  # the last follow pass could not reach CUPS
     # Jobs (id, last change) an unexpected error stopped where they could not be held.
     _failed: set[tuple[int, str]] = field(default_factory=set)
+    # Whether CUPS keeps completed jobs' documents, as this pass found (None: not asked).
+    _keeps_copies: bool | None = None
 
     def follow(self, beat: Callable[[], None] = lambda: None) -> None:
         """One pass over jobs in CUPS: record CUPS' states; finish, hold or resume each job.
@@ -65,6 +67,7 @@ class Follower:
             else []
         )
         queues: dict[str, QueueInfo | None] = {}
+        self._keeps_copies = None
         known = self._statuses(jobs)
         for job in sorted(jobs, key=lambda j: j.id):
             if self.ctx.stop.is_set():
@@ -128,8 +131,14 @@ class Follower:
         """A completed job's documents must not stay in CUPS (``PreserveJobFiles``)."""
         preserved = status.preserved
         if preserved is None and out.cups_job_id is not None:
-            # CUPS answers job-preserved to Get-Job-Attributes only, not to Get-Jobs.
+            if self._keeps_copies is False:
+                return  # this pass found that CUPS keeps none
+            # CUPS answers job-preserved to Get-Job-Attributes only, not to Get-Jobs: one
+            # request per job.  Keeping documents is CUPS' setting (PreserveJobFiles), the
+            # same for every job, so a job completed without a kept copy answers for the
+            # rest of the pass; when CUPS keeps them, every job is asked and journaled.
             preserved = self.ctx.cups.status(out.cups_job_id).preserved
+            self._keeps_copies = bool(preserved)
         if not preserved:
             return
         self.ctx.journal.record(
@@ -202,8 +211,7 @@ class Follower:
         if states and all(s is CupsJobState.COMPLETED for s in states):
             if job.state is JobState.HELD:
                 self.ctx.journal.resume(job.id, JobState.SUBMITTED)
-            self.ctx.journal.printed(job.id, outputs=len(states))
-            self.ctx.journal.done(job.id)
+            self.ctx.journal.finished(job.id, outputs=len(states))
             log.info(
                 "job.finished",
                 job_id=job.id,

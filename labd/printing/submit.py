@@ -53,7 +53,7 @@ class Submitter:
         hf = self.ctx.config.hotfolders[job.hotfolder]
         printer = self.ctx.config.printers[hf.printer]
         product = self.ctx.config.products[hf.product]
-        superseded = self.ctx.journal.printing.superseded(job.id)
+        superseded: set[int] | None = None  # read when an intent was committed before
         outputs = self.ctx.journal.outputs(job.id)
         # The ticket's copies of each output's source file, else the product's.
         copies = copies_of_outputs(self.ctx.journal.files(job.id), outputs, product.copies)
@@ -67,9 +67,11 @@ class Submitter:
             if self.ctx.stop.is_set():
                 return  # the job stays SUBMITTING; the next start carries on
             try:
-                cups_id = (
-                    self._already_in_cups(job, out, superseded) if out.submit_intent_at else None
-                )
+                cups_id = None
+                if out.submit_intent_at:
+                    if superseded is None:
+                        superseded = self.ctx.journal.printing.superseded(job.id)
+                    cups_id = self._already_in_cups(job, out, superseded)
                 if cups_id is None:
                     self.ctx.journal.printing.submit_intent(job.id, out.seq)
                     faults.crash_point("submit_intent")

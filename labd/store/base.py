@@ -115,8 +115,9 @@ class Cursor(Protocol):
 
 def rows_of(cursor: Cursor) -> list[Row]:
     """The rows a cursor holds, with its column names."""
+    values = cursor.fetchall()  # first: a pipelined cursor has no description before
     names = {str(d[0]): i for i, d in enumerate(cursor.description or ())}
-    return [Row(r, names) for r in cursor.fetchall()]
+    return [Row(r, names) for r in values]
 
 
 class Dialect:
@@ -149,6 +150,15 @@ class Tx:
     def execute(self, sql: str, args: Sequence[object] = ()) -> int:
         """Run one statement; return how many rows it changed."""
         return self._store.run(self._cur, sql, args).rowcount
+
+    def write(self, sql: str, args: Sequence[object] = ()) -> None:
+        """Run a statement whose outcome this transaction does not look at.
+
+        PostgreSQL keeps it to send with the transaction's next statement or its commit,
+        in one round trip; an error it meets is raised there, and the transaction rolls
+        back as a whole, as it would have anyway.
+        """
+        self._store.send(self._cur, sql, args)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> int:
         """Run one statement for each of ``rows``; return how many rows changed in all."""
@@ -236,6 +246,11 @@ class Store(ABC):
     @abstractmethod
     def run(self, cur: object, sql: str, args: Sequence[object]) -> Cursor:
         """Run one statement on a transaction's cursor (for :class:`Tx`)."""
+
+    def send(self, cur: object, sql: str, args: Sequence[object]) -> None:
+        """Run a statement whose result is not read (for :meth:`Tx.write`); a backend
+        may send it without waiting."""
+        self.run(cur, sql, args)
 
     @abstractmethod
     def run_many(self, cur: object, sql: str, rows: Iterable[Sequence[object]]) -> int:

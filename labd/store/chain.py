@@ -60,14 +60,14 @@ def append(
     ts = tx.now()
     text = canonical(dict(data))
     digest = event_hash(prev, seq=seq, ts=ts, job_id=job_id, kind=kind, data=text)
-    tx.execute(
+    tx.write(
         "INSERT INTO events (seq, ts, job_id, kind, data, prev_hash, hash) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
         (seq, ts, job_id, kind, text, prev, digest),
     )
     tx.chain_advanced(seq, digest)
     if detail is not None:
-        tx.execute("INSERT INTO event_details (seq, text) VALUES (?, ?)", (seq, detail))
+        tx.write("INSERT INTO event_details (seq, text) VALUES (?, ?)", (seq, detail))
     return seq
 
 

@@ -83,6 +83,10 @@ class PostgresStore(Store):
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
         self._open: psycopg.Cursor[tuple[object, ...]] | None = None  # a running batch()
         self._relaxed = threading.local()  # .on: this thread is in relaxed()
+        # The running write transaction's writes not sent yet (Tx.write), bound as text.
+        self._pending: list[str] = []
+        self._flushes = 0  # how many times they were sent (a step's savepoint, sent or not)
+        self._binder: psycopg.ClientCursor[tuple[object, ...]] | None = None
         self._chained = False  # the events table is there: BEGIN reads the chain's head
 
     # -- opening -------------------------------------------------------------------------
@@ -185,30 +189,51 @@ class PostgresStore(Store):
         """A write transaction (a savepoint inside a batch), under the write lock."""
         with self._lock:
             conn = self._connection()
-            if self._open is not None:  # a step of a batch: a savepoint
-                try:
-                    with conn.transaction():
-                        yield conn.cursor()
-                except BaseException as e:
-                    self.head = None  # the step's events are gone
-                    if isinstance(e, psycopg.Error):
-                        raise pg_error(self.name, e, "cannot write") from e
-                    raise
+            if self._open is not None:
+                yield from self._step(conn)
                 return
             cur = conn.cursor()
             try:
                 self.head = self._begin(cur)
                 yield cur
                 self.head = None
-                cur.execute("COMMIT")
+                self._flush(cur, "COMMIT")  # the writes not sent yet go with it
             except BaseException as e:
                 self.head = None
+                self._pending.clear()
                 if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                     with suppress(psycopg.Error):  # a lost connection has no transaction
                         conn.execute("ROLLBACK")
                 if isinstance(e, psycopg.Error):
                     raise pg_error(self.name, e, "cannot write") from e
                 raise
+
+    def _step(
+        self, conn: psycopg.Connection[tuple[object, ...]]
+    ) -> Iterator[psycopg.Cursor[tuple[object, ...]]]:
+        """A step of a batch: a savepoint, sent with the step's first statement that waits
+        for the server, and released with the next (no round trip of its own).
+
+        A step that raises leaves nothing behind.  A write it only sent (Tx.write) that
+        the server refuses later fails the whole batch instead.
+        """
+        mark = len(self._pending)
+        self._pending.append("SAVEPOINT labd_step")
+        flushes = self._flushes
+        try:
+            yield conn.cursor()
+        except BaseException as e:
+            self.head = None  # the step's events are gone
+            if self._flushes == flushes:  # nothing of the step reached the server
+                del self._pending[mark:]
+            else:
+                self._pending.clear()
+                with suppress(psycopg.Error):  # the whole transaction may be gone
+                    conn.execute("ROLLBACK TO SAVEPOINT labd_step; RELEASE SAVEPOINT labd_step")
+            if isinstance(e, psycopg.Error):
+                raise pg_error(self.name, e, "cannot write") from e
+            raise
+        self._pending.append("RELEASE SAVEPOINT labd_step")
 
     def _begin(self, cur: psycopg.Cursor[tuple[object, ...]]) -> tuple[int, str] | None:
         """Start a write transaction in one round trip: BEGIN, its durability (in
@@ -229,25 +254,58 @@ class PostgresStore(Store):
         return bool(getattr(self._relaxed, "on", False))
 
     def run(self, cur: object, sql: str, args: Sequence[object]) -> Cursor:
-        """Run one statement on a transaction's cursor, in PostgreSQL's spelling."""
+        """Run one statement on a transaction's cursor, in PostgreSQL's spelling (with
+        the writes waiting to be sent, in one round trip)."""
         assert isinstance(cur, psycopg.Cursor)  # noqa: S101  # ours, from _tx
+        if self._pending:
+            self._flush(cur, self._bound(sql, args))
+            return cur
         return cur.execute(pg_sql(sql), tuple(args))
+
+    def send(self, cur: object, sql: str, args: Sequence[object]) -> None:
+        """Keep a write whose result is not read, to go with the transaction's next
+        statement or its commit: one round trip for all (see :meth:`Tx.write`)."""
+        self._pending.append(self._bound(sql, args))
+
+    def _bound(self, sql: str, args: Sequence[object]) -> str:
+        """``sql`` with ``args`` in it, bound by psycopg on the client (its escaping), so
+        that several statements can go in one query."""
+        if self._binder is None or self._binder.connection is not self._conn:
+            self._binder = psycopg.ClientCursor(self._connection())
+        return self._binder.mogrify(pg_sql(sql), tuple(args))
+
+    def _flush(self, cur: psycopg.Cursor[tuple[object, ...]], last: str | None = None) -> None:
+        """Send the waiting writes (and ``last``) as one query; the cursor is left on the
+        last statement's result."""
+        parts = [*self._pending, *([last] if last is not None else [])]
+        self._pending.clear()
+        if not parts:
+            return
+        self._flushes += 1
+        # Without parameters, one query may hold several statements (the simple protocol);
+        # the first that fails ends it, and the transaction is rolled back.
+        cur.execute("; ".join(parts))
+        while cur.nextset():
+            pass
 
     def run_many(self, cur: object, sql: str, rows: Iterable[Sequence[object]]) -> int:
         """Run one statement per row on a transaction's cursor."""
         assert isinstance(cur, psycopg.Cursor)  # noqa: S101  # ours, from _tx
+        self._flush(cur)
         cur.executemany(pg_sql(sql), [tuple(r) for r in rows])
         return max(cur.rowcount, 0)
 
     def read(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
         """Read rows (each statement sees what was committed when it began)."""
         with self._reading() as conn:
+            self._flush(conn.cursor())  # inside a write transaction: it sees its writes
             return rows_of(conn.execute(pg_sql(sql), tuple(args)))
 
     @contextmanager
     def scan(self, sql: str, args: Sequence[object] = ()) -> Iterator[Iterator[Row]]:
         """Rows one by one, streamed from the server: ``with ... as rows:``."""
         with self._reading() as conn:
+            self._flush(conn.cursor())
             cur = conn.cursor()
 
             def rows() -> Iterator[Row]:

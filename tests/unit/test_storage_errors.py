@@ -13,6 +13,7 @@ import json
 import os
 import pwd
 import random
+import re
 import shutil
 import sqlite3
 import sys
@@ -35,7 +36,7 @@ from labd.errors import (
 from labd.journal import Journal, storage_error
 from labd.model import JobKind
 from tests.factories import GOOD_CONFIG as GOOD
-from tests.rawdb import REFUSALS, RawDB, location_of
+from tests.rawdb import REFUSALS, RawDB, is_postgres, location_of
 
 
 def events(journal: Journal) -> int:
@@ -65,6 +66,14 @@ def event_then(journal: Journal, statement: str) -> None:
     with journal.transaction() as tx:
         tx.event("test.written", {"n": 2})
         tx.execute(statement)
+
+
+def written_between_events(journal: Journal, statement: str) -> None:
+    """One transaction: an event, ``statement`` as a write nobody waits for, an event."""
+    with journal.transaction() as tx:
+        tx.event("test.written", {"n": 1})
+        tx.write(statement)
+        tx.event("test.written", {"n": 2})
 
 
 # -- the driver's codes, one by one ---------------------------------------------------------
@@ -220,6 +229,69 @@ def test_a_constraint_inside_a_batch_fails_that_step_alone(
         assert type(raised.value) is JournalError
         add_event(journal, tmp_path)
     assert events(journal) == before + 2
+    assert journal.verify().first_bad is None
+
+
+def test_a_refused_write_nobody_waited_for_fails_its_transaction_whole(
+    tmp_path: Path, journal: Journal
+) -> None:
+    # Tx.write: PostgreSQL sends it with the next statement or the commit, so the server's
+    # refusal comes later than the call; what it refuses is never half committed.
+    before = events(journal)
+    refused = "INSERT INTO job_personal (job_id, entry) VALUES (999999, 'x')"
+    with pytest.raises(JournalError, match=REFUSALS["foreign-key"]):
+        written_between_events(journal, refused)
+    assert events(journal) == before
+    assert journal.query("SELECT count(*) FROM job_personal") == [(0,)]
+
+    said: list[JournalError] = []
+    try:
+        with journal.batch():
+            add_event(journal, tmp_path)
+            try:
+                with journal.transaction() as tx:
+                    tx.write(refused)
+            except JournalError as e:
+                said.append(e)  # SQLite refuses it at once, in its step
+            add_event(journal, tmp_path)
+    except JournalError as e:
+        said.append(e)  # PostgreSQL: with the batch's next statement, the batch whole
+    assert len(said) == 1
+    assert type(said[0]) is JournalError
+    assert re.search(REFUSALS["foreign-key"], said[0].get_message())
+    assert events(journal) == before + (0 if is_postgres(journal) else 2)
+    assert journal.query("SELECT count(*) FROM job_personal") == [(0,)]
+    assert journal.verify().first_bad is None
+    add_event(journal, tmp_path)  # and the journal goes on
+    assert journal.verify().first_bad is None
+
+
+class _StepFailed(Exception):
+    pass
+
+
+def failed_step(journal: Journal, kind: str, *, look: bool) -> None:
+    """A step that appends an event (and reads it back when ``look``), then fails."""
+    with journal.transaction() as tx:
+        tx.event(kind, {})
+        if look:  # a statement that waits for the server: what the step kept goes too
+            assert tx.one("SELECT count(*) FROM events WHERE kind = ?", (kind,)) == (1,)
+        raise _StepFailed
+
+
+def test_a_failed_step_leaves_nothing_whether_or_not_its_writes_were_sent(
+    tmp_path: Path, journal: Journal
+) -> None:
+    before = events(journal)
+    with journal.batch():
+        add_event(journal, tmp_path)
+        with pytest.raises(_StepFailed):
+            failed_step(journal, "test.unsent", look=False)
+        with pytest.raises(_StepFailed):
+            failed_step(journal, "test.sent", look=True)
+        add_event(journal, tmp_path)
+    kinds = [e.kind for e in journal.events()[before:]]
+    assert kinds == ["test.written", "test.written"]
     assert journal.verify().first_bad is None
 
 
