@@ -59,18 +59,20 @@ class PrintSteps:
     def submitted(self, job_id: int, seq: int, cups_job_id: int) -> None:
         """CUPS accepted output ``seq`` as ``cups_job_id``; all accepted → SUBMITTED."""
         with self._store.transaction() as tx:
+            # Read first: the transaction's first statement carries its start (and the
+            # event chain's head) to the server, and the writes go with the commit.
+            job = tx.one(
+                "SELECT state, (SELECT count(*) FROM job_outputs o WHERE o.job_id = j.id "
+                "AND o.cups_job_id IS NULL AND o.seq <> ?) AS unsent FROM jobs j WHERE j.id = ?",
+                (seq, job_id),
+            )
+            if job is None:
+                raise JobNotFound(job_id)
             tx.write(
                 "UPDATE job_outputs SET cups_job_id = ? WHERE job_id = ? AND seq = ?",
                 (cups_job_id, job_id, seq),
             )
             tx.event("print.submitted", {"seq": seq, "cups_job_id": cups_job_id}, job_id=job_id)
-            job = tx.one(
-                "SELECT state, (SELECT count(*) FROM job_outputs o WHERE o.job_id = j.id "
-                "AND o.cups_job_id IS NULL) AS unsent FROM jobs j WHERE j.id = ?",
-                (job_id,),
-            )
-            if job is None:
-                raise JobNotFound(job_id)
             if job.integer("unsent") == 0:
                 self._journal.move_in(
                     tx, job_id, JobState.SUBMITTED, current=JobState(job.text("state"))

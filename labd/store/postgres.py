@@ -194,10 +194,10 @@ class PostgresStore(Store):
                 return
             cur = conn.cursor()
             try:
-                self.head = self._begin(cur)
+                self._begin()
                 yield cur
-                self.head = None
                 self._flush(cur, "COMMIT")  # the writes not sent yet go with it
+                self.head = None
             except BaseException as e:
                 self.head = None
                 self._pending.clear()
@@ -235,20 +235,16 @@ class PostgresStore(Store):
             raise
         self._pending.append("RELEASE SAVEPOINT labd_step")
 
-    def _begin(self, cur: psycopg.Cursor[tuple[object, ...]]) -> tuple[int, str] | None:
-        """Start a write transaction in one round trip: BEGIN, its durability (in
-        :meth:`relaxed`), the write lock and, once the journal's tables exist, the event
-        chain's head (returned for :meth:`Tx.chain_head`; None: not read)."""
+    def _begin(self) -> None:
+        """Start a write transaction with its first statement that waits for the server
+        (or its commit): BEGIN, its durability (in :meth:`relaxed`), the write lock and,
+        once the journal's tables exist, the event chain's head (:meth:`_flush` keeps it
+        for :meth:`Tx.chain_head`)."""
+        self.head = None
         relaxed = "SET LOCAL synchronous_commit = off; " if self._is_relaxed() else ""
-        head = "; SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1" if self._chained else ""
-        # Without parameters, one query may hold several statements (the simple protocol).
-        cur.execute(f"BEGIN; {relaxed}SELECT pg_advisory_xact_lock({WRITE_LOCK}){head}")
-        if not self._chained:
-            return None
-        while cur.nextset():  # to the last statement's result: the head
-            pass
-        row = cur.fetchone()
-        return NO_HEAD if row is None else (int(str(row[0])), str(row[1]))
+        self._pending.append(f"BEGIN; {relaxed}SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+        if self._chained:
+            self._pending.append(_HEAD)
 
     def _is_relaxed(self) -> bool:
         return bool(getattr(self._relaxed, "on", False))
@@ -285,8 +281,12 @@ class PostgresStore(Store):
         # Without parameters, one query may hold several statements (the simple protocol);
         # the first that fails ends it, and the transaction is rolled back.
         cur.execute("; ".join(parts))
-        while cur.nextset():
-            pass
+        while True:
+            if cur.description and cur.description[0].name == "labd_head_seq":
+                row = cur.fetchone()
+                self.head = NO_HEAD if row is None else (int(str(row[0])), str(row[1]))
+            if not cur.nextset():
+                break
 
     def run_many(self, cur: object, sql: str, rows: Iterable[Sequence[object]]) -> int:
         """Run one statement per row on a transaction's cursor."""
@@ -298,8 +298,11 @@ class PostgresStore(Store):
     def read(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
         """Read rows (each statement sees what was committed when it began)."""
         with self._reading() as conn:
-            self._flush(conn.cursor())  # inside a write transaction: it sees its writes
-            return rows_of(conn.execute(pg_sql(sql), tuple(args)))
+            cur = conn.cursor()
+            if self._pending:  # inside a write transaction: with its writes, one round trip
+                self._flush(cur, self._bound(sql, args))
+                return rows_of(cur)
+            return rows_of(cur.execute(pg_sql(sql), tuple(args)))
 
     @contextmanager
     def scan(self, sql: str, args: Sequence[object] = ()) -> Iterator[Iterator[Row]]:
@@ -455,6 +458,11 @@ def pg_ddl(statement: str) -> list[str]:
         statement = pattern.sub(replacement, statement)
     return [statement]
 
+
+# The event chain's head, read as a transaction begins (its column names mark its result).
+_HEAD: Final = (
+    "SELECT seq AS labd_head_seq, hash AS labd_head_hash FROM events ORDER BY seq DESC LIMIT 1"
+)
 
 # SQLSTATE classes (the first two characters): transient ones are worth trying again.
 _TRANSIENT_CLASSES: Final = frozenset(
