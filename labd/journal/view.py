@@ -82,6 +82,38 @@ class Resolution:
         return [seq for seq, ppi in self.ppi.items() if ppi < self.min_ppi]
 
 
+_FILES_OF_JOB: Final = (
+    "SELECT job_id, seq, name, size, copies FROM job_files WHERE job_id = ? ORDER BY seq"
+)
+_OUTPUT_COLUMNS: Final = (
+    "job_id, seq, path, source_seq, cups_queue, submit_intent_at, cups_job_id, cups_state"
+)
+_OUTPUTS_OF_JOB: Final = f"SELECT {_OUTPUT_COLUMNS} FROM job_outputs WHERE job_id = ? ORDER BY seq"  # noqa: S608
+
+
+def _file(r: Row) -> JobFile:
+    return JobFile(
+        job_id=r.integer("job_id"),
+        seq=r.integer("seq"),
+        name=r.text("name"),
+        size=r.integer("size"),
+        copies=r.opt_integer("copies"),
+    )
+
+
+def _output(r: Row) -> JobOutput:
+    return JobOutput(
+        job_id=r.integer("job_id"),
+        seq=r.integer("seq"),
+        path=r.text("path"),
+        source_seq=r.opt_integer("source_seq"),
+        cups_queue=r.text("cups_queue"),
+        submit_intent_at=r.opt_text("submit_intent_at"),
+        cups_job_id=r.opt_integer("cups_job_id"),
+        cups_state=r.opt_text("cups_state"),
+    )
+
+
 @dataclass(frozen=True)
 class NameMatch:
     """A job that took an entry or a file of the name asked for (see jobs_named)."""
@@ -205,41 +237,32 @@ class JournalView:
 
     def files(self, job_id: int) -> list[JobFile]:
         """The input files of a job, in order."""
-        rows = self.store.read(
-            "SELECT job_id, seq, name, size, copies FROM job_files WHERE job_id = ? ORDER BY seq",
-            (job_id,),
-        )
-        return [
-            JobFile(
-                job_id=r.integer("job_id"),
-                seq=r.integer("seq"),
-                name=r.text("name"),
-                size=r.integer("size"),
-                copies=r.opt_integer("copies"),
-            )
-            for r in rows
-        ]
+        return [_file(r) for r in self.store.read(_FILES_OF_JOB, (job_id,))]
 
     def outputs(self, job_id: int) -> list[JobOutput]:
         """The print-ready outputs of a job and their CUPS jobs, in order."""
-        rows = self.store.read(
-            "SELECT job_id, seq, path, source_seq, cups_queue, submit_intent_at, "
-            "cups_job_id, cups_state FROM job_outputs WHERE job_id = ? ORDER BY seq",
-            (job_id,),
+        return [_output(r) for r in self.store.read(_OUTPUTS_OF_JOB, (job_id,))]
+
+    def outputs_and_files(self, job_id: int) -> tuple[list[JobOutput], list[JobFile]]:
+        """:meth:`outputs` and :meth:`files` together (one round trip on PostgreSQL)."""
+        outputs, files = self.store.read_each(
+            [(_OUTPUTS_OF_JOB, (job_id,)), (_FILES_OF_JOB, (job_id,))]
         )
-        return [
-            JobOutput(
-                job_id=r.integer("job_id"),
-                seq=r.integer("seq"),
-                path=r.text("path"),
-                source_seq=r.opt_integer("source_seq"),
-                cups_queue=r.text("cups_queue"),
-                submit_intent_at=r.opt_text("submit_intent_at"),
-                cups_job_id=r.opt_integer("cups_job_id"),
-                cups_state=r.opt_text("cups_state"),
-            )
-            for r in rows
-        ]
+        return [_output(r) for r in outputs], [_file(r) for r in files]
+
+    def outputs_of(self, job_ids: Iterable[int]) -> dict[int, list[JobOutput]]:
+        """The outputs of each of these jobs (see :meth:`outputs`), in one read."""
+        found: dict[int, list[JobOutput]] = {i: [] for i in job_ids}
+        if not found:
+            return {}
+        rows = self.store.read(
+            f"SELECT {_OUTPUT_COLUMNS} FROM job_outputs "  # noqa: S608  # placeholders
+            f"WHERE job_id IN ({', '.join('?' * len(found))}) ORDER BY job_id, seq",
+            sorted(found),
+        )
+        for row in rows:
+            found[row.integer("job_id")].append(_output(row))
+        return found
 
     def states(self, job_ids: Iterable[int]) -> dict[int, JobState]:
         """The state of each of these jobs (unknown ids are left out), in one read."""

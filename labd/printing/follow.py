@@ -8,7 +8,7 @@ while printing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -56,11 +56,12 @@ class Follower:
         # Outputs CUPS was printing when it went away: when it comes back it prints them
         # again from the start (CUPS restarts interrupted jobs), so the first may be a
         # partial or whole extra print.
+        outputs = self.ctx.journal.outputs_of(j.id for j in jobs)
         suspects = (
             [
                 o
                 for j in jobs
-                for o in self.ctx.journal.outputs(j.id)
+                for o in outputs[j.id]
                 if o.cups_state in _PRINTING and o.cups_job_id is not None
             ]
             if self._cups_lost
@@ -68,7 +69,7 @@ class Follower:
         )
         queues: dict[str, QueueInfo | None] = {}
         self._keeps_copies = None
-        known = self._statuses(jobs)
+        known = self._statuses(outputs)
         for job in sorted(jobs, key=lambda j: j.id):
             if self.ctx.stop.is_set():
                 return
@@ -154,13 +155,10 @@ class Follower:
             "labd doctor; retention purges this CUPS job when the job's period ends",
         )
 
-    def _statuses(self, jobs: list[Job]) -> dict[int, CupsJobStatus]:
+    def _statuses(self, outputs: Mapping[int, list[JobOutput]]) -> dict[int, CupsJobStatus]:
         """Every followed CUPS job's state in one request; {} if CUPS cannot say now."""
         ids = [
-            o.cups_job_id
-            for j in jobs
-            for o in self.ctx.journal.outputs(j.id)
-            if o.cups_job_id is not None
+            o.cups_job_id for some in outputs.values() for o in some if o.cups_job_id is not None
         ]
         try:
             return self.ctx.cups.statuses(ids)

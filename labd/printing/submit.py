@@ -54,9 +54,9 @@ class Submitter:
         printer = self.ctx.config.printers[hf.printer]
         product = self.ctx.config.products[hf.product]
         superseded: set[int] | None = None  # read when an intent was committed before
-        outputs = self.ctx.journal.outputs(job.id)
+        outputs, files = self.ctx.journal.outputs_and_files(job.id)
         # The ticket's copies of each output's source file, else the product's.
-        copies = copies_of_outputs(self.ctx.journal.files(job.id), outputs, product.copies)
+        copies = copies_of_outputs(files, outputs, product.copies)
         for out in outputs:
             options = {**printer.options, **dict(product.options)}  # the product's win
             n = copies[out.seq]

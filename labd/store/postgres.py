@@ -304,6 +304,19 @@ class PostgresStore(Store):
                 return rows_of(cur)
             return rows_of(cur.execute(pg_sql(sql), tuple(args)))
 
+    def read_each(self, queries: Sequence[tuple[str, Sequence[object]]]) -> list[list[Row]]:
+        """Several reads in one query (bound on the client), each one's rows."""
+        if len(queries) < 2:  # one read: prepared on the server, as read() does
+            return [self.read(sql, args) for sql, args in queries]
+        with self._reading() as conn:
+            cur = conn.cursor()
+            self._flush(cur)  # inside a write transaction: they see its writes
+            cur.execute("; ".join(self._bound(sql, args) for sql, args in queries))
+            found = [rows_of(cur)]
+            while cur.nextset():
+                found.append(rows_of(cur))
+            return found
+
     @contextmanager
     def scan(self, sql: str, args: Sequence[object] = ()) -> Iterator[Iterator[Row]]:
         """Rows one by one, streamed from the server: ``with ... as rows:``."""
