@@ -9,16 +9,17 @@ Reached as ``journal.printing``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from labd import spool
 from labd.errors import JobNotFound, JournalError
-from labd.model import Job, JobState
+from labd.model import Job, JobOutput, JobState
 
 if TYPE_CHECKING:
     from labd.journal.lifecycle import Journal
+    from labd.store.base import Tx
 
 __all__ = ["PrintSteps"]
 
@@ -85,18 +86,43 @@ class PrintSteps:
                 "SELECT cups_state, cups_job_id FROM job_outputs WHERE job_id = ? AND seq = ?",
                 (job_id, seq),
             )
-            if row is None or row.opt_text("cups_state") == state:
-                return
-            tx.write(
-                "UPDATE job_outputs SET cups_state = ? WHERE job_id = ? AND seq = ?",
-                (state, job_id, seq),
-            )
-            tx.event(
-                "print.cups_state",
-                {"seq": seq, "cups_job_id": row.opt_integer("cups_job_id"), "state": state,
-                 **data},
-                job_id=job_id,
+            if row is not None:
+                self._cups_state_in(
+                    tx, job_id=job_id, seq=seq, was=row.opt_text("cups_state"),
+                    cups_job_id=row.opt_integer("cups_job_id"), state=state, data=data,
+                )  # fmt: skip
+
+    def cups_state_of(self, out: JobOutput, state: str, **data: object) -> None:
+        """:meth:`cups_state` for ``out`` as read in the running batch, which holds the
+        write lock since: no read again."""
+        with self._store.transaction() as tx:
+            self._cups_state_in(
+                tx, job_id=out.job_id, seq=out.seq, was=out.cups_state,
+                cups_job_id=out.cups_job_id, state=state, data=data,
             )  # fmt: skip
+
+    def _cups_state_in(
+        self,
+        tx: Tx,
+        *,
+        job_id: int,
+        seq: int,
+        was: str | None,
+        cups_job_id: int | None,
+        state: str,
+        data: Mapping[str, object],
+    ) -> None:
+        if was == state:
+            return
+        tx.write(
+            "UPDATE job_outputs SET cups_state = ? WHERE job_id = ? AND seq = ?",
+            (state, job_id, seq),
+        )
+        tx.event(
+            "print.cups_state",
+            {"seq": seq, "cups_job_id": cups_job_id, "state": state, **data},
+            job_id=job_id,
+        )
 
     def print_again(
         self, job_id: int, seqs: Sequence[int], to: JobState, *, by: str, why: str

@@ -183,8 +183,9 @@ class Follower:
                 self._possible_duplicate(out, "CUPS restarted the job after it had begun")
             if status.state is CupsJobState.COMPLETED and out.cups_state != "completed":
                 self._check_no_copy(out, status)
-            self.ctx.journal.printing.cups_state(
-                job.id, out.seq, status.state.value, impressions=status.impressions
+            # ``out`` was read in this batch, which holds the journal's write lock.
+            self.ctx.journal.printing.cups_state_of(
+                out, status.state.value, impressions=status.impressions
             )
             states.append(status.state)
             if status.state in (CupsJobState.ABORTED, CupsJobState.CANCELED):
