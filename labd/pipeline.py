@@ -107,16 +107,16 @@ class Pipeline:
 
     def process(self, job_id: int) -> None:
         """Take a job as far as it goes now: convert and submit.  Following is separate."""
-        job = self.journal.job(job_id)
+        job, outputs, files = self.journal.job_for_print(job_id)
         bound = log.bind(job_id=job_id, hotfolder=job.hotfolder)
         if job.state is JobState.CLAIMED:
             faults.crash_point("claimed")
             if not self.convert(job):
                 return
             faults.crash_point("converted")
-            job = self.journal.job(job_id)
+            job, outputs, files = self.journal.job_for_print(job_id)
         if job.state in (JobState.CONVERTED, JobState.SUBMITTING) and not self.stop.is_set():
-            self.submit(job)
+            self.submitter.submit(job, self.progress, known=(outputs, files))
         bound.debug("pipeline.step_done")
 
     def convert(self, job: Job) -> bool:

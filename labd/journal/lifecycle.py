@@ -279,10 +279,13 @@ class Journal(JournalView):
         """The job is finished; its retention period runs from now."""
         self._step(job_id, JobState.DONE, data=data)
 
-    def finished(self, job_id: int, **data: object) -> None:
-        """CUPS completed every output: PRINTED (with ``data``), then DONE, in one commit."""
+    def finished(self, job_id: int, *, current: JobState | None = None, **data: object) -> None:
+        """CUPS completed every output: PRINTED (with ``data``), then DONE, in one commit.
+
+        ``current``: the job's state as read in the running batch (else read here).
+        """
         with self.store.transaction() as tx:
-            self.move_in(tx, job_id, JobState.PRINTED, data=data)
+            self.move_in(tx, job_id, JobState.PRINTED, data=data, current=current)
             self.move_in(tx, job_id, JobState.DONE, current=JobState.PRINTED)
 
     def uncertain(self, job_id: int, *, rule: str, reason: str) -> None:

@@ -37,6 +37,7 @@ _JOB_COLUMNS: Final = (
     "j.updated_at, j.rule, p.reason, p.order_ref, j.node"
 )
 _JOB_FROM: Final = "jobs j LEFT JOIN job_personal p ON p.job_id = j.id"
+_JOB_BY_ID: Final = f"SELECT {_JOB_COLUMNS} FROM {_JOB_FROM} WHERE j.id = ?"  # noqa: S608
 _T = TypeVar("_T")
 
 
@@ -190,13 +191,19 @@ class JournalView:
 
     def job(self, job_id: int) -> Job:
         """The job ``job_id`` as it stands."""
-        row = self.store.read_one(
-            f"SELECT {_JOB_COLUMNS} FROM {_JOB_FROM} WHERE j.id = ?",  # noqa: S608  # constants only
-            (job_id,),
-        )
+        row = self.store.read_one(_JOB_BY_ID, (job_id,))
         if row is None:
             raise JobNotFound(job_id)
         return _job(row)
+
+    def job_for_print(self, job_id: int) -> tuple[Job, list[JobOutput], list[JobFile]]:
+        """The job with its outputs and files (one round trip on PostgreSQL)."""
+        job, outputs, files = self.store.read_each(
+            [(_JOB_BY_ID, (job_id,)), (_OUTPUTS_OF_JOB, (job_id,)), (_FILES_OF_JOB, (job_id,))]
+        )
+        if not job:
+            raise JobNotFound(job_id)
+        return _job(job[0]), [_output(r) for r in outputs], [_file(r) for r in files]
 
     def jobs(
         self,
@@ -249,6 +256,15 @@ class JournalView:
             [(_OUTPUTS_OF_JOB, (job_id,)), (_FILES_OF_JOB, (job_id,))]
         )
         return [_output(r) for r in outputs], [_file(r) for r in files]
+
+    def outputs_and_state(self, job_id: int) -> tuple[list[JobOutput], JobState]:
+        """:meth:`outputs` and the job's state together (one round trip on PostgreSQL)."""
+        outputs, state = self.store.read_each(
+            [(_OUTPUTS_OF_JOB, (job_id,)), ("SELECT state FROM jobs WHERE id = ?", (job_id,))]
+        )
+        if not state:
+            raise JobNotFound(job_id)
+        return [_output(r) for r in outputs], JobState(state[0].text("state"))
 
     def outputs_of(self, job_ids: Iterable[int]) -> dict[int, list[JobOutput]]:
         """The outputs of each of these jobs (see :meth:`outputs`), in one read."""

@@ -174,7 +174,9 @@ class Follower:
         faults.raise_point("follow", job.entry)
         states: list[CupsJobState] = []
         waiting: list[JobOutput] = []
-        for out in self.ctx.journal.outputs(job.id):
+        # Read in this batch, under the journal's write lock: as they stand until it ends.
+        outputs, state = self.ctx.journal.outputs_and_state(job.id)
+        for out in outputs:
             if out.cups_job_id is None:
                 continue
             status = (known or {}).get(out.cups_job_id) or self.ctx.cups.status(out.cups_job_id)
@@ -183,7 +185,6 @@ class Follower:
                 self._possible_duplicate(out, "CUPS restarted the job after it had begun")
             if status.state is CupsJobState.COMPLETED and out.cups_state != "completed":
                 self._check_no_copy(out, status)
-            # ``out`` was read in this batch, which holds the journal's write lock.
             self.ctx.journal.printing.cups_state_of(
                 out, status.state.value, impressions=status.impressions
             )
@@ -210,7 +211,8 @@ class Follower:
         if states and all(s is CupsJobState.COMPLETED for s in states):
             if job.state is JobState.HELD:
                 self.ctx.journal.resume(job.id, JobState.SUBMITTED)
-            self.ctx.journal.finished(job.id, outputs=len(states))
+                state = JobState.SUBMITTED
+            self.ctx.journal.finished(job.id, outputs=len(states), current=state)
             log.info(
                 "job.finished",
                 job_id=job.id,

@@ -19,7 +19,7 @@ from labd import faults
 from labd.clock import epoch
 from labd.errors import IllegalTransition, PrintError
 from labd.journal.view import copies_of_outputs
-from labd.model import Job, JobOutput, JobState
+from labd.model import Job, JobFile, JobOutput, JobState
 from labd.printing.context import PrintContext
 from labd.printing.cups import CupsJobStatus
 
@@ -47,14 +47,23 @@ class Submitter:
     ctx: PrintContext
     _backoff: dict[int, _Backoff] = field(default_factory=dict)
 
-    def submit(self, job: Job, progress: Callable[[], None] = lambda: None) -> None:
-        """CONVERTED/SUBMITTING → SUBMITTED: hand every output to CUPS exactly once."""
+    def submit(
+        self,
+        job: Job,
+        progress: Callable[[], None] = lambda: None,
+        *,
+        known: tuple[list[JobOutput], list[JobFile]] | None = None,
+    ) -> None:
+        """CONVERTED/SUBMITTING → SUBMITTED: hand every output to CUPS exactly once.
+
+        ``known``: the job's outputs and files, read with ``job`` (else read here).
+        """
         faults.raise_point("submit", job.entry)
         hf = self.ctx.config.hotfolders[job.hotfolder]
         printer = self.ctx.config.printers[hf.printer]
         product = self.ctx.config.products[hf.product]
         superseded: set[int] | None = None  # read when an intent was committed before
-        outputs, files = self.ctx.journal.outputs_and_files(job.id)
+        outputs, files = known or self.ctx.journal.outputs_and_files(job.id)
         # The ticket's copies of each output's source file, else the product's.
         copies = copies_of_outputs(files, outputs, product.copies)
         for out in outputs:

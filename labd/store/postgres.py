@@ -282,11 +282,17 @@ class PostgresStore(Store):
         # the first that fails ends it, and the transaction is rolled back.
         cur.execute("; ".join(parts))
         while True:
-            if cur.description and cur.description[0].name == "labd_head_seq":
-                row = cur.fetchone()
-                self.head = NO_HEAD if row is None else (int(str(row[0])), str(row[1]))
+            self._took_head(cur)
             if not cur.nextset():
                 break
+
+    def _took_head(self, cur: psycopg.Cursor[tuple[object, ...]]) -> bool:
+        """Keep the chain's head if the cursor's result is the one read at BEGIN."""
+        if not cur.description or cur.description[0].name != "labd_head_seq":
+            return False
+        row = cur.fetchone()
+        self.head = NO_HEAD if row is None else (int(str(row[0])), str(row[1]))
+        return True
 
     def run_many(self, cur: object, sql: str, rows: Iterable[Sequence[object]]) -> int:
         """Run one statement per row on a transaction's cursor."""
@@ -310,12 +316,19 @@ class PostgresStore(Store):
             return [self.read(sql, args) for sql, args in queries]
         with self._reading() as conn:
             cur = conn.cursor()
-            self._flush(cur)  # inside a write transaction: they see its writes
-            cur.execute("; ".join(self._bound(sql, args) for sql, args in queries))
-            found = [rows_of(cur)]
-            while cur.nextset():
-                found.append(rows_of(cur))
-            return found
+            # Inside a write transaction, the writes waiting go first, in the same query.
+            parts = [*self._pending, *(self._bound(sql, args) for sql, args in queries)]
+            if self._pending:
+                self._flushes += 1
+                self._pending.clear()
+            cur.execute("; ".join(parts))
+            found: list[list[Row]] = []
+            while True:
+                if not self._took_head(cur) and cur.description is not None:
+                    found.append(rows_of(cur))
+                if not cur.nextset():
+                    break
+            return found[-len(queries) :]  # the reads are the last statements
 
     @contextmanager
     def scan(self, sql: str, args: Sequence[object] = ()) -> Iterator[Iterator[Row]]:
