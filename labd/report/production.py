@@ -1,9 +1,10 @@
 """Production: the jobs printed in the period, their prints and sheets, and drop to print.
 
-Prints count per product, printer and technician from each printed job's outputs (the
-ticket's copies, else the product's).  A photo print is one sheet per copy; how many
-sheets a PDF took the journal does not know, so PDF prints stand apart and the report's
-notes say why.  Drop to print runs from labd taking a job to CUPS completing it.
+Prints count per product, printer, technician and hour of the day (the lab's, when CUPS
+completed the job) from each printed job's outputs (the ticket's copies, else the
+product's).  A photo print is one sheet per copy; how many sheets a PDF took the journal
+does not know, so PDF prints stand apart and the report's notes say why.  Drop to print
+runs from labd taking a job to CUPS completing it.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import statistics
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import tzinfo
 
-from labd.clock import epoch
+from labd.clock import epoch, local, parse_timestamp
 from labd.model import Event, JobState
 from labd.report.context import Context
 from labd.report.model import Table, Value
@@ -25,6 +27,7 @@ _OUTPUT_TABLES = (
     ("product", "prints_per_product", "Prints per product"),
     ("printer", "prints_per_printer", "Prints per printer"),
     ("technician", "prints_per_technician", "Prints per technician"),
+    ("hour", "prints_per_hour", "Prints per hour of day"),
 )
 
 
@@ -53,11 +56,11 @@ class Output:
 
 @dataclass(frozen=True)
 class Production:
-    """The period's printed jobs, their prints by product, printer and technician, and the
-    seconds from drop to print of each per printer."""
+    """The period's printed jobs, their prints by product, printer, technician and hour, and
+    the seconds from drop to print of each per printer."""
 
     printed: Sequence[Event]  # the first move of each job to PRINTED
-    by: Mapping[str, Mapping[str, Output]]  # "product", "printer", "technician" -> name -> prints
+    by: Mapping[str, Mapping[str, Output]]  # "product", "printer", ... "hour" -> name -> prints
     waits: Mapping[str, list[float]]
 
     @property
@@ -87,7 +90,7 @@ class Production:
         return _p95(_everyone(self.waits))
 
     def tables(self) -> tuple[Table, ...]:
-        """Prints per product, printer and technician; time from drop to print."""
+        """Prints per product, printer, technician and hour; time from drop to print."""
         return (
             *(_output_table(name, title, key, self.by[key]) for key, name, title in _OUTPUT_TABLES),
             _waits_table(self.waits),
@@ -101,11 +104,12 @@ def read_production(ctx: Context) -> Production:
 
 
 def _outputs(ctx: Context, printed: Sequence[Event]) -> dict[str, dict[str, Output]]:
-    """Jobs, prints and sheets per product, printer and technician."""
+    """Jobs, prints and sheets per product, printer, technician and hour of the day."""
     by: dict[str, dict[str, Output]] = {
         "product": defaultdict(Output),
         "printer": defaultdict(Output),
         "technician": defaultdict(Output),
+        "hour": defaultdict(Output),
     }
     jobs = ctx.jobs
     for e in printed:
@@ -115,6 +119,7 @@ def _outputs(ctx: Context, printed: Sequence[Event]) -> dict[str, dict[str, Outp
             ("product", jobs.product_name(job_id)),
             ("printer", jobs.printer(job_id)),
             ("technician", jobs.job(job_id).technician),
+            ("hour", hour_of_day(e.ts, ctx.period.zone)),
         ):
             by[key][name].add(outputs)
     if any(o.pdf_prints for o in by["printer"].values()):
@@ -147,6 +152,13 @@ def _drop_to_print(ctx: Context, printed: Sequence[Event]) -> dict[str, list[flo
             "completed; when the technician began copying is not in the journal."
         )
     return waits
+
+
+def hour_of_day(ts: str, zone: tzinfo | None) -> str:
+    """The hour of the lab's day a journal timestamp falls in: ``08:00-09:00`` (the hour an
+    autumn night repeats counts once, under its name)."""
+    hour = local(parse_timestamp(ts), zone).hour
+    return f"{hour:02d}:00-{(hour + 1) % 24:02d}:00"
 
 
 def _output_table(name: str, title: str, key: str, rows: Mapping[str, Output]) -> Table:

@@ -197,6 +197,10 @@ def test_a_day_in_figures(busy_day: Lab) -> None:
         {"technician": "anna", "jobs": 2, "prints": 6, "sheets": 4, "pdf_prints": 2},
         {"technician": "bob", "jobs": 1, "prints": 1, "sheets": 1, "pdf_prints": 0},
     ]
+    # Printed at 08:02 and 08:10 in Oslo (07:02 and 07:10 UTC).
+    assert data["prints_per_hour"] == [
+        {"hour": "08:00-09:00", "jobs": 3, "prints": 7, "sheets": 5, "pdf_prints": 2}
+    ]
     assert data["drop_to_print"] == [
         {"printer": "minilab", "jobs": 2, "median_s": 360.0, "p95_s": 600.0, "longest_s": 600.0},
         {"printer": "wide", "jobs": 1, "median_s": 120.0, "p95_s": 120.0, "longest_s": 120.0},
