@@ -45,6 +45,10 @@ def chromium(width: int, height: int) -> Iterator[webdriver.Chrome]:
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
                      f"--window-size={width},{height}", "--disable-gpu"):  # fmt: skip
         options.add_argument(argument)
+    # English pages whatever the machine's locale: the console speaks the browser's
+    # Accept-Language (labd.web.i18n), and the tests read its English texts.
+    options.add_argument("--lang=en-US")
+    options.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en"})
     # Its own process group: a hung driver is killed with the browser it started.
     service = Service(str(CHROMEDRIVER), popen_kw={"start_new_session": True})
     try:

@@ -30,7 +30,7 @@ from labd.report.period import DAY_FORMS, WEEK_FORMS
 # -- labd report -----------------------------------------------------------------------------
 
 # Totals as a manager reads them, in this order; keys ending in _s are seconds.
-_TOTALS = (
+TOTALS = (
     ("jobs_received", "jobs received"),
     ("jobs_printed", "jobs printed"),
     ("jobs_done", "jobs done"),
@@ -95,13 +95,13 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     if args.format == "json":
         out.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n")
     elif args.format == "csv":
-        _write_csv(out, report)
+        write_csv(out, report)
     else:
         _write_text(out, report, config)
     return 0
 
 
-def _write_csv(out: TextIO, report: Report) -> None:
+def write_csv(out: TextIO, report: Report) -> None:
     """One figure a line (table, row, column, value): every table in one sheet, UTC times,
     seconds, empty where a figure is not derivable."""
     writer = csv.writer(out)
@@ -134,9 +134,9 @@ def _write_text(out: TextIO, report: Report, config: Config) -> None:
     else:
         out.write(f"from {readable(since, zone)} to {readable(until, zone)}\n")
     out.write("\nTotals\n")
-    width = max(len(label) for _, label in _TOTALS)
-    for key, label in _TOTALS:
-        out.write(f"  {label:{width}}  {_text(key, report.totals.get(key))}\n")
+    width = max(len(label) for _, label in TOTALS)
+    for key, label in TOTALS:
+        out.write(f"  {label:{width}}  {figure_text(key, report.totals.get(key))}\n")
     for table in report.tables:
         out.write(f"\n{table.title}\n")
         _write_table(out, table)
@@ -150,7 +150,9 @@ def _write_table(out: TextIO, table: Table) -> None:
     header = [
         _HEADERS.get(c, c.removesuffix("_s").replace("_", " ").upper()) for c in table.columns
     ]
-    cells = [[_text(c, v) for c, v in zip(table.columns, row, strict=True)] for row in table.rows]
+    cells = [
+        [figure_text(c, v) for c, v in zip(table.columns, row, strict=True)] for row in table.rows
+    ]
     for i in range(1, len(header)):
         width = max(len(header[i]), *(len(r[i]) for r in cells)) if cells else len(header[i])
         header[i] = header[i].rjust(width)
@@ -159,7 +161,7 @@ def _write_table(out: TextIO, table: Table) -> None:
     write_table(out, header, cells)
 
 
-def _text(key: str, value: Value) -> str:
+def figure_text(key: str, value: Value) -> str:
     """A figure as a person reads it: durations in h/min/s, rates in %, 'n/a' for none."""
     if value is None:
         return "n/a"

@@ -7,7 +7,7 @@ daemon's :class:`~labd.journal.Journal` adds the life cycle's steps to it.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, TypeVar
@@ -19,7 +19,15 @@ from labd.store.base import Dialect, Row, Store
 from labd.store.chain import ChainCheck
 from labd.store.sqlite import SQLiteStore
 
-__all__ = ["LOW_RESOLUTION_EVENT", "EventFilter", "JournalView", "NameMatch", "Resolution"]
+__all__ = [
+    "LOW_RESOLUTION_EVENT",
+    "EventFilter",
+    "JobProgress",
+    "JournalView",
+    "NameMatch",
+    "Progress",
+    "Resolution",
+]
 
 # Files of a job below its product's minimum resolution (see Journal.low_resolution).
 LOW_RESOLUTION_EVENT: Final = "job.low_resolution"
@@ -83,6 +91,47 @@ class Resolution:
         return [seq for seq, ppi in self.ppi.items() if ppi < self.min_ppi]
 
 
+@dataclass(frozen=True)
+class Progress:
+    """How much of a job, or of an order's jobs, has printed: outputs with a completed
+    CUPS job (all of a PRINTED or DONE job's) of its outputs (its files before conversion)."""
+
+    printed: int
+    total: int
+    jobs: int = 1
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """A job's own progress, and its order's (jobs of its order reference) when the order
+    has more jobs than this one."""
+
+    own: Progress
+    order: Progress | None
+
+
+# Jobs of an order that will never print, left out of its progress: cancelled, withdrawn,
+# quarantined (a fixed order comes as a new job) and purged ones.
+_NOT_PRINTING: Final = frozenset(
+    {JobState.CANCELED, JobState.WITHDRAWN, JobState.QUARANTINED, JobState.PURGED}
+)
+_PROGRESS_CHUNK: Final = 500  # ids or references bound in one statement
+# Per job (table t): its outputs, those CUPS completed, its files.  Its total is its
+# outputs, or its files before conversion; all of it printed once PRINTED or DONE (a
+# supervisor's "it printed" has no completed CUPS job to show for it).
+_COUNTED: Final = (
+    "SELECT j.id AS id, j.state AS state, p.order_ref AS order_ref, "
+    "(SELECT count(*) FROM job_outputs o WHERE o.job_id = j.id) AS outputs, "
+    "(SELECT count(*) FROM job_outputs o WHERE o.job_id = j.id AND o.cups_state = ?) "
+    "AS completed, (SELECT count(*) FROM job_files f WHERE f.job_id = j.id) AS files"
+)
+_TOTAL: Final = "CASE WHEN t.outputs > 0 THEN t.outputs ELSE t.files END"
+_PRINTED: Final = (
+    f"CASE WHEN t.state IN (?, ?) THEN {_TOTAL} WHEN t.outputs > 0 THEN t.completed ELSE 0 END"
+)
+_FINISHED_ARGS: Final = (JobState.PRINTED.value, JobState.DONE.value)
+
+
 _FILES_OF_JOB: Final = (
     "SELECT job_id, seq, name, size, copies FROM job_files WHERE job_id = ? ORDER BY seq"
 )
@@ -134,6 +183,7 @@ class EventFilter:
     # order's), which carry no job id: media.* by ``item``, waste.* by ``media_item``.
     media_items: tuple[int, ...] = ()
     after: int = 0
+    before: int | None = None  # events older than this sequence number
     hotfolders: tuple[str, ...] | None = None  # jobs from these hot folders; () matches none
     order: str | None = None
     technician: str | None = None
@@ -305,6 +355,50 @@ class JournalView:
         )
         return {JobState(r.text("state")): r.integer("n") for r in rows}
 
+    def progress(self, jobs: Sequence[Job]) -> dict[int, JobProgress]:
+        """How far each of ``jobs`` and its order have printed (the board's "12 of 30").
+
+        Two reads whatever the number of jobs and orders (up to 500 of each; more in
+        reads of 500): the jobs by id, and their orders' sums by reference, added up by
+        the database (an order of 30 jobs is one row, not 30).
+        """
+        refs = sorted({j.order_ref for j in jobs if j.order_ref is not None})
+        ids = sorted({j.id for j in jobs})
+        own: dict[int, Progress] = {}
+        for chunk in _chunks(ids):
+            for r in self.store.read(
+                f"SELECT t.id AS id, {_TOTAL} AS total, {_PRINTED} AS printed "  # noqa: S608  # constants; values bound
+                f"FROM ({_COUNTED} FROM {_JOB_FROM} WHERE j.id IN ({_marks(chunk)})) t",
+                [*_FINISHED_ARGS, "completed", *chunk],
+            ):
+                own[r.integer("id")] = Progress(r.integer("printed"), r.integer("total"))
+        orders: dict[str, Progress] = {}
+        # From job_personal's index on order_ref (a LEFT JOIN from jobs would read them all).
+        leave_out = sorted(s.value for s in _NOT_PRINTING)
+        for some in _chunks(refs):
+            for r in self.store.read(
+                "SELECT t.order_ref AS order_ref, count(*) AS jobs, "  # noqa: S608  # constants; values bound
+                f"CAST(sum({_TOTAL}) AS INTEGER) AS total, "
+                f"CAST(sum({_PRINTED}) AS INTEGER) AS printed FROM ({_COUNTED} "
+                "FROM job_personal p JOIN jobs j ON j.id = p.job_id "
+                f"WHERE p.order_ref IN ({_marks(some)}) AND j.state NOT IN ({_marks(leave_out)})"
+                ") t GROUP BY t.order_ref",
+                [*_FINISHED_ARGS, "completed", *some, *leave_out],
+            ):
+                orders[r.text("order_ref")] = Progress(
+                    r.integer("printed"), r.integer("total"), r.integer("jobs")
+                )
+        result: dict[int, JobProgress] = {}
+        for job in jobs:
+            order = orders.get(job.order_ref) if job.order_ref is not None else None
+            printing = job.state not in _NOT_PRINTING
+            if order is not None and printing and order.jobs == 1:
+                order = None  # the order is this job alone: its own progress says it
+            # A job that will not print shows no progress of its own (its order's, yes).
+            mine = own.get(job.id) if printing else None
+            result[job.id] = JobProgress(mine or Progress(0, 0), order)
+        return result
+
     def jobs_of_order(self, order_ref: str) -> list[int]:
         """Jobs whose ticket names ``order_ref``, and the reprints made of them."""
         rows = self.store.read("SELECT job_id FROM job_personal WHERE order_ref = ?", (order_ref,))
@@ -447,6 +541,14 @@ class JournalView:
         return found[::-1] if newest else found
 
 
+def _chunks(values: Sequence[_T]) -> list[Sequence[_T]]:
+    return [values[i : i + _PROGRESS_CHUNK] for i in range(0, len(values), _PROGRESS_CHUNK)]
+
+
+def _marks(values: Sized) -> str:
+    return ", ".join("?" * len(values))
+
+
 def copies_of_outputs(
     files: Sequence[JobFile], outputs: Sequence[JobOutput], default: _T
 ) -> dict[int, int | _T]:
@@ -481,6 +583,7 @@ def _filter_sql(f: EventFilter, dialect: Dialect) -> tuple[list[str], list[objec
         ("e.ts >= ?", f.since),
         ("e.ts < ?", f.until),
         ("e.seq > ?", f.after or None),
+        ("e.seq < ?", f.before),
         ("p.order_ref = ?", f.order),
     )
     for term, value in simple:

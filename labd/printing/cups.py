@@ -21,6 +21,7 @@ import cups
 import structlog
 
 from labd.errors import PrintError
+from labd.printing.supplies import MARKER_ATTRIBUTES, Supply, supplies_of
 
 log = structlog.get_logger(__name__)
 
@@ -56,6 +57,7 @@ _QUEUE_ATTRIBUTES: Final = [
     "printer-state-message",
     "printer-state-reasons",
     "printer-error-policy",
+    *MARKER_ATTRIBUTES,  # the supply levels the printer last reported
 ]
 _CUPSD_CONF: Final = "/admin/conf/cupsd.conf"
 
@@ -120,6 +122,7 @@ class QueueInfo:
     state: str = ""  # idle, processing or stopped
     reasons: tuple[str, ...] = ()  # printer-state-reasons: media-empty, marker-supply-low ...
     message: str = ""  # printer-state-message
+    supplies: tuple[Supply, ...] = ()  # ink, paper ... as the printer last reported them
 
 
 class CupsClient:
@@ -246,6 +249,7 @@ class CupsClient:
                 r for r in _strings(attributes.get("printer-state-reasons")) if r != "none"
             ),
             message=str(attributes.get("printer-state-message") or "").strip(),
+            supplies=supplies_of(attributes),
         )
 
     def unfinished(self) -> list[CupsJobStatus]:

@@ -32,6 +32,7 @@ from labd.clock import isoformat, parse_timestamp
 from labd.errors import LabdError
 from labd.journal import Journal, Tx
 from labd.store import Row, Schema
+from labd.web.i18n import _
 
 __all__ = [
     "LOCK_AFTER",
@@ -133,9 +134,13 @@ class Login:
 def check_name(name: str) -> str:
     """``name`` if it can be an account's name; else an AccountError saying what can."""
     if not NAME.match(name):
+        # The login form shows it in the browser's language; `labd user` in English.
         raise AccountError(
-            f"{name!r} is not a user name: 1 to 32 lower-case letters, digits, '.', '_' and "
-            "'-', starting with a letter (like a Unix user name)"
+            _(
+                "%(name)r is not a user name: 1 to 32 lower-case letters, digits, '.', '_' "
+                "and '-', starting with a letter (like a Unix user name)",
+                name=name,
+            )
         )
     return name
 

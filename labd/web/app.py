@@ -29,6 +29,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
@@ -48,8 +49,9 @@ from labd.errors import (
 )
 from labd.journal import Journal
 from labd.printing import CupsClient
-from labd.web import api, duties, pages
+from labd.web import api, duties, i18n, pages, preview, reports
 from labd.web.accounts import PASSWORD_MAX, AccountError, Accounts, Outcome, Role, check_name
+from labd.web.i18n import _
 from labd.web.pages import BadInput, local_path
 from labd.web.roles import ROUTES, RouteRule, allowed
 from labd.web.sessions import AddressThrottle, Session, Sessions, new_token, same_token
@@ -131,6 +133,8 @@ class Console:
             "csrf": session.csrf if session else "",
             "notes": _take_notes(session),
             "path": call.request.url.path,
+            "lang": i18n.language(),
+            "languages": i18n.switcher(call.request),
             "readable": lambda ts: readable(ts, self.config.timezone) if ts else "-",
         }
         return self.templates.TemplateResponse(
@@ -155,7 +159,7 @@ class Call:
     def user(self) -> str:
         """The web user's name (the ``by`` of what they do)."""
         if self.session is None:
-            raise BadInput("log in first")
+            raise BadInput(_("log in first"))
         return self.session.user
 
     @property
@@ -179,9 +183,13 @@ def create_app(config: Config, journal: Journal, clock: Clock | None = None) -> 
     clock = clock or SystemClock()
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.trim_blocks = templates.env.lstrip_blocks = True  # tidy HTML
-    # Every text goes through gettext; labd.web.i18n installs the lab's catalogs.
+    # Every text goes through gettext, in the request's language (labd.web.i18n).
     templates.env.add_extension("jinja2.ext.i18n")
-    templates.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    i18n.load()
+    templates.env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext
+    )
+    templates.env.globals["role_name"] = i18n.role_name
     console = Console(
         config=config,
         journal=journal,
@@ -208,6 +216,8 @@ def create_app(config: Config, journal: Journal, clock: Clock | None = None) -> 
         ("GET", "/journal/verify"): pages.verify,
         ("GET", "/users"): pages.users,
         **duties.HANDLERS,  # quarantine, media, waste, retention
+        **reports.HANDLERS,  # reports, their CSV, the Art. 30 record
+        **preview.HANDLERS,  # a job's output as a small picture
     }
     routes: list[Route | Mount] = []
     for rule in ROUTES:
@@ -227,10 +237,14 @@ def create_app(config: Config, journal: Journal, clock: Clock | None = None) -> 
     async def not_found(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         call = Call(request, console.sessions.get(request.cookies.get(SESSION_COOKIE)), {})
-        message = "No such page." if status == 404 else "The console cannot answer that."
+        message = _("No such page.") if status == 404 else _("The console cannot answer that.")
         return console.error(call, status, message)
 
-    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    app = Starlette(
+        routes=routes,
+        exception_handlers={404: not_found, 405: not_found},
+        middleware=[Middleware(i18n.LanguageMiddleware, english_only=(api.PREFIX + "/",))],
+    )
     app.state.console = console
     return app
 
@@ -298,15 +312,20 @@ def _guarded(
             if rule.method == "GET":
                 target = "/login?" + urlencode({"next": local_path(str(request.url.path))})
                 return RedirectResponse(target, status_code=303)
-            return console.error(call, 403, "Your session has ended: log in again.")
+            return console.error(call, 403, _("Your session has ended: log in again."))
         if not allowed(rule, call.role):
-            lowest = rule.lowest.value if rule.lowest else "anyone"
-            role = call.role.value if call.role else "nobody"
+            lowest = i18n.role_name(rule.lowest.value) if rule.lowest else _("anyone")
+            role = i18n.role_name(call.role.value) if call.role else _("nobody")
             return console.error(
                 call,
                 403,
-                f"Not for a {role}: {rule.what} is for the role {lowest} and above. "
-                "Nothing was done.",
+                _(
+                    "Not for a %(role)s: %(what)s is for the role %(lowest)s and above. "
+                    "Nothing was done.",
+                    role=role,
+                    what=i18n.gettext(rule.what),
+                    lowest=lowest,
+                ),
             )
         if rule.method == "POST":
             form = await request.form()
@@ -319,8 +338,11 @@ def _guarded(
                 return console.error(
                     call,
                     403,
-                    "This form did not come from the console's own page (its CSRF token is "
-                    "missing or wrong): nothing was changed. Reload the page and try again.",
+                    _(
+                        "This form did not come from the console's own page (its CSRF token "
+                        "is missing or wrong): nothing was changed. Reload the page and try "
+                        "again."
+                    ),
                 )
             call = Call(request, session, fields)
         try:
@@ -337,7 +359,7 @@ def _fields(form: FormData) -> dict[str, str]:
     fields: dict[str, str] = {}
     for key, value in form.multi_items():
         if not isinstance(value, str):
-            raise BadInput(f"field {key!r} must be text")
+            raise BadInput(_("field %(key)r must be text", key=key))
         fields[key] = value
     return fields
 
@@ -391,7 +413,10 @@ def _login_endpoint(console: Console) -> Callable[[Request], Awaitable[Response]
         call = Call(request, None, fields)
         if not same_token(fields.get("csrf"), request.cookies.get(LOGIN_COOKIE) or "\0"):
             return _login_page(
-                console, call, 403, "The login form had expired: nothing was sent. Log in again."
+                console,
+                call,
+                403,
+                _("The login form had expired: nothing was sent. Log in again."),
             )
         return await run_in_threadpool(_log_in, console, call)
 
@@ -406,8 +431,11 @@ def _log_in(console: Console, call: Call) -> Response:
             console,
             call,
             429,
-            f"Too many failed logins from this computer: wait up to {minutes} minutes, then "
-            "try again.",
+            _(
+                "Too many failed logins from this computer: wait up to %(minutes)s minutes, "
+                "then try again.",
+                minutes=minutes,
+            ),
         )
     name, password = call.form.get("name", "").strip(), call.form.get("password", "")
     try:
@@ -417,7 +445,7 @@ def _log_in(console: Console, call: Call) -> Response:
         return _login_page(console, call, 400, e.get_message())
     if not password or len(password) > PASSWORD_MAX:
         _count_failure(console, address)
-        return _login_page(console, call, 400, "Give the account's password.")
+        return _login_page(console, call, 400, _("Give the account's password."))
     login = console.accounts.authenticate(name, password, address=address)
     if login.outcome is Outcome.OK and login.account is not None:
         session = console.sessions.start(login.account.name, login.account.role)
@@ -435,10 +463,13 @@ def _log_in(console: Console, call: Call) -> Response:
             console,
             call,
             403,
-            f"This account is locked after too many wrong passwords, until {until}. "
-            "Wait, or ask an administrator to set a new password (labd user passwd).",
+            _(
+                "This account is locked after too many wrong passwords, until %(until)s. "
+                "Wait, or ask an administrator to set a new password (labd user passwd).",
+                until=until,
+            ),
         )
-    return _login_page(console, call, 401, "Wrong user name or password.")
+    return _login_page(console, call, 401, _("Wrong user name or password."))
 
 
 def _count_failure(console: Console, address: str) -> None:

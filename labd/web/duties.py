@@ -43,6 +43,7 @@ from labd.waste.ledger import WasteLedger
 from labd.waste.model import OTHER, Container, ContainerState, WasteMaterial
 from labd.waste.reprint import reprint_misprint
 from labd.web.accounts import Role
+from labd.web.i18n import _
 from labd.web.pages import BadInput, local_path
 
 if TYPE_CHECKING:
@@ -72,6 +73,17 @@ class ReprintRefused(LabdError):
 
     code = "web.reprint_refused"
 
+    def get_message(self) -> str:
+        """The docstring's message in the request's language."""
+        entry, container, why = self.args
+        return _(
+            "The misprint is recorded (waste entry %(entry)s in container %(container)s), but "
+            "it cannot be printed again: %(why)s",
+            entry=entry,
+            container=container,
+            why=why,
+        )
+
 
 # -- form fields --------------------------------------------------------------------------------
 
@@ -80,9 +92,16 @@ def _text(call: Call, name: str, what: str, *, required: bool = True, most: int 
     """A text field, trimmed; required ones must say something, none may be too long."""
     value = call.form.get(name, "").strip()
     if required and not value:
-        raise BadInput(f"{name}: give {what}")
+        raise BadInput(_("%(field)s: give %(what)s", field=name, what=what))
     if len(value) > most:
-        raise BadInput(f"{name}: {what} in at most {most} characters")
+        raise BadInput(
+            _(
+                "%(field)s: %(what)s in at most %(most)s characters",
+                field=name,
+                what=what,
+                most=most,
+            )
+        )
     return value
 
 
@@ -96,7 +115,9 @@ def _number(call: Call, name: str, what: str) -> int:
     """A whole number field that must be given (an item, a job, an event, a level)."""
     value = call.form.get(name, "").strip()
     if not (value.isdecimal() and 0 < int(value) <= _MAX_ID):
-        raise BadInput(f"{name}: {value!r} is not {what}")
+        raise BadInput(
+            _("%(field)s: %(value)r is not %(what)s", field=name, value=value, what=what)
+        )
     return int(value)
 
 
@@ -109,7 +130,9 @@ def _choice(call: Call, name: str, kind: type[E], *, default: E | None = None) -
         return kind(value)
     except ValueError:
         known = ", ".join(k.value for k in kind)
-        raise BadInput(f"{name}: {value!r} is not one of: {known}") from None
+        raise BadInput(
+            _("%(field)s: %(value)r is not one of: %(known)s", field=name, value=value, known=known)
+        ) from None
 
 
 def _date(call: Call, name: str, console: Console) -> date:
@@ -120,20 +143,22 @@ def _date(call: Call, name: str, console: Console) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise BadInput(f"{name}: {value!r} is not a date like 2026-01-31") from None
+        raise BadInput(
+            _("%(field)s: %(value)r is not a date like 2026-01-31", field=name, value=value)
+        ) from None
 
 
 def _yes(call: Call, name: str) -> bool:
     """A checkbox or a yes/no choice."""
     value = call.form.get(name, "")
     if value not in ("", "yes", "no"):
-        raise BadInput(f"{name}: {value!r} is neither yes nor no")
+        raise BadInput(_("%(field)s: %(value)r is neither yes nor no", field=name, value=value))
     return value == "yes"
 
 
 def _orders(call: Call) -> list[str]:
     """Order references, comma-separated (a carrier may hold several orders)."""
-    text = _text(call, "order", "order references", required=False)
+    text = _text(call, "order", _("order references"), required=False)
     return [o.strip() for o in text.split(",") if o.strip()]
 
 
@@ -214,23 +239,26 @@ def media_page(console: Console, call: Call) -> Response:
 
 
 def _item(call: Call) -> int:
-    return _number(call, "item", "a media item's number")
+    return _number(call, "item", _("a media item's number"))
 
 
 def _moved(console: Console, call: Call, item: MediaItem, what: str) -> Response:
-    return _done(console, call, f"Media item {item.id}: {what}, now {item.state.value}", "/media")
+    said = _(
+        "Media item %(item)s: %(what)s, now %(state)s", item=item.id, what=what, state=item.state
+    )
+    return _done(console, call, said, "/media")
 
 
 def media_register(console: Console, call: Call) -> Response:
     """Receive a carrier with its order (``labd media register``)."""
-    media, _ = _ledgers(console)
+    media = _ledgers(console)[0]
     kind = _choice(call, "kind", MediaKind)
-    identifier = _text(call, "identifier", "the serial, volume label or tag number")
+    identifier = _text(call, "identifier", _("the serial, volume label or tag number"))
     id_kind = _choice(call, "id_kind", IdKind, default=IdKind.TAG)
     disposition = (
         _choice(call, "disposition", Disposition) if call.form.get("disposition") else None
     )
-    job = _maybe_number(call, "job", "a job number")
+    job = _maybe_number(call, "job", _("a job number"))
     item = media.register(
         kind,
         identifier,
@@ -240,41 +268,42 @@ def media_register(console: Console, call: Call) -> Response:
         jobs=[job] if job is not None else [],
         disposition=disposition,
     )
-    return _moved(console, call, item, f"received ({item.kind.value}, to {item.disposition})")
+    what = _("received (%(kind)s, to %(to)s)", kind=item.kind, to=item.disposition)
+    return _moved(console, call, item, what)
 
 
 def media_link(console: Console, call: Call) -> Response:
     """Tie a carrier (a detected stick, say) to its order or job (``labd media link``)."""
-    media, _ = _ledgers(console)
+    media = _ledgers(console)[0]
     item_id = _item(call)
-    job = _maybe_number(call, "job", "a job number")
+    job = _maybe_number(call, "job", _("a job number"))
     item = media.link(
         item_id, by=call.user, orders=_orders(call), jobs=[job] if job is not None else []
     )
-    return _moved(console, call, item, "linked")
+    return _moved(console, call, item, _("linked"))
 
 
 def media_ready(console: Console, call: Call) -> Response:
     """Its order is done: it waits to go back or to be destroyed (``labd media ready``)."""
-    media, _ = _ledgers(console)
-    return _moved(console, call, media.ready(_item(call), by=call.user), "ready")
+    media = _ledgers(console)[0]
+    return _moved(console, call, media.ready(_item(call), by=call.user), _("ready"))
 
 
 def _override(call: Call) -> tuple[bool, str | None]:
     """Whether the form overrides the carrier's disposition, and why."""
-    reason = _text(call, "reason", "why", required=False, most=_TEXT_MAX) or None
+    reason = _text(call, "reason", _("why"), required=False, most=_TEXT_MAX) or None
     return _yes(call, "override"), reason
 
 
 def media_return(console: Console, call: Call) -> Response:
     """Handed back to the customer, with the order or by parcel (``labd media return``)."""
-    media, _ = _ledgers(console)
+    media = _ledgers(console)[0]
     override, reason = _override(call)
-    shipment = _text(call, "shipment", "the parcel's reference", required=False) or None
+    shipment = _text(call, "shipment", _("the parcel's reference"), required=False) or None
     item = media.returned(
         _item(call), by=call.user, shipment=shipment, override=override, reason=reason
     )
-    return _moved(console, call, item, "returned")
+    return _moved(console, call, item, _("returned"))
 
 
 def media_destroy(console: Console, call: Call) -> Response:
@@ -283,21 +312,26 @@ def media_destroy(console: Console, call: Call) -> Response:
     media, waste = _ledgers(console)
     item_id = _item(call)
     override, reason = _override(call)
-    container = _text(call, "container", "the container", required=False)
-    run = _text(call, "shredder_run", "the shredder run", required=False)
+    container = _text(call, "container", _("the container"), required=False)
+    run = _text(call, "shredder_run", _("the shredder run"), required=False)
     if bool(container) == bool(run):
-        raise BadInput("say where it was destroyed: a container, or a shredder run with its level")
+        raise BadInput(
+            _("say where it was destroyed: a container, or a shredder run with its level")
+        )
     if container:
         waste.destroy_media(
             item_id, container=container, by=call.user, override=override, reason=reason
         )
         item = media.item(item_id)
     else:
-        level = _text(call, "level", "the shredder run's DIN 66399 level, e.g. O-3")
+        level = _text(call, "level", _("the shredder run's DIN 66399 level, e.g. O-3"))
         item = media.destroyed(
             item_id, by=call.user, level=level, shredder_run=run, override=override, reason=reason
         )
-    return _moved(console, call, item, f"destroyed ({item.level}, {container or run})")
+    where = container or run
+    return _moved(
+        console, call, item, _("destroyed (%(level)s, %(where)s)", level=item.level, where=where)
+    )
 
 
 # -- secure waste -------------------------------------------------------------------------------
@@ -314,7 +348,7 @@ class ContainerRow:
 
 def waste_page(console: Console, call: Call) -> Response:
     """``/waste``: containers through their life cycle, possible duplicates to decide."""
-    _, waste = _ledgers(console)
+    waste = _ledgers(console)[1]
     overdue = {c.id for c in waste.overdue()}
     boxes = sorted(
         waste.containers(),
@@ -340,56 +374,57 @@ def _takes_prints(box: Container) -> bool:
 
 
 def _box(console: Console, call: Call, box: Container, what: str) -> Response:
-    said = f"Container {box.id}: {what}, now {box.state.value}"
+    said = _("Container %(box)s: %(what)s, now %(state)s", box=box.id, what=what, state=box.state)
     return _done(console, call, said, "/waste")
 
 
 def container_open(console: Console, call: Call) -> Response:
     """Put a new, empty container into service (``labd waste container open``)."""
-    _, waste = _ledgers(console)
+    waste = _ledgers(console)[1]
     box = waste.open(
-        _text(call, "container", "the new container's id"),
+        _text(call, "container", _("the new container's id")),
         material=_choice(call, "material", WasteMaterial),
-        level=_number(call, "level", "a DIN 66399 security level 1-7"),
-        location=_text(call, "location", "where it stands"),
+        level=_number(call, "level", _("a DIN 66399 security level 1-7")),
+        location=_text(call, "location", _("where it stands")),
         by=call.user,
     )
-    return _box(console, call, box, f"opened ({box.din_level}, {box.location})")
+    opened = _("opened (%(level)s, %(location)s)", level=box.din_level, location=box.location)
+    return _box(console, call, box, opened)
 
 
 def container_seal(console: Console, call: Call) -> Response:
     """Seal it for good with a numbered seal (``labd waste container seal``)."""
-    _, waste = _ledgers(console)
+    waste = _ledgers(console)[1]
     box = waste.seal(
-        _text(call, "container", "the container"),
-        seal=_text(call, "seal", "the seal number"),
+        _text(call, "container", _("the container")),
+        seal=_text(call, "seal", _("the seal number")),
         by=call.user,
     )
-    return _box(console, call, box, f"sealed with {box.seal}")
+    return _box(console, call, box, _("sealed with %(seal)s", seal=box.seal))
 
 
 def container_collect(console: Console, call: Call) -> Response:
     """Handed over to the disposal company (``labd waste container collect``)."""
-    _, waste = _ledgers(console)
+    waste = _ledgers(console)[1]
     box = waste.collect(
-        _text(call, "container", "the container"),
-        company=_text(call, "company", "the disposal company"),
+        _text(call, "container", _("the container")),
+        company=_text(call, "company", _("the disposal company")),
         on=_date(call, "date", console),
         by=call.user,
     )
-    return _box(console, call, box, f"collected by {box.company}")
+    return _box(console, call, box, _("collected by %(company)s", company=box.company))
 
 
 def container_certify(console: Console, call: Call) -> Response:
     """The certificate of destruction arrived (``labd waste container certify``)."""
-    _, waste = _ledgers(console)
+    waste = _ledgers(console)[1]
     box = waste.certify(
-        _text(call, "container", "the container"),
-        certificate=_text(call, "certificate", "the certificate number"),
+        _text(call, "container", _("the container")),
+        certificate=_text(call, "certificate", _("the certificate number")),
         on=_date(call, "date", console),
         by=call.user,
     )
-    return _box(console, call, box, f"certified ({box.certificate})")
+    return _box(console, call, box, _("certified (%(certificate)s)", certificate=box.certificate))
 
 
 def misprint_form(console: Console, call: Call) -> Response:
@@ -399,10 +434,10 @@ def misprint_form(console: Console, call: Call) -> Response:
     job = outputs = None
     if asked:
         if not (asked.isdecimal() and 0 < int(asked) <= _MAX_ID):
-            raise BadInput(f"job: {asked!r} is not a job number")
+            raise BadInput(_("job: %(value)r is not a job number", value=asked))
         job = journal.job(int(asked))  # JobNotFound: 404
         outputs = journal.outputs(job.id)
-    _, waste = _ledgers(console)
+    waste = _ledgers(console)[1]
     boxes = [b for b in waste.containers(state=ContainerState.OPEN) if _takes_prints(b)]
     return console.render(
         call,
@@ -425,65 +460,75 @@ def _ticked_outputs(call: Call) -> list[int]:
         if match and value == "yes":
             ticked.append(int(match.group(1)))
     if not ticked:
-        raise BadInput("outputs: tick the outputs that misprinted")
+        raise BadInput(_("outputs: tick the outputs that misprinted"))
     return sorted(ticked)
 
 
 def misprint(console: Console, call: Call) -> Response:
     """Misprints into a container, and optionally printed again (``labd waste misprint
     [--reprint]``): the same ledger call, the same reprint."""
-    _, waste = _ledgers(console)
-    job_id = _number(call, "job", "a job number")
+    waste = _ledgers(console)[1]
+    job_id = _number(call, "job", _("a job number"))
     outputs = _ticked_outputs(call)
-    reason = _text(call, "reason", "a reason")
-    text = _text(call, "text", "what was wrong", required=False, most=_TEXT_MAX) or None
+    reason = _text(call, "reason", _("a reason"))
+    text = _text(call, "text", _("what was wrong"), required=False, most=_TEXT_MAX) or None
     if call.form.get("reprint") not in ("yes", "no"):
-        raise BadInput("reprint: say whether it is printed again (yes or no)")
+        raise BadInput(_("reprint: say whether it is printed again (yes or no)"))
     reprint = _yes(call, "reprint")
     entry = waste.misprint(
         job_id,
-        container=_text(call, "container", "the container it went into"),
+        container=_text(call, "container", _("the container it went into")),
         reason=reason,
         by=call.user,
         outputs=outputs,
         text=text,
         reprint=reprint,
     )
-    said = (
-        f"Job {job_id}: outputs {', '.join(map(str, entry.outputs))} ({entry.reason}) into "
-        f"{entry.container}, waste entry {entry.id}"
+    said = _(
+        "Job %(job)s: outputs %(outputs)s (%(reason)s) into %(container)s, waste entry %(entry)s",
+        job=job_id,
+        outputs=", ".join(map(str, entry.outputs)),
+        reason=entry.reason,
+        container=entry.container,
+        entry=entry.id,
     )
     if reprint:
         try:
             again = reprint_misprint(console.journal, entry, by=call.user)
         except LabdError as e:
             raise ReprintRefused(entry.id, entry.container, e.get_message()) from e
-        said += f"; printed again as job {again.id}"
+        said += _("; printed again as job %(job)s", job=again.id)
     return _done(console, call, said, "/waste/misprint")
 
 
 def duplicate_confirm(console: Console, call: Call) -> Response:
     """The extra print was found: into a container (``labd waste duplicates confirm``)."""
-    _, waste = _ledgers(console)
-    event = _number(call, "event", "a possible duplicate's event number")
-    sheets = _maybe_number(call, "sheets", "a number of sheets")
+    waste = _ledgers(console)[1]
+    event = _number(call, "event", _("a possible duplicate's event number"))
+    sheets = _maybe_number(call, "sheets", _("a number of sheets"))
     entry = waste.confirm_duplicate(
         event,
-        container=_text(call, "container", "the container it went into"),
+        container=_text(call, "container", _("the container it went into")),
         by=call.user,
         sheets=sheets,
     )
-    said = f"Event {event}: duplicate of job {entry.job_id} into {entry.container}"
+    said = _(
+        "Event %(event)s: duplicate of job %(job)s into %(container)s",
+        event=event,
+        job=entry.job_id,
+        container=entry.container,
+    )
     return _done(console, call, said, "/waste")
 
 
 def duplicate_dismiss(console: Console, call: Call) -> Response:
     """No extra print came out (``labd waste duplicates dismiss``)."""
-    _, waste = _ledgers(console)
-    event = _number(call, "event", "a possible duplicate's event number")
-    reason = _text(call, "reason", "why it is no duplicate", most=_TEXT_MAX)
+    waste = _ledgers(console)[1]
+    event = _number(call, "event", _("a possible duplicate's event number"))
+    reason = _text(call, "reason", _("why it is no duplicate"), most=_TEXT_MAX)
     waste.dismiss_duplicate(event, by=call.user, reason=reason)
-    return _done(console, call, f"Event {event}: no duplicate ({reason})", "/waste")
+    said = _("Event %(event)s: no duplicate (%(reason)s)", event=event, reason=reason)
+    return _done(console, call, said, "/waste")
 
 
 # -- retention and erasure ----------------------------------------------------------------------
@@ -497,7 +542,7 @@ def retention_page(console: Console, call: Call) -> Response:
     """``/retention``: deletions due, legal holds, the erasure request form."""
     asked = call.request.query_params.get("within", "").strip()
     if asked and not (asked.isdecimal() and int(asked) <= 3650):
-        raise BadInput(f"within: {asked!r} is not a number of days (0 to 3650)")
+        raise BadInput(_("within: %(value)r is not a number of days (0 to 3650)", value=asked))
     within = int(asked) if asked else DUE_WITHIN_DAYS
     retention = _retention(console)
     now = console.clock.now()
@@ -521,38 +566,43 @@ def retention_page(console: Console, call: Call) -> Response:
 
 def _target(call: Call) -> tuple[int | None, str | None]:
     """The job or the order a hold or an erasure is for: one of them."""
-    job = _maybe_number(call, "job", "a job number")
-    order = _text(call, "order", "the order reference", required=False) or None
+    job = _maybe_number(call, "job", _("a job number"))
+    order = _text(call, "order", _("the order reference"), required=False) or None
     if (job is None) == (order is None):
-        raise BadInput("name a job or an order (one of them)")
+        raise BadInput(_("name a job or an order (one of them)"))
     return job, order
 
 
 def hold_place(console: Console, call: Call) -> Response:
     """Stop the deletion of a job or of an order's jobs (``labd hold``)."""
     job, order = _target(call)
-    reason = _text(call, "reason", "why (the complaint's number, say)", most=_TEXT_MAX)
+    reason = _text(call, "reason", _("why (the complaint's number, say)"), most=_TEXT_MAX)
     hold = _retention(console).hold(job_id=job, order_ref=order, by=call.user, reason=reason)
-    what = f"job {job}" if job is not None else "the order"
-    return _done(console, call, f"Hold {hold.id} placed on {what}", "/retention")
+    if job is not None:
+        said = _("Hold %(hold)s placed on job %(job)s", hold=hold.id, job=job)
+    else:
+        said = _("Hold %(hold)s placed on the order", hold=hold.id)
+    return _done(console, call, said, "/retention")
 
 
 def hold_release(console: Console, call: Call) -> Response:
     """Release a legal hold by its number (``labd release --hold``)."""
-    hold = _number(call, "hold", "a hold's number")
-    reason = _text(call, "reason", "why it is released", most=_TEXT_MAX)
+    hold = _number(call, "hold", _("a hold's number"))
+    reason = _text(call, "reason", _("why it is released"), most=_TEXT_MAX)
     released = _retention(console).release(hold_id=hold, by=call.user, reason=reason)
-    return _done(
-        console, call, f"Hold {', '.join(str(h.id) for h in released)} released", "/retention"
-    )
+    said = _("Hold %(holds)s released", holds=", ".join(str(h.id) for h in released))
+    return _done(console, call, said, "/retention")
 
 
 def _request(call: Call) -> str:
-    request = _text(call, "request", "the request's reference (a ticket number)", most=64)
+    request = _text(call, "request", _("the request's reference (a ticket number)"), most=64)
     if not _REQUEST.match(request):
         raise BadInput(
-            f"request: {request!r} is not a reference like R-2031 (letters, digits, '.', '/', "
-            "'#', '-'): it is kept for good in the journal, so never a name"
+            _(
+                "request: %(value)r is not a reference like R-2031 (letters, digits, '.', '/', "
+                "'#', '-'): it is kept for good in the journal, so never a name",
+                value=request,
+            )
         )
     return request
 
@@ -588,11 +638,15 @@ def erase(console: Console, call: Call) -> Response:
     now = _jobs_text(retention.plan(order_ref=order, job_id=job).jobs)
     previewed = call.form.get("jobs")
     if previewed is None:
-        raise BadInput("erase from the preview page: it shows what goes before anything does")
+        raise BadInput(_("erase from the preview page: it shows what goes before anything does"))
     if previewed != now:
         raise BadInput(
-            f"the jobs changed since the preview ({previewed or '-'}, now {now or '-'}): "
-            "nothing was erased; preview again"
+            _(
+                "the jobs changed since the preview (%(then)s, now %(now)s): nothing was "
+                "erased; preview again",
+                then=previewed or "-",
+                now=now or "-",
+            )
         )
     plan = retention.erase(order_ref=order, job_id=job, by=call.user, request=request)
     return _done(console, call, _erased(plan, request), "/retention")
@@ -600,21 +654,30 @@ def erase(console: Console, call: Call) -> Response:
 
 def _erased(plan: ErasurePlan, request: str) -> str:
     """What an erasure did and what is left, in the words of ``labd erase``."""
-    said = (
-        f"Erasure {request}: jobs {_jobs_text(plan.jobs) or '-'}; files of jobs "
-        f"{_jobs_text(plan.purge) or '-'} ({plan.files} files, {plan.bytes} bytes, "
-        f"{plan.cups_jobs} CUPS jobs); personal data of {plan.media_items} media items and "
-        f"{plan.waste_entries} waste entries"
+    said = _(
+        "Erasure %(request)s: jobs %(jobs)s; files of jobs %(purge)s (%(files)s files, "
+        "%(bytes)s bytes, %(cups_jobs)s CUPS jobs); personal data of %(media_items)s media "
+        "items and %(waste_entries)s waste entries",
+        request=request,
+        jobs=_jobs_text(plan.jobs) or "-",
+        purge=_jobs_text(plan.purge) or "-",
+        files=plan.files,
+        bytes=plan.bytes,
+        cups_jobs=plan.cups_jobs,
+        media_items=plan.media_items,
+        waste_entries=plan.waste_entries,
     )
     if plan.pending:
-        said += (
-            f". Not finished for jobs {_jobs_text(plan.pending)} (CUPS unreachable): the "
-            "daemon finishes them"
+        said += _(
+            ". Not finished for jobs %(jobs)s (CUPS unreachable): the daemon finishes them",
+            jobs=_jobs_text(plan.pending),
         )
     for node, jobs in sorted(plan.elsewhere.items()):
-        said += (
-            f". Node {node} has still to delete the files of jobs {_jobs_text(jobs)}: it does "
-            "on its next retention pass (labd nodes shows whether it runs)"
+        said += _(
+            ". Node %(node)s has still to delete the files of jobs %(jobs)s: it does on its "
+            "next retention pass (labd nodes shows whether it runs)",
+            node=node,
+            jobs=_jobs_text(jobs),
         )
     return said
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlencode
 
@@ -22,10 +23,13 @@ from labd.cli.common import hotfolders_filter
 from labd.cli.journal import event_summary
 from labd.errors import JobNotFound, LabdError, PrintError
 from labd.journal.summary import IN_PROGRESS_STATES, summarize
-from labd.journal.view import EventFilter, copies_of_outputs
-from labd.model import Job, JobState
+from labd.journal.view import EventFilter, JournalView, copies_of_outputs
+from labd.media.ledger import MediaLedger
+from labd.model import Job, JobOutput, JobState
 from labd.printing.actions import cancel_job, close_job, reprint_job, resolve_job, retry_job
+from labd.printing.supplies import Supply
 from labd.web.accounts import Role
+from labd.web.i18n import _
 
 if TYPE_CHECKING:
     from labd.web.app import Call, Console
@@ -89,8 +93,12 @@ def _board_filter(call: Call) -> BoardFilter:
     q = call.request.query_params
     technician = q.get("technician") or None
     if technician is not None and not _TECHNICIAN.match(technician):
-        what = "a technician's name (letters, digits, '.', '@', '-')"
-        raise BadInput(f"{technician!r} is not {what}")
+        raise BadInput(
+            _(
+                "%(value)r is not a technician's name (letters, digits, '.', '@', '-')",
+                value=technician,
+            )
+        )
     return BoardFilter(q.get("hotfolder") or None, q.get("printer") or None, technician)
 
 
@@ -115,13 +123,16 @@ def _board_context(console: Console, call: Call) -> dict[str, object]:
         for j in journal.jobs(hotfolders=hotfolders, limit=BOARD_RECENT)
         if j.id not in shown and wanted(j)
     ]
+    # The order references stay in the journal: the board shows how far, never which order.
+    progress = journal.progress([*attention, *working, *recent])
     return {
+        "progress": progress,
         "filter": chosen,
         "counts": sorted(summary.counts.items()),
         "sections": [
-            ("attention", "Needs attention", attention),
-            ("working", "In progress", working),
-            ("recent", "Recent", recent),
+            ("attention", _("Needs attention"), attention),
+            ("working", _("In progress"), working),
+            ("recent", _("Recent"), recent),
         ],
         "hotfolders": sorted(console.config.hotfolders),
         "printers": sorted(console.config.printers),
@@ -156,6 +167,7 @@ class QueueRow:
     message: str
     in_cups: tuple[int, ...]  # labd's jobs with unfinished CUPS jobs on the queue
     held: tuple[Job, ...]  # labd's HELD jobs of the hot folders printing here
+    supplies: tuple[Supply, ...] = ()  # as the printer last reported them; (): none
 
 
 _CUPS_NAME: Final = re.compile(r"^labd-(\d+)-\d+$")
@@ -198,10 +210,13 @@ def queue_rows(console: Console) -> tuple[list[QueueRow], str | None]:
                     message=info.message if info else "",
                     in_cups=tuple(jobs),
                     held=tuple(j for j in held if j.hotfolder in on_it),
+                    supplies=info.supplies if info else (),
                 )
             )
     except PrintError as e:
-        problem = f"CUPS at {cups.where} cannot be asked: {e.problem}"
+        problem = _(
+            "CUPS at %(where)s cannot be asked: %(problem)s", where=cups.where, problem=e.problem
+        )
     return rows, problem
 
 
@@ -217,20 +232,77 @@ def _job_id(console: Console, call: Call) -> int:
     return job_id
 
 
+def route_job(console: Console, call: Call) -> Job:
+    """The job a ``/jobs/{job_id}`` route names (no such job: refused)."""
+    return console.journal.job(_job_id(console, call))
+
+
+def output_asked(call: Call, outputs: Sequence[JobOutput], name: str) -> JobOutput | None:
+    """The output a query's ``name`` asks for (``?preview=2``); None when not asked."""
+    value = call.request.query_params.get(name, "").strip()
+    if not value:
+        return None
+    found = [o for o in outputs if value.isdecimal() and str(o.seq) == value.lstrip("0")]
+    if not found:
+        known = ", ".join(str(o.seq) for o in outputs) or _("none yet")
+        raise BadInput(
+            _(
+                "%(field)s: %(value)r is no output of this job (its outputs: %(known)s)",
+                field=name,
+                value=value,
+                known=known,
+            )
+        )
+    return found[0]
+
+
+def output_path(job: Job, output: JobOutput) -> Path:
+    """Where the output's print-ready file is (or was) in the spool."""
+    return Path(job.spool) / output.path
+
+
+def no_preview(console: Console, job: Job, output: JobOutput) -> str | None:
+    """Why the output has no preview, for a person; None: it has one.  Looks at the file's
+    first bytes only: the job page says so before any picture is asked for."""
+    from labd.convert.preview import Unpreviewable, why_no_preview  # noqa: PLC0415  # Pillow and libvips load with the first preview, not with the console
+
+    if not console.journal.holds_files_of(job):
+        return _("its print file is on the print server %(node)s, not on this one", node=job.node)
+    why = why_no_preview(output_path(job, output))
+    if why is Unpreviewable.GONE:
+        if job.state is JobState.PURGED:
+            return _("its print file was deleted by retention or erasure")
+        return _("its print file is no longer in the spool")
+    if why is Unpreviewable.PDF:
+        return _("it is a PDF (a photobook or document): PDFs have no preview")
+    return None
+
+
 def job_detail(console: Console, call: Call) -> Response:
     """``/jobs/N``: files, outputs, copies, CUPS job ids, the whole history.  A supervisor
-    or admin also sees the order reference, and that they looked is journaled."""
+    or admin also sees the order reference and the identifiers of the job's carriers, and
+    that they were shown is journaled; ``?preview=N`` shows output N's preview (the
+    picture's own look is journaled by :mod:`labd.web.preview`)."""
     journal = console.journal
-    job = journal.job(_job_id(console, call))
+    job = route_job(console, call)
     files = journal.files(job.id)
     outputs = journal.outputs(job.id)
     hf = console.config.hotfolders.get(job.hotfolder)
     product = console.config.products.get(hf.product) if hf is not None else None
     copies = copies_of_outputs(files, outputs, product.copies if product else None)
+    preview = output_asked(call, outputs, "preview")
+    media = MediaLedger(journal, console.config.media).of_job(job)
     personal = call.role is not None and call.role.rank >= Role.SUPERVISOR.rank
     if personal:
+        data: dict[str, object] = {
+            "job": job.id,
+            "by": call.user,
+            "order_ref": job.order_ref is not None,
+        }
+        shown = [i.id for i in media if i.identifier or i.label or i.orders or i.shipment]
+        if shown:
+            data["media_items"] = shown
         with journal.transaction() as tx:
-            data = {"job": job.id, "by": call.user, "order_ref": job.order_ref is not None}
             tx.event("web.personal_viewed", data, job_id=job.id)
     events = journal.events(job_id=job.id)
     return console.render(
@@ -242,6 +314,9 @@ def job_detail(console: Console, call: Call) -> Response:
             "outputs": outputs,
             "copies": copies,
             "personal": personal,
+            "media": media,
+            "preview": preview,
+            "no_preview": no_preview(console, job, preview) if preview else None,
             "events": [(e, event_summary(e)) for e in events],
             "back": f"/jobs/{job.id}",
         },
@@ -251,7 +326,7 @@ def job_detail(console: Console, call: Call) -> Response:
 def _done(console: Console, call: Call, job_id: int, said: str) -> Response:
     """After an action: say what happened on the next page, and go back where it was asked."""
     if call.session is not None:
-        call.session.notes.append(f"Job {job_id}: {said}")
+        call.session.notes.append(_("Job %(job)s: %(said)s", job=job_id, said=said))
     log.info("web.action", job_id=job_id, said=said, by=call.user)
     return RedirectResponse(local_path(call.form.get("back")), status_code=303)
 
@@ -261,16 +336,18 @@ def retry(console: Console, call: Call) -> Response:
     job_id = _job_id(console, call)
     again = retry_job(console.journal, console.cups, job_id, by=call.user)
     state = console.journal.job(job_id).state.value
-    more = f"; outputs printed again: {', '.join(map(str, again))}" if again else ""
-    return _done(console, call, job_id, f"retried, now {state}{more}")
+    said = _("retried, now %(state)s", state=state)
+    if again:
+        said += _("; outputs printed again: %(outputs)s", outputs=", ".join(map(str, again)))
+    return _done(console, call, job_id, said)
 
 
 def cancel(console: Console, call: Call) -> Response:
     """Cancel a job and its unfinished CUPS jobs (``labd cancel``)."""
     job_id = _job_id(console, call)
     cancelled = cancel_job(console.journal, console.cups, job_id, by=call.user)
-    ids = ", ".join(map(str, cancelled)) or "none"
-    return _done(console, call, job_id, f"cancelled; CUPS jobs cancelled: {ids}")
+    ids = ", ".join(map(str, cancelled)) or _("none")
+    return _done(console, call, job_id, _("cancelled; CUPS jobs cancelled: %(ids)s", ids=ids))
 
 
 def reprint(console: Console, call: Call) -> Response:
@@ -278,7 +355,7 @@ def reprint(console: Console, call: Call) -> Response:
     job_id = _job_id(console, call)
     seqs = _numbers(call.form.get("outputs", ""), "outputs")
     new = reprint_job(console.journal, job_id, seqs or None, by=call.user)
-    return _done(console, call, job_id, f"reprinted as job {new.id}")
+    return _done(console, call, job_id, _("reprinted as job %(job)s", job=new.id))
 
 
 def resolve(console: Console, call: Call) -> Response:
@@ -286,9 +363,10 @@ def resolve(console: Console, call: Call) -> Response:
     job_id = _job_id(console, call)
     decision = call.form.get("decision", "")
     if decision not in ("printed", "reprint"):
-        raise BadInput(f"{decision!r} is no decision: printed (it did) or reprint")
+        raise BadInput(_("%(value)r is no decision: printed (it did) or reprint", value=decision))
     state = resolve_job(console.journal, job_id, decision, by=call.user)
-    return _done(console, call, job_id, f"resolved ({decision}), now {state.value}")
+    said = _("resolved (%(decision)s), now %(state)s", decision=decision, state=state.value)
+    return _done(console, call, job_id, said)
 
 
 def close(console: Console, call: Call) -> Response:
@@ -296,20 +374,24 @@ def close(console: Console, call: Call) -> Response:
     job_id = _job_id(console, call)
     reason = call.form.get("reason", "").strip()
     if not reason or len(reason) > _REASON_MAX:
-        raise BadInput(f"say why the job is closed, in 1 to {_REASON_MAX} characters")
+        raise BadInput(
+            _("say why the job is closed, in 1 to %(most)s characters", most=_REASON_MAX)
+        )
     replaced = _numbers(call.form.get("replaced_by", ""), "replaced_by")
     replaced_by = replaced[0] if replaced else None
     close_job(console.journal, job_id, by=call.user, reason=reason, replaced_by=replaced_by)
-    return _done(console, call, job_id, "closed")
+    return _done(console, call, job_id, _("closed"))
 
 
 def _numbers(text: str, field: str) -> list[int]:
     """``"1, 3"``: job or output numbers from a form field (empty: none)."""
     parts = [p for p in re.split(r"[\s,]+", text.strip()) if p]
     if not all(p.isdecimal() and 0 < int(p) <= _MAX_ID for p in parts):
-        raise BadInput(f"{field}: {text!r} is not a list of numbers like 1, 2")
+        raise BadInput(
+            _("%(field)s: %(value)r is not a list of numbers like 1, 2", field=field, value=text)
+        )
     if field == "replaced_by" and len(parts) > 1:
-        raise BadInput(f"{field}: one job number")
+        raise BadInput(_("%(field)s: one job number", field=field))
     return [int(p) for p in parts]
 
 
@@ -321,18 +403,30 @@ def _event_filter(call: Call) -> tuple[EventFilter, dict[str, str]]:
     q = call.request.query_params
     asked = {k: q.get(k, "").strip() for k in ("job", "kind", "technician", "since", "until")}
     checks: Sequence[tuple[str, Callable[[str], bool], str]] = (
-        ("job", lambda v: v.isdecimal() and int(v) <= _MAX_ID, "a job number"),
-        ("kind", lambda v: bool(_KIND.match(v)), "an event kind like job.state_changed or web"),
-        ("technician", lambda v: bool(_TECHNICIAN.match(v)), "a technician's name"),
-        ("since", lambda v: bool(_DATE.match(v)), "a date like 2026-12-01"),
-        ("until", lambda v: bool(_DATE.match(v)), "a date like 2026-12-01"),
+        ("job", lambda v: v.isdecimal() and int(v) <= _MAX_ID, _("a job number")),
+        ("kind", lambda v: bool(_KIND.match(v)), _("an event kind like job.state_changed or web")),
+        ("technician", lambda v: bool(_TECHNICIAN.match(v)), _("a technician's name")),
+        ("since", lambda v: bool(_DATE.match(v)), _("a date like 2026-12-01")),
+        ("until", lambda v: bool(_DATE.match(v)), _("a date like 2026-12-01")),
     )
     for key, ok, what in checks:
         if asked[key] and not ok(asked[key]):
-            raise BadInput(f"{key}: {asked[key]!r} is not {what}")
-    after = q.get("after", "")
-    if after and not (after.isdecimal() and int(after) <= _MAX_ID):
-        raise BadInput(f"after: {after!r} is not an event number")
+            raise BadInput(
+                _("%(field)s: %(value)r is not %(what)s", field=key, value=asked[key], what=what)
+            )
+    after, before = q.get("after", ""), q.get("before", "")
+    for key, value in (("after", after), ("before", before)):
+        if value and not (value.isdecimal() and int(value) <= _MAX_ID):
+            raise BadInput(
+                _(
+                    "%(field)s: %(value)r is not %(what)s",
+                    field=key,
+                    value=value,
+                    what=_("an event number"),
+                )
+            )
+    if after and before:
+        raise BadInput(_("a page is either after an event or before one, not both"))
     kind = asked["kind"]
     # A domain alone ("web", "job") is a prefix: its every kind, as `labd journal --kind web.`.
     kinds = (kind if "." in kind else kind + ".",) if kind else ()
@@ -343,21 +437,40 @@ def _event_filter(call: Call) -> tuple[EventFilter, dict[str, str]]:
         technician=asked["technician"] or None,
         kinds=kinds,
         after=int(after) if after else 0,
-        limit=JOURNAL_PAGE,
+        before=int(before) if before else None,
+        # One more than a page: whether there is another page that way.
+        limit=JOURNAL_PAGE + 1,
         oldest=bool(after),
     )
     return f, asked
 
 
 def journal_page(console: Console, call: Call) -> Response:
-    """``/journal``: events, filtered; the newest page, or a page onwards from ``after``."""
+    """``/journal``: events, filtered; the newest page, a page onwards from ``after``
+    (newer) or back from ``before`` (older), each with links both ways that keep the
+    filter."""
     f, asked = _event_filter(call)
-    events = console.journal.find_events(f)
+    journal = console.journal
+    found = journal.find_events(f)
+    more = len(found) > JOURNAL_PAGE
+    events = found[:JOURNAL_PAGE] if f.oldest else found[-JOURNAL_PAGE:]
     query = {k: v for k, v in asked.items() if v}
-    pages: dict[str, str] = {"first": "/journal?" + urlencode({**query, "after": "0"})}
-    if len(events) == JOURNAL_PAGE:
-        pages["next"] = "/journal?" + urlencode({**query, "after": str(events[-1].seq)})
-    pages["newest"] = "/journal?" + urlencode(query)
+
+    def link(**where: str) -> str:
+        return "/journal?" + urlencode({**query, **where})
+
+    pages: dict[str, str] = {"newest": link(), "first": link(after="0")}
+    if events:
+        # The way the page was asked for, the extra event tells; the other way, one look.
+        if f.oldest:
+            newer, older = more, _any(journal, f, before=events[0].seq)
+        else:
+            newer = f.before is not None and _any(journal, f, after=events[-1].seq)
+            older = more
+        if newer:
+            pages["newer"] = link(after=str(events[-1].seq))
+        if older:
+            pages["older"] = link(before=str(events[0].seq))
     return console.render(
         call,
         "journal.html",
@@ -370,11 +483,22 @@ def journal_page(console: Console, call: Call) -> Response:
     )
 
 
+def _any(journal: JournalView, f: EventFilter, **where: int) -> bool:
+    """Whether an event of the filter is past ``after`` or before ``before``."""
+    edge = replace(f, after=where.get("after", 0), before=where.get("before"), limit=1)
+    return bool(journal.find_events(replace(edge, oldest="after" in where)))
+
+
 def verify(console: Console, call: Call) -> Response:
     """``/journal/verify``: walk the chain (optionally against a head noted earlier)."""
     head = call.request.query_params.get("head", "").strip() or None
     if head is not None and not re.fullmatch(r"(\d+:)?[0-9a-f]{64}", head):
-        raise BadInput(f"head: {head!r} is not a head noted from the journal (SEQ:HASH or HASH)")
+        raise BadInput(
+            _(
+                "head: %(value)r is not a head noted from the journal (SEQ:HASH or HASH)",
+                value=head,
+            )
+        )
     check = console.journal.verify(head)
     return console.render(call, "verify.html", {"check": check, "head": head})
 

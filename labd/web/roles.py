@@ -34,6 +34,9 @@ ROUTES: Final[tuple[RouteRule, ...]] = (
     RouteRule("GET", "/events", Role.TECHNICIAN, "server-sent events: the journal moved"),
     RouteRule("GET", "/printers", Role.TECHNICIAN, "each queue's CUPS state, labd's jobs there"),
     RouteRule("GET", "/jobs/{job_id:int}", Role.TECHNICIAN, "a job: files, outputs, history"),
+    RouteRule(
+        "GET", "/jobs/{job_id:int}/preview.jpg", Role.TECHNICIAN, "an output's preview (journaled)"
+    ),
     RouteRule("POST", "/jobs/{job_id:int}/retry", Role.TECHNICIAN, "retry a HELD job"),
     RouteRule("POST", "/jobs/{job_id:int}/cancel", Role.TECHNICIAN, "cancel a job"),
     RouteRule("POST", "/jobs/{job_id:int}/reprint", Role.TECHNICIAN, "print a job again"),
@@ -71,6 +74,10 @@ ROUTES: Final[tuple[RouteRule, ...]] = (
     RouteRule("POST", "/retention/holds/release", Role.SUPERVISOR, "release a legal hold"),
     RouteRule("POST", "/retention/erase/preview", Role.SUPERVISOR, "what an erasure would delete"),
     RouteRule("POST", "/retention/erase", Role.SUPERVISOR, "erase an order or a job"),
+    # Reports and the Art. 30 record (labd.web.reports): they name technicians.
+    RouteRule("GET", "/reports", Role.SUPERVISOR, "a day or a week in figures and charts"),
+    RouteRule("GET", "/reports.csv", Role.SUPERVISOR, "the report, or one table, as CSV"),
+    RouteRule("GET", "/records", Role.SUPERVISOR, "the GDPR Art. 30 record of processing"),
 )
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 
 from labd.demo.embedded import EmbeddedPrintServer
 from labd.journal import Journal
@@ -91,6 +92,9 @@ def lab(
         ).id
         for state in (JobState.HELD, JobState.UNCERTAIN, JobState.QUARANTINED, JobState.DONE)
     }
+    held = journal.job(jobs[JobState.HELD])
+    for o in journal.outputs(held.id):  # real pictures: the route walk asks for a preview
+        Image.new("RGB", (60, 40), (200, 120, 40)).save(Path(held.spool) / o.path)
     for role in ROLES:
         add_user(config, tmp_path, f"{role[:4]}", role)
     console = ConsoleProcess(config, tmp_path / "web.log").start()

@@ -87,6 +87,8 @@ def test_a_photo_reaches_done_on_the_board_without_a_reload(
             ("journal", "/journal", "#events tr[data-seq]"),
             ("verify", "/journal/verify", '#verify-result[data-ok="true"]'),
             ("accounts", "/users", 'tr[data-user="kari"]'),
+            ("reports", "/reports#section-prints_per_product", "#chart-prints_per_hour .bar-group"),
+            ("records", "/records", "#controller-missing, #controller"),
         ):
             browser.get(console.url + path)
             wait_for(browser, f"the {name} page", found(ready), 10)
@@ -104,6 +106,6 @@ def test_a_photo_reaches_done_on_the_board_without_a_reload(
     # A subset: with $LABD_SCREENSHOTS the folder holds the other browser tests' too.
     assert {
         "accounts.png", "board-tablet.png", "board.png", "job.png", "journal.png",
-        "login.png", "printers.png", "verify.png",
+        "login.png", "printers.png", "records.png", "reports.png", "verify.png",
     } <= {p.name for p in shots.glob("*.png")}  # fmt: skip
     assert lab.stop() == 0
