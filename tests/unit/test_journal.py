@@ -242,3 +242,27 @@ def test_batch_commits_once_and_a_failed_step_inside_leaves_nothing(
     assert journal.outputs(job.id)[0].cups_state == "completed"
     assert journal.verify().first_bad is None
     assert journal.store.durable()  # relaxed() put durable commits back
+
+
+# Text that quoting, placeholders or an encoding could bend: PostgreSQL binds the writes
+# nobody waits for on the client (Tx.write), so what it sends must be exactly this.
+AWKWARD = "it's a \\ back'slash'; ? %s %(x)s 100% -- /* ø æ å ß é 字 📷 */ \t\r\n end"
+
+
+def test_awkward_text_is_kept_exactly_through_writes_and_reads(
+    tmp_path: Path, journal: Journal
+) -> None:
+    job = job_in_state(journal, JobState.DISCOVERED, tmp_path / "spool")
+    journal.claimed(job.id, [("a.jpg", 1)])
+    journal.converted(job.id, [(AWKWARD, 1)], "q")  # an output path
+    journal.held(job.id, rule="test.awkward", reason=AWKWARD)  # personal text beside the chain
+    with journal.transaction() as tx:
+        tx.write("UPDATE job_personal SET entry = ? WHERE job_id = ?", (AWKWARD, job.id))
+        tx.event("test.awkward", {"text": AWKWARD, "n": None, "big": 2**62}, job_id=job.id)
+    assert journal.outputs(job.id)[0].path == AWKWARD
+    assert journal.job(job.id).entry == AWKWARD
+    assert journal.job(job.id).reason == AWKWARD
+    last = journal.events()[-1]
+    assert last.kind == "test.awkward"
+    assert dict(last.data) == {"text": AWKWARD, "n": None, "big": 2**62}
+    assert journal.verify().first_bad is None
