@@ -270,21 +270,26 @@ class PostgresStore(Store):
             self._binder = psycopg.ClientCursor(self._connection())
         return self._binder.mogrify(pg_sql(sql), tuple(args))
 
-    def _flush(self, cur: psycopg.Cursor[tuple[object, ...]], last: str | None = None) -> None:
-        """Send the waiting writes (and ``last``) as one query; the cursor is left on the
-        last statement's result."""
-        parts = [*self._pending, *([last] if last is not None else [])]
+    def _flush(
+        self, cur: psycopg.Cursor[tuple[object, ...]], *tail: str, keep: int = 0
+    ) -> list[list[Row]]:
+        """Send the waiting writes and ``tail`` as one query; the cursor is left on the
+        last statement's result.  ``keep``: return the rows of the last ``keep`` reads."""
+        parts = [*self._pending, *tail]
         self._pending.clear()
         if not parts:
-            return
+            return []
         self._flushes += 1
         # Without parameters, one query may hold several statements (the simple protocol);
         # the first that fails ends it, and the transaction is rolled back.
         cur.execute("; ".join(parts))
+        found: list[list[Row]] = []
         while True:
-            self._took_head(cur)
+            if not self._took_head(cur) and keep and cur.description is not None:
+                found.append(rows_of(cur))
             if not cur.nextset():
                 break
+        return found[len(found) - keep :]
 
     def _took_head(self, cur: psycopg.Cursor[tuple[object, ...]]) -> bool:
         """Keep the chain's head if the cursor's result is the one read at BEGIN."""
@@ -315,20 +320,9 @@ class PostgresStore(Store):
         if len(queries) < 2:  # one read: prepared on the server, as read() does
             return [self.read(sql, args) for sql, args in queries]
         with self._reading() as conn:
-            cur = conn.cursor()
             # Inside a write transaction, the writes waiting go first, in the same query.
-            parts = [*self._pending, *(self._bound(sql, args) for sql, args in queries)]
-            if self._pending:
-                self._flushes += 1
-                self._pending.clear()
-            cur.execute("; ".join(parts))
-            found: list[list[Row]] = []
-            while True:
-                if not self._took_head(cur) and cur.description is not None:
-                    found.append(rows_of(cur))
-                if not cur.nextset():
-                    break
-            return found[-len(queries) :]  # the reads are the last statements
+            reads = [self._bound(sql, args) for sql, args in queries]
+            return self._flush(conn.cursor(), *reads, keep=len(reads))
 
     @contextmanager
     def scan(self, sql: str, args: Sequence[object] = ()) -> Iterator[Iterator[Row]]:

@@ -42,9 +42,8 @@ from labd.quarantine import REASON_SUFFIX, target_name
 from labd.waste.ledger import WasteLedger
 from labd.waste.model import OTHER, Container, ContainerState, WasteMaterial
 from labd.waste.reprint import reprint_misprint
-from labd.web.accounts import Role
 from labd.web.i18n import _
-from labd.web.pages import BadInput, local_path
+from labd.web.pages import BadInput, local_path, personal_viewed, sees_personal
 
 if TYPE_CHECKING:
     from labd.web.app import Call, Console
@@ -170,16 +169,6 @@ def _done(console: Console, call: Call, said: str, back: str) -> Response:
     return RedirectResponse(local_path(call.form.get("back"), back), status_code=303)
 
 
-def _sees_personal(call: Call) -> bool:
-    return call.role is not None and call.role.rank >= Role.SUPERVISOR.rank
-
-
-def _personal_viewed(console: Console, call: Call, data: Mapping[str, object]) -> None:
-    """Journal that a supervisor or admin was shown personal details (``web.personal_viewed``)."""
-    with console.journal.transaction() as tx:
-        tx.event("web.personal_viewed", {**data, "by": call.user})
-
-
 def _ledgers(console: Console) -> tuple[MediaLedger, WasteLedger]:
     """Both ledgers over the console's journal, with the configured settings (as the CLI)."""
     media = MediaLedger(console.journal, console.config.media)
@@ -215,10 +204,10 @@ def media_page(console: Console, call: Call) -> Response:
     media, waste = _ledgers(console)
     overdue = {i.id for i in media.overdue()}
     items = sorted(media.items(outstanding=True), key=lambda i: (i.id not in overdue, i.id))
-    personal = _sees_personal(call)
+    personal = sees_personal(call)
     shown = [i.id for i in items if i.identifier or i.label or i.orders or i.shipment]
     if personal and shown:
-        _personal_viewed(console, call, {"media_items": shown})
+        personal_viewed(console, call, {"media_items": shown})
     open_boxes = waste.containers(state=ContainerState.OPEN)
     return console.render(
         call,
@@ -550,7 +539,7 @@ def retention_page(console: Console, call: Call) -> Response:
     holds = retention.holds()
     shown = [h.id for h in holds if h.order_ref or h.reason]
     if shown:
-        _personal_viewed(console, call, {"holds": shown})
+        personal_viewed(console, call, {"holds": shown})
     return console.render(
         call,
         "retention.html",

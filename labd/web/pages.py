@@ -10,7 +10,7 @@ such job, a bad form value) is a :class:`~labd.errors.LabdError` that the guard 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -278,6 +278,19 @@ def no_preview(console: Console, job: Job, output: JobOutput) -> str | None:
     return None
 
 
+def sees_personal(call: Call) -> bool:
+    """Whether the caller's role is shown personal details (supervisor, admin)."""
+    return call.role is not None and call.role.rank >= Role.SUPERVISOR.rank
+
+
+def personal_viewed(
+    console: Console, call: Call, data: Mapping[str, object], *, job_id: int | None = None
+) -> None:
+    """Journal that the caller was shown personal details (``web.personal_viewed``)."""
+    with console.journal.transaction() as tx:
+        tx.event("web.personal_viewed", {**data, "by": call.user}, job_id=job_id)
+
+
 def job_detail(console: Console, call: Call) -> Response:
     """``/jobs/N``: files, outputs, copies, CUPS job ids, the whole history.  A supervisor
     or admin also sees the order reference and the identifiers of the job's carriers, and
@@ -285,25 +298,19 @@ def job_detail(console: Console, call: Call) -> Response:
     picture's own look is journaled by :mod:`labd.web.preview`)."""
     journal = console.journal
     job = route_job(console, call)
-    files = journal.files(job.id)
-    outputs = journal.outputs(job.id)
+    outputs, files = journal.outputs_and_files(job.id)
     hf = console.config.hotfolders.get(job.hotfolder)
     product = console.config.products.get(hf.product) if hf is not None else None
     copies = copies_of_outputs(files, outputs, product.copies if product else None)
     preview = output_asked(call, outputs, "preview")
     media = MediaLedger(journal, console.config.media).of_job(job)
-    personal = call.role is not None and call.role.rank >= Role.SUPERVISOR.rank
+    personal = sees_personal(call)
     if personal:
-        data: dict[str, object] = {
-            "job": job.id,
-            "by": call.user,
-            "order_ref": job.order_ref is not None,
-        }
+        data: dict[str, object] = {"job": job.id, "order_ref": job.order_ref is not None}
         shown = [i.id for i in media if i.identifier or i.label or i.orders or i.shipment]
         if shown:
             data["media_items"] = shown
-        with journal.transaction() as tx:
-            tx.event("web.personal_viewed", data, job_id=job.id)
+        personal_viewed(console, call, data, job_id=job.id)
     events = journal.events(job_id=job.id)
     return console.render(
         call,

@@ -19,7 +19,13 @@ import structlog
 from starlette.responses import Response
 
 from labd.web.i18n import N_, _, gettext
-from labd.web.pages import no_preview, output_asked, output_path, route_job
+from labd.web.pages import (
+    no_preview,
+    output_asked,
+    output_path,
+    personal_viewed,
+    route_job,
+)
 
 if TYPE_CHECKING:
     from labd.web.app import Call, Console, Handler
@@ -56,12 +62,7 @@ def job_preview(console: Console, call: Call) -> Response:
             why=why,
         )
         return console.error(call, 404, said)
-    with console.journal.transaction() as tx:
-        tx.event(
-            "web.personal_viewed",
-            {"job": job.id, "by": call.user, "preview": output.seq},
-            job_id=job.id,
-        )
+    personal_viewed(console, call, {"job": job.id, "preview": output.seq}, job_id=job.id)
     log.info("web.preview_sent", job_id=job.id, output=output.seq, by=call.user)
     return Response(picture, media_type="image/jpeg")
 
