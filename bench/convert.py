@@ -20,8 +20,9 @@ then measures, with the products of config/labd.toml:
      (DCT scaling on load) and `-thumbnail` (resize that drops what a print does not need),
      its own thread count; the colour conversion after the resize.
 2. Per product, on one core in this process (best of --repeat per photo): labd's CPU per
-   image against the limit route's, the ratio (issue 19's goal: at most 1.15), and the
-   stage costs (decode at M/8, resize, colour, encode).
+   image against the limit route's, the ratio (issue 19's goal: at most 1.15), the stage
+   costs (decode at M/8, resize, colour, encode), and the peak resident memory of a
+   conversion worker of its own (issue 19's goal: under 100 MB, 95.4 MiB).
 3. `labd convert` start-up: the command run on the photos with --jobs N (the largest of
    --processes), against the same conversion in a pool already started; the difference
    is what the command spends starting, and its log tells when the first file began.
@@ -61,7 +62,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import benchargs
 
 from labd.config import load  # after the path set-up above
-from labd.convert import colour, convert_batch, convert_image, process_pool
+from labd.convert import colour, convert_batch, convert_image, jpegdecode, process_pool
 from labd.convert.pdf import bind_photobook
 from labd.model import Fit, Product
 
@@ -345,7 +346,7 @@ def per_product(setup: Setup, names: list[str], repeat: int, folder: Path) -> No
     print(f"\n2. one core, CPU ms per image (best of {repeat} per photo, mean over 4 photos)")
     print(
         f"   {'product':20} {'photo':10} {'decode':>6} {'resize':>6} {'colour':>6} "
-        f"{'encode':>6} {'limit':>6} {'labd':>6} {'labd/limit':>10}"
+        f"{'encode':>6} {'limit':>6} {'labd':>6} {'labd/limit':>10} {'peak MiB':>8}"
     )
     for name in names:
         for variant in ("sRGB", "LUT"):
@@ -381,23 +382,42 @@ def _product_line(
     ms = {f: 1000 * statistics.mean(getattr(s, f) for s in stages) for f in ("decode", "resize")}
     encode = 1000 * statistics.mean(s.encode for s in stages)
     label = product.name if variant == "sRGB" else f"{product.name}, LUT"
+    # A worker of its own, as the daemon's: its peak resident memory over these photos.
+    peak_dir = folder / "peak"
+    peak_dir.mkdir(exist_ok=True)
+    peak = bench_labd(product, photos, peak_dir, 1)[1] / 1024
     print(
         f"   {label:20} {kind:10} {ms['decode']:6.0f} {ms['resize']:6.0f} "
         f"{1000 * statistics.mean(colours):6.0f} {encode:6.0f} {1000 * limit:6.0f} "
-        f"{1000 * statistics.mean(labd):6.0f} {statistics.mean(labd) / limit:10.2f}"
+        f"{1000 * statistics.mean(labd):6.0f} {statistics.mean(labd) / limit:10.2f} {peak:8.1f}"
     )
 
 
 def _colour_seconds(product: Product, photo: Path, printed: Path) -> float:
-    """CPU seconds of labd's colour step for ``photo`` on a print-sized image (0: skipped)."""
+    """CPU seconds of labd's colour step for ``photo`` on a print-sized image (0: skipped),
+    as labd does it for a camera JPEG: littlecms in the libvips pipeline (labd's
+    jpegdecode.to_rgb), measured as the pipeline with it less the pipeline without."""
     with Image.open(photo) as img:
         icc = img.info.get("icc_profile")
-    transform = colour.transform_for(icc, "RGB", product)
+    if colour.transform_for(icc, "RGB", product) is None:
+        return 0.0
     with Image.open(printed) as img:
-        pixels = img.convert("RGB")
+        pixels = img.convert("RGB").tobytes()
+        width, height = img.size
+    plain = pyvips.Image.new_from_memory(pixels, width, height, 3, "uchar")
     started = time.process_time()
-    colour.to_output(pixels, transform)
-    return time.process_time() - started
+    plain.copy_memory()
+    copying = time.process_time() - started
+    converted = jpegdecode.to_rgb(
+        jpegdecode.Scaled(plain, "RGB"),
+        icc or colour.SRGB_ICC,
+        product.rendering_intent.value,
+        bpc=product.black_point_compensation,
+        output_icc=colour.output_icc(product),
+    )
+    started = time.process_time()
+    converted.image.copy_memory()
+    return max(0.0, time.process_time() - started - copying)
 
 
 # --- part 3: the command's start-up ----------------------------------------------------------

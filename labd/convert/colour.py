@@ -1,12 +1,17 @@
 """Colour management: embedded ICC profiles to the product's output profile (sRGB or the
 printer's), with transforms built once per process.
 
+What this module builds decides, for every photo, whether a conversion is due and whether
+the profiles are usable; the conversion itself is done here for what Pillow finishes
+(PNG, TIFF, WebP, HEIF, CMYK and small JPEGs), and by littlecms inside libvips for the big
+camera JPEGs libvips finishes (labd.convert.jpegdecode.to_rgb, the same profiles,
+rendering intent and black point compensation).
+
 To sRGB, littlecms converts each image itself.  To a printer's profile (lookup tables, which
 littlecms evaluates per pixel at about twice a matrix profile's cost), an RGB photo goes
-through a 3D lookup table sampled once from the littlecms transform and applied with
-Pillow's Color3DLUT filter: a fixed cost whatever the profiles (65 ms for a 10x15 print
-here, littlecms 95 ms), on average ΔE 0.25 from littlecms' result, at most a code value or
-two.  To sRGB (a matrix profile) littlecms is the faster (50 ms), so it stays.
+through a 3D lookup table sampled once from the littlecms transform (at its first use) and
+applied with Pillow's Color3DLUT filter: a fixed cost whatever the profiles, on average
+ΔE 0.25 from littlecms' result, at most a code value or two.
 
 A transform that cannot change a value is not applied at all: an sRGB photo for an sRGB
 print is the common case, and littlecms would spend 30 ms on a 10x15 print to give back the
@@ -65,15 +70,24 @@ class LutTransform:
     def __init__(self, transform: ImageCms.ImageCmsTransform, points: int = LUT_POINTS) -> None:
         if (transform.input_mode, transform.output_mode) != ("RGB", "RGB"):
             raise ValueError("a 3D lookup table maps RGB to RGB")
-        grid = _grid(bytes(round(n * 255 / (points - 1)) for n in range(points)))
-        sampled = transform.apply(grid)
-        # float32: 0.4 MB for 33 points, where a list of floats takes 3.5 MB.
-        table = array.array("f", map((1 / 255).__mul__, sampled.tobytes()))
-        self._lut = ImageFilter.Color3DLUT(points, table)
+        self._transform = transform
+        self._points = points
 
     @property
     def input_mode(self) -> str:
         return "RGB"
+
+    @functools.cached_property
+    def _lut(self) -> ImageFilter.Color3DLUT:
+        """Sampled at first use: a photo libvips finishes (labd.convert.jpegdecode) is
+        converted by littlecms there, and a worker that never needs the table is 5 MB
+        smaller at its peak without it."""
+        points = self._points
+        grid = _grid(bytes(round(n * 255 / (points - 1)) for n in range(points)))
+        sampled = self._transform.apply(grid)
+        # float32: 0.4 MB for 33 points, where a list of floats takes 3.5 MB.
+        table = array.array("f", map((1 / 255).__mul__, sampled.tobytes()))
+        return ImageFilter.Color3DLUT(points, table)
 
     def apply(self, im: Image.Image) -> Image.Image:
         return im.filter(self._lut)

@@ -157,8 +157,11 @@ class _Decoded:
     """A loaded photo as stored (not yet turned), in RGB, L or CMYK, with what is needed
     to finish it."""
 
-    image: Image.Image  # decoded; a big JPEG already scaled for the print (see _scaling)
-    transform: colour.Transform | None  # embedded profile -> output profile; None: untagged
+    # Decoded by Pillow; or a big JPEG decoded at M/8, to be scaled, turned and finished by
+    # libvips (see _scaling and labd.convert.jpegdecode).
+    image: Image.Image | jpegdecode.Scaled
+    icc: bytes | None  # the embedded profile; None: untagged
+    transform: colour.Transform | None  # embedded profile -> output profile; None: none due
     target: tuple[int, int]  # the print's picture area in pixels, turned like the photo
     orientation: int  # EXIF orientation (1-8) still to apply after scaling (1: none)
     ppi: int  # the effective resolution on the print (see effective_ppi)
@@ -173,16 +176,27 @@ def convert_image(product: Product, src: Path, out: Path) -> ConvertedFile:
     if product.format is not OutputFormat.JPEG and product.layout is not Layout.PHOTOBOOK:
         raise ValueError(f"product {product.name!r}: makes no images")
     started = time.perf_counter()
-    printable, ppi = render_image(product, src)
-    _write_jpeg(printable, product, out)
+    with _opened(src) as img:
+        photo = _decode(product, src, img)
+        printable = _render(product, photo, src)
+        if isinstance(printable, jpegdecode.Scaled):
+            try:
+                _save_scaled(printable, product, out)
+            except jpegdecode.DecodeError:
+                # Not expected: the photo was decoded already.  Pillow makes the print.
+                log.warning("convert.libvips_failed")
+                printable = _render(product, _decode(product, src, img, fast=False), src)
+        if isinstance(printable, Image.Image):
+            _write_jpeg(printable, product, out)
+    width, height = printable.size
     log.debug(
         "convert.file_converted",
-        width=printable.width,
-        height=printable.height,
-        ppi=ppi,
+        width=width,
+        height=height,
+        ppi=photo.ppi,
         seconds=round(time.perf_counter() - started, 3),
     )
-    return ConvertedFile(output=out, width=printable.width, height=printable.height, ppi=(ppi,))
+    return ConvertedFile(output=out, width=width, height=height, ppi=(photo.ppi,))
 
 
 def render_image(product: Product, src: Path) -> tuple[Image.Image, int]:
@@ -191,7 +205,15 @@ def render_image(product: Product, src: Path) -> tuple[Image.Image, int]:
     compares this picture with a full-size reference)."""
     with _opened(src) as img:
         photo = _decode(product, src, img)
-        return _render(product, photo, src), photo.ppi
+        printable = _render(product, photo, src)
+        if isinstance(printable, jpegdecode.Scaled):
+            try:
+                printable = printable.to_pillow()
+            except jpegdecode.DecodeError:
+                log.warning("convert.libvips_failed")
+                printable = _render(product, _decode(product, src, img, fast=False), src)
+        assert isinstance(printable, Image.Image)  # noqa: S101  (fast=False renders with Pillow)
+        return printable, photo.ppi
 
 
 def effective_ppi(product: Product, shown: tuple[int, int]) -> int:
@@ -258,8 +280,11 @@ def _opened(src: Path) -> Iterator[ImageFile.ImageFile]:
         yield img
 
 
-def _decode(product: Product, src: Path, img: ImageFile.ImageFile) -> _Decoded:
-    """Check limits, load the pixels (scaled down in the JPEG decoder where possible)."""
+def _decode(
+    product: Product, src: Path, img: ImageFile.ImageFile, *, fast: bool = True
+) -> _Decoded:
+    """Check limits, load the pixels (scaled down in the JPEG decoder where possible; with
+    ``fast``, a big JPEG is left to libvips to finish)."""
     width, height = img.size
     if width * height > MAX_PIXELS:
         raise _too_many_pixels(src, img.size)
@@ -282,7 +307,8 @@ def _decode(product: Product, src: Path, img: ImageFile.ImageFile) -> _Decoded:
                 low_resolution_note(product, src.name, ppi), rule=RULE_LOW_RESOLUTION
             )
         need = _decode_size(img, product)
-        scaled = _decode_jpeg(product, src, img, need, target) if img.format == "JPEG" else None
+        fits = fast and img.format == "JPEG"
+        scaled = _decode_jpeg(product, src, img, need, target) if fits else None
         if scaled is None:
             img.draft("RGB", need)  # a no-op but for JPEG
             img.load()
@@ -292,19 +318,18 @@ def _decode(product: Product, src: Path, img: ImageFile.ImageFile) -> _Decoded:
         if not _is_bad_data(e):
             raise
         raise _damaged(src) from e
-    icc = img.info.get("icc_profile")
-    orientation = _orientation(img) if scaled is None else 1  # libvips turned it already
+    found = img.info.get("icc_profile")
+    icc = found if isinstance(found, bytes) and found else None
+    orientation = _orientation(img) if scaled is None else 1  # libvips turns it
     flat = scaled if scaled is not None else _flatten_mode(img, src)
     try:
-        transform = colour.transform_for(
-            icc if isinstance(icc, bytes) else None, flat.mode, product
-        )
+        transform = colour.transform_for(icc, flat.mode, product)
     except colour.UnusableProfile as e:
         raise InputRejected(
             f"{src.name}: {e}, re-export it with an sRGB profile", rule=RULE_UNSUPPORTED
         ) from e
     return _Decoded(
-        image=flat, transform=transform, target=target, orientation=orientation, ppi=ppi
+        image=flat, icc=icc, transform=transform, target=target, orientation=orientation, ppi=ppi
     )
 
 
@@ -314,9 +339,9 @@ def _decode_jpeg(
     img: ImageFile.ImageFile,
     need: tuple[int, int],
     target: tuple[int, int],
-) -> Image.Image | None:
-    """A big RGB or grey JPEG decoded at the smallest DCT scale, resampled for the print and
-    turned upright (see labd.convert.jpegdecode); None: decode it with Pillow.
+) -> jpegdecode.Scaled | None:
+    """A big RGB or grey JPEG decoded at the smallest DCT scale, to be resampled for the print
+    and turned upright (see labd.convert.jpegdecode); None: decode it with Pillow.
 
     On damaged data libjpeg-turbo's error is not passed on: Pillow decodes the file again
     and says what is wrong in the words the other formats use, and tells a damaged file
@@ -413,15 +438,21 @@ def _onto_white(img: Image.Image) -> Image.Image:
     return base
 
 
-def _render(product: Product, photo: _Decoded, src: Path) -> Image.Image:
+def _render(product: Product, photo: _Decoded, src: Path) -> Image.Image | jpegdecode.Scaled:
     """Put the photo into the print's picture area (fill: cover and centre crop; fit:
     inside; none: its own pixels, unscaled), sRGB, on the print in the border colour.
 
     Scaled in the stored orientation, then turned: the centre crop and the fit are the same
     either way, and turning 1800x1200 pixels is cheaper than turning the decoded photo.
+    A photo libvips scales is finished there too (a pipeline that has not run yet), but for
+    what only Pillow does (see _libvips_finishes).
     Raises InputRejected for a photo larger than the picture area of a fit "none" product.
     """
     img, area, orientation = photo.image, photo.target, photo.orientation
+    if isinstance(img, jpegdecode.Scaled):
+        if _libvips_finishes(product, photo, img):
+            return _render_scaled(product, photo, img)
+        img = img.to_pillow()  # print-sized and upright already: Pillow does the rest
     stored = _turned(area, orientation)
     if product.fit is Fit.NONE:
         if img.size[0] > stored[0] or img.size[1] > stored[1]:
@@ -435,6 +466,34 @@ def _render(product: Product, photo: _Decoded, src: Path) -> Image.Image:
         if product.fit is Fit.FILL and not product.border_pixels:
             return picture  # the whole print: no canvas to copy it onto
     return _on_canvas(product, picture, area)
+
+
+def _libvips_finishes(product: Product, photo: _Decoded, scaled: jpegdecode.Scaled) -> bool:
+    """Whether libvips can finish ``scaled`` as Pillow would: not a 4:2:2 product (libvips
+    encodes 4:4:4 and 4:2:0), nor a grey photo with a (grey) profile of its own."""
+    if product.jpeg_subsampling not in jpegdecode.SUBSAMPLE_MODES:
+        return False
+    return not (scaled.mode == "L" and photo.icc is not None and photo.transform is not None)
+
+
+def _render_scaled(
+    product: Product, photo: _Decoded, scaled: jpegdecode.Scaled
+) -> jpegdecode.Scaled:
+    """_render for a photo libvips scales: colour, then the canvas, in its pipeline."""
+    if photo.transform is None:
+        picture = jpegdecode.grey_to_rgb(scaled)
+    else:
+        picture = jpegdecode.to_rgb(
+            scaled,
+            photo.icc or colour.SRGB_ICC,
+            product.rendering_intent.value,
+            bpc=product.black_point_compensation,
+            output_icc=colour.output_icc(product),
+        )
+    if product.fit is Fit.FILL and not product.border_pixels:
+        return picture
+    canvas, at = _placement(product, picture.size, photo.target)
+    return jpegdecode.on_canvas(picture, canvas, at, product.border_colour)
 
 
 def _scaling(
@@ -454,12 +513,21 @@ def _on_canvas(product: Product, picture: Image.Image, area: tuple[int, int]) ->
 
     Used after the colour conversion: the border colour is in the output colour space.
     """
-    border = product.border_pixels
-    canvas = Image.new("RGB", (area[0] + 2 * border, area[1] + 2 * border), product.border_colour)
-    left = border + (area[0] - picture.width) // 2
-    top = border + (area[1] - picture.height) // 2
-    canvas.paste(picture, (left, top))
+    size, at = _placement(product, picture.size, area)
+    canvas = Image.new("RGB", size, product.border_colour)
+    canvas.paste(picture, at)
     return canvas
+
+
+def _placement(
+    product: Product, picture: tuple[int, int], area: tuple[int, int]
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The print's size, and where a ``picture`` of that size goes on it: centred in the
+    picture ``area`` inside the border."""
+    border = product.border_pixels
+    left = border + (area[0] - picture[0]) // 2
+    top = border + (area[1] - picture[1]) // 2
+    return (area[0] + 2 * border, area[1] + 2 * border), (left, top)
 
 
 def _larger_than_print(
@@ -518,6 +586,20 @@ def _centre_crop_box(
 
 # Pillow's names for the chroma subsampling a product asks for.
 _SUBSAMPLING: Final = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
+
+
+def _save_scaled(picture: jpegdecode.Scaled, product: Product, out: Path) -> None:
+    """Write the print libvips finished to ``out`` (atomically), encoded as _write_jpeg
+    encodes Pillow's."""
+    with atomic_write(out) as f:
+        jpegdecode.encode(
+            picture,
+            f,
+            quality=product.jpeg_quality,
+            subsampling=product.jpeg_subsampling,
+            dpi=product.dpi,
+            icc=colour.output_icc(product),
+        )
 
 
 def _write_jpeg(img: Image.Image, product: Product, out: Path) -> None:

@@ -91,6 +91,16 @@ def check_input(product: Product, src: Path) -> InputRejected | None:
 
 
 def _peak_rss() -> int:
+    """This process's peak resident memory in KiB: its own (Linux's VmHWM), not getrusage's
+    ru_maxrss, which a spawned worker inherits from the process it was started by (the
+    kernel keeps the parent's peak over fork and exec)."""
+    try:
+        with Path("/proc/self/status").open(encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 
 

@@ -1,4 +1,5 @@
-"""Camera JPEGs decoded at the smallest DCT scale the print allows, resampled with libvips.
+"""Camera JPEGs decoded at the smallest DCT scale the print allows, and made into the print
+by libvips, from the decoder's buffer to the JPEG file.
 
 Most of what a lab prints is camera and phone JPEGs far bigger than the print.  Decoding is
 most of their cost, and libjpeg-turbo can scale down inside its inverse DCT by any M/8
@@ -7,27 +8,34 @@ a 6000x4000 photo for a 10x15 print (1800x1200) decodes at 3/8 (2250x1500, 3.4 M
 of 1/2 (3000x2000, 6 MP), for a 20x30 at 5/8 instead of whole.  simplejpeg (libjpeg-turbo
 in a wheel) decodes at that scale into one buffer; libvips takes that buffer without a copy,
 crops the centre for ``fill``, resamples it with a Lanczos-3 kernel (the filter of
-Pillow's LANCZOS, in vector instructions) straight to the print size, and turns it upright
-as it copies the result out (no second copy to turn it, 26 MB for a 20x30 print).  bench/convert.py
+Pillow's LANCZOS, in vector instructions) straight to the print size, turns it upright,
+converts its colours (littlecms, inside libvips), puts it on the border and encodes it.
+libvips runs that as one pipeline, a strip at a time: the decoded photo is the only
+picture held whole (27 MB for a 20x30, where handing the print to Pillow held three
+print-sized copies more, 144 MiB a worker at the peak instead of 88).  bench/convert.py
 measures it against the limit route (the same decode, resize and encode, nothing else).
 
-Everything else (colour, a border, encoding) stays with Pillow, and so does every other
-input: CMYK JPEGs, JPEGs the print needs whole (M = 8), PNG, TIFF, WebP, HEIF.  The caller
-has opened the file with Pillow first, so the format, size, EXIF and ICC profile have been
-checked there.  libvips only ever works on pixels handed to it: every loader of its own is
-blocked, its operation cache keeps nothing (no customer pixels outlive a conversion), and it
-uses one thread (labd runs one conversion per core).
+Every other input stays with Pillow: CMYK JPEGs, JPEGs the print needs whole (M = 8), PNG,
+TIFF, WebP, HEIF; so does a grey photo with a grey profile, and the encoding of a 4:2:2
+product (libvips encodes 4:4:4 and 4:2:0 only).  The caller has opened the file with Pillow
+first, so the format, size, EXIF and ICC profile have been checked there, and
+labd.convert.colour has decided whether a colour conversion is due.  libvips only ever
+works on pixels handed to it: every loader of its own is blocked, its operation cache keeps
+nothing (no customer pixels outlive a conversion), and it uses one thread (labd runs one
+conversion per core).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final
 
 # simplejpeg brings numpy, and numpy OpenBLAS, which starts a thread per core at import
 # for matrix work labd never does.  One conversion runs per core already; and with no
@@ -95,17 +103,39 @@ def scale_for(size: tuple[int, int], need: tuple[int, int]) -> int:
     return EIGHTHS
 
 
+@dataclass(frozen=True)
+class Scaled:
+    """A photo decoded at M/8 and turned into the print's picture by a libvips pipeline that
+    has not run yet: the pixels are computed when the print is encoded (``encode``) or
+    handed to Pillow (``to_pillow``).  ``mode`` is Pillow's name for its bands: RGB or L."""
+
+    image: pyvips.Image
+    mode: str
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (int(self.image.width), int(self.image.height))
+
+    def to_pillow(self) -> Image.Image:
+        """The pixels as a Pillow image (the pipeline runs; the whole picture is held)."""
+        try:
+            pixels = self.image.write_to_memory()
+        except pyvips.Error as e:
+            raise DecodeError("libvips could not make the print") from e
+        return Image.frombuffer(self.mode, self.size, pixels, "raw", self.mode, 0, 1)
+
+
 def decode_scaled(
     src: Path, img: Image.Image, need: tuple[int, int], plan: Plan, orientation: int = 1
-) -> Image.Image | None:
+) -> Scaled | None:
     """Decode the JPEG ``src`` (opened by Pillow as ``img``) and scale it as ``plan`` says.
 
-    Decoded at the smallest M/8 that keeps ``need`` (stored orientation), then cropped and
-    resampled by libvips from the decoder's buffer, and turned upright as EXIF
-    ``orientation`` says (``plan`` speaks of the stored orientation).  Returns None when
-    this path does not apply (not RGB or greyscale, or the print needs every pixel), so the
-    caller decodes with Pillow.  Raises DecodeError for damaged data: libjpeg's warnings (a
-    truncated file, corrupt entropy data) are errors here.
+    Decoded now, at the smallest M/8 that keeps ``need`` (stored orientation); cropped,
+    resampled and turned upright as EXIF ``orientation`` says (``plan`` speaks of the stored
+    orientation) when the result is used.  Returns None when this path does not apply (not
+    RGB or greyscale, or the print needs every pixel), so the caller decodes with Pillow.
+    Raises DecodeError for damaged data: libjpeg's warnings (a truncated file, corrupt
+    entropy data) are errors here.
     """
     space = _SPACES.get(img.mode)
     if space is None or scale_for(img.size, need) == EIGHTHS:
@@ -120,6 +150,7 @@ def decode_scaled(
     height, width = pixels.shape[:2]
     _PIPELINE_RUN.set()
     try:
+        # libvips keeps a reference to ``pixels`` for as long as the image lives.
         image = pyvips.Image.new_from_memory(pixels.data, width, height, bands, "uchar")
         size, box = plan((width, height))
         if box is not None:
@@ -139,9 +170,134 @@ def decode_scaled(
                 image = image.flipver()
             else:
                 image = image.rot(step)
-        scaled = image.write_to_memory()
-        upright = (int(image.width), int(image.height))
     except pyvips.Error as e:
         raise DecodeError("libvips could not scale the photo") from e
-    mode = img.mode
-    return Image.frombuffer(mode, upright, scaled, "raw", mode, 0, 1)
+    return Scaled(image, img.mode)
+
+
+def to_rgb(scaled: Scaled, icc: bytes, intent: str, *, bpc: bool, output_icc: bytes) -> Scaled:
+    """``scaled`` in RGB in the output colour space: converted from ``icc`` (the photo's
+    profile, or sRGB's for an untagged photo) to ``output_icc`` by littlecms with
+    ``intent`` (perceptual or relative) and black point compensation ``bpc``.  A grey photo
+    is made RGB first.
+
+    The caller has built the same transform with Pillow once (labd.convert.colour), so the
+    profiles are known to be usable, and calls this only when a conversion is due.
+    """
+    # The photo's profile travels with its pixels, as libvips' loaders would attach it.
+    image = grey_to_rgb(scaled).image.copy(interpretation="srgb")
+    image.set_type(pyvips.GValue.blob_type, "icc-profile-data", icc)
+    image = image.icc_transform(
+        _profile_file(output_icc),
+        embedded=True,
+        intent=intent,
+        black_point_compensation=bpc,
+        depth=8,
+    )
+    return Scaled(image, "RGB")
+
+
+def grey_to_rgb(scaled: Scaled) -> Scaled:
+    """A grey picture as RGB, each band the grey (as Pillow's convert("RGB"))."""
+    if scaled.mode != "L":
+        return scaled
+    grey = scaled.image
+    # Said to be sRGB, or libvips would think an sRGB profile does not fit the picture.
+    return Scaled(grey.bandjoin([grey, grey]).copy(interpretation="srgb"), "RGB")
+
+
+def on_canvas(
+    scaled: Scaled, size: tuple[int, int], at: tuple[int, int], colour: tuple[int, int, int]
+) -> Scaled:
+    """``scaled`` (RGB) at ``at`` on a canvas of ``size`` in ``colour``."""
+    image = scaled.image.embed(
+        at[0], at[1], size[0], size[1], extend="background", background=list(colour)
+    )
+    return Scaled(image, scaled.mode)
+
+
+# Chroma subsampling -> libvips' mode; 4:2:2 is not among them (Pillow encodes it).
+SUBSAMPLE_MODES: Final = {"4:4:4": "off", "4:2:0": "on"}
+
+
+def encode(
+    scaled: Scaled, out: BinaryIO, *, quality: int, subsampling: str, dpi: int, icc: bytes
+) -> None:
+    """Write the print (RGB) to ``out`` as a JPEG: ``quality``, ``subsampling`` (a key of
+    SUBSAMPLE_MODES), ``dpi`` in a JFIF header as Pillow writes it, the profile ``icc`` and
+    nothing else (no EXIF, no comment: nothing of the customer's file).
+
+    Runs the pipeline a strip at a time, and writes as it goes: neither the print's pixels
+    nor the whole JPEG are ever held.  An OSError of ``out`` (a full disk) is raised as
+    itself; DecodeError if libvips fails otherwise.
+    """
+    image = scaled.image.copy()
+    image.set_type(pyvips.GValue.blob_type, "icc-profile-data", icc)
+    sink = _JpegSink(out, dpi)
+    target = pyvips.TargetCustom()
+    target.on_write(sink.write)
+    try:
+        image.jpegsave_target(
+            target,
+            Q=quality,
+            subsample_mode=SUBSAMPLE_MODES[subsampling],
+            optimize_coding=False,  # as image._write_jpeg says why
+            keep=pyvips.enums.ForeignKeep.ICC,
+        )
+    except pyvips.Error as e:
+        if sink.error is not None:
+            raise sink.error from None
+        raise DecodeError("libvips could not make the print") from e
+    sink.close()
+
+
+class _JpegSink:
+    """Where libvips' JPEG goes: ``out``, with a JFIF header giving ``dpi`` put after the
+    start of image (libvips puts the resolution in EXIF, and keeps no EXIF here)."""
+
+    def __init__(self, out: BinaryIO, dpi: int) -> None:
+        self._out = out
+        density = dpi.to_bytes(2, "big")
+        self._app0 = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x01" + density + density + b"\x00\x00"
+        self._head: bytes | None = b""  # the first bytes, until the marker after SOI is seen
+        self.error: OSError | None = None
+
+    def write(self, chunk: bytes) -> int:
+        """libvips' write: the bytes taken, or -1 on an error (kept for encode to raise)."""
+        try:
+            if self._head is None:
+                self._out.write(chunk)
+            else:
+                self._head += chunk
+                if len(self._head) >= _HEAD:
+                    self._flush_head()
+        except OSError as e:
+            self.error = e
+            return -1
+        return len(chunk)
+
+    def close(self) -> None:
+        if self._head is not None:
+            self._flush_head()
+
+    def _flush_head(self) -> None:
+        head, self._head = self._head or b"", None
+        if head[:2] == _SOI and head[2:4] != _APP0:
+            head = head[:2] + self._app0 + head[2:]
+        self._out.write(head)
+
+
+_SOI: Final = b"\xff\xd8"
+_APP0: Final = b"\xff\xe0"
+_HEAD: Final = 4
+
+
+@functools.cache
+def _profile_file(icc: bytes) -> str:
+    """A path littlecms can open for the profile ``icc`` (libvips takes output profiles by
+    name only): a memory file of this process, gone when it ends; one per profile."""
+    fd = os.memfd_create("labd-profile", os.MFD_CLOEXEC)
+    view = memoryview(icc)
+    while view:
+        view = view[os.write(fd, view) :]
+    return f"/proc/self/fd/{fd}"

@@ -4,18 +4,27 @@ Pillow's words, and libvips parsing no file and caching nothing."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import errno
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 import pyvips
-from PIL import Image, ImageChops, ImageStat
+from PIL import Image, ImageChops, ImageStat, JpegImagePlugin
 
-from labd.convert import RULE_TRUNCATED, convert_image, jpegdecode
+from labd.convert import RULE_TRUNCATED, colour, convert_image, jpegdecode
 from labd.convert import image as convert_image_module
 from labd.errors import InputRejected
 from labd.model import Fit, OutputFormat, Product
-from tests.imagegen import adobe_rgb_like_profile, make_photo, marker_corner
+from tests.imagegen import (
+    adobe_rgb_like_profile,
+    camera_srgb_profile,
+    make_photo,
+    marker_corner,
+    near,
+    pixel,
+    rgb_lut_profile,
+)
 
 Box = tuple[float, float, float, float]
 PRINT_6X4 = Product(name="p", format=OutputFormat.JPEG, width_mm=152.4, height_mm=101.6, dpi=300)
@@ -69,7 +78,7 @@ def test_a_camera_photo_is_decoded_at_three_eighths(tmp_path: Path) -> None:
     assert seen == [(2250, 1500)]
     assert scaled is not None
     assert scaled.size == (1800, 1200)
-    assert marker_corner(scaled) == "top-left"
+    assert marker_corner(scaled.to_pillow()) == "top-left"
 
 
 def test_big_jpeg_is_decoded_and_scaled_by_libvips(tmp_path: Path) -> None:
@@ -79,7 +88,7 @@ def test_big_jpeg_is_decoded_and_scaled_by_libvips(tmp_path: Path) -> None:
         scaled = jpegdecode.decode_scaled(src, img, need, plan_6x4)
     assert scaled is not None
     assert scaled.size == (1800, 1200)
-    assert marker_corner(scaled) == "top-left"
+    assert marker_corner(scaled.to_pillow()) == "top-left"
 
 
 @pytest.mark.parametrize("orientation", [pytest.param(o, id=str(o)) for o in range(1, 9)])
@@ -235,3 +244,133 @@ def test_libvips_keeps_nothing_after_a_conversion(tmp_path: Path, out_dir: Path)
     convert_image(PRINT_6X4, src, out_dir / "0001.jpg")
     assert pyvips.cache_get_size() == 0  # no customer pixels or open files held
     assert pyvips.concurrency_get() == 1
+
+
+# --- the print finished in libvips: colour, border, encoding ------------------------------
+
+PRINTER = "printer"
+
+
+def _finishing_product(output: str, fit: Fit, border_mm: float) -> Product:
+    icc = rgb_lut_profile("Test printer") if output == PRINTER else None
+    return replace(
+        PRINT_6X4,
+        fit=fit,
+        border_mm=border_mm,
+        border_colour=(200, 30, 40),
+        output_icc=icc,
+        jpeg_subsampling="4:4:4",
+    )
+
+
+def _finished_by_pillow(product: Product, src: Path, out: Path) -> Path:
+    """The print of ``src`` as Pillow finishes the same scaled picture: littlecms or the 3D
+    table, Pillow's canvas and encoder (what labd did before libvips finished it)."""
+    with Image.open(src) as img:
+        photo = convert_image_module._decode(product, src, img)
+        assert isinstance(photo.image, jpegdecode.Scaled)  # the path under test
+        by_pillow = replace(photo, image=photo.image.to_pillow())
+        printed = convert_image_module._render(product, by_pillow, src)
+    assert isinstance(printed, Image.Image)
+    convert_image_module._write_jpeg(printed, product, out)
+    return out
+
+
+@dataclass(frozen=True)
+class Finishing:
+    profile: str | None  # the photo's: "srgb", "adobe" or None (untagged)
+    mode: str
+    output: str  # "srgb" or PRINTER
+    fit: Fit
+    border_mm: float
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(Finishing("srgb", "RGB", "srgb", Fit.FILL, 0), id="sRGB-nothing-to-do"),
+        pytest.param(Finishing("adobe", "RGB", "srgb", Fit.FILL, 0), id="Adobe-RGB-to-sRGB"),
+        pytest.param(Finishing("adobe", "RGB", PRINTER, Fit.FILL, 0), id="Adobe-RGB-to-printer"),
+        pytest.param(Finishing(None, "RGB", PRINTER, Fit.FIT, 5), id="untagged-to-printer-fit"),
+        pytest.param(Finishing("adobe", "RGB", "srgb", Fit.FILL, 3), id="fill-with-border"),
+        pytest.param(Finishing(None, "L", "srgb", Fit.FIT, 5), id="grey-fit-border"),
+        pytest.param(Finishing(None, "L", PRINTER, Fit.FILL, 0), id="grey-to-printer"),
+    ],
+)
+def test_libvips_finishes_the_print_as_pillow_would(
+    tmp_path: Path, out_dir: Path, case: Finishing
+) -> None:
+    """Colour, border and encoding in libvips give the print Pillow would make from the same
+    scaled picture: the same size, border colour and placement, the same colours within
+    what the 3D table and JPEG rounding leave, the same profile and resolution."""
+    icc = {"srgb": camera_srgb_profile(), "adobe": adobe_rgb_like_profile(), None: None}
+    src = make_photo(
+        tmp_path / "in.jpg", (3000, 2400), mode=case.mode, noise=6, icc_profile=icc[case.profile]
+    )
+    product = _finishing_product(case.output, case.fit, case.border_mm)
+    ours = convert_image(product, src, out_dir / "0001.jpg")
+    theirs = _finished_by_pillow(product, src, tmp_path / "pillow.jpg")
+    with Image.open(ours.output) as a, Image.open(theirs) as b:
+        assert (a.size, a.mode) == (b.size, b.mode) == ((ours.width, ours.height), "RGB")
+        assert a.info["icc_profile"] == b.info["icc_profile"] == colour.output_icc(product)
+        assert a.info["dpi"] == b.info["dpi"] == (300, 300)
+        if case.mode == "RGB":
+            assert marker_corner(a, border=product.border_colour) == "top-left"
+        if product.border_pixels or case.fit is Fit.FIT:
+            assert near(pixel(a, (2, 2)), product.border_colour, tolerance=2)
+            assert near(pixel(b, (2, 2)), product.border_colour, tolerance=2)
+        difference = ImageStat.Stat(ImageChops.difference(a.convert("RGB"), b.convert("RGB")))
+    # JPEG rounding and littlecms against its own 3D table: about a code value; a shifted
+    # picture, a wrong profile or a lost conversion differs by tens.
+    assert max(difference.mean) < 1.5, difference.mean
+
+
+def test_libvips_print_carries_nothing_of_the_customers_file(tmp_path: Path, out_dir: Path) -> None:
+    src = make_photo(
+        tmp_path / "in.jpg",
+        (3600, 2400),
+        orientation=6,
+        exif_gps=True,
+        comment=b"Customer: Erika Mustermann",
+        icc_profile=adobe_rgb_like_profile(),
+    )
+    with Image.open(src) as img:  # the path under test, and the input really carries them
+        need = convert_image_module._decode_size(img, PRINT_6X4)
+        assert jpegdecode.decode_scaled(src, img, need, plan_6x4, 6) is not None
+        assert img.getexif().get_ifd(0x8825)
+        assert img.info.get("comment")
+    convert_image(PRINT_6X4, src, out_dir / "0001.jpg")
+    data = (out_dir / "0001.jpg").read_bytes()
+    with Image.open(out_dir / "0001.jpg") as printed:
+        assert not printed.getexif()
+        assert not {"exif", "xmp", "comment"} & set(printed.info)
+        assert printed.info["icc_profile"] == colour.SRGB_ICC
+        assert printed.info["jfif"]
+        assert printed.info["dpi"] == (300, 300)
+    assert b"Exif" not in data
+    assert b"Mustermann" not in data
+
+
+def test_a_422_product_is_encoded_by_pillow(tmp_path: Path, out_dir: Path) -> None:
+    """libvips encodes 4:4:4 and 4:2:0 only: a 4:2:2 product's print is what it asks for."""
+    src = make_photo(tmp_path / "in.jpg", (3600, 2400), noise=6)
+    product = replace(PRINT_6X4, jpeg_subsampling="4:2:2")
+    convert_image(product, src, out_dir / "0001.jpg")
+    with Image.open(out_dir / "0001.jpg") as printed:
+        assert JpegImagePlugin.get_sampling(printed) == 1  # Pillow's number for 4:2:2
+        assert marker_corner(printed) == "top-left"
+
+
+def test_a_full_disk_is_an_oserror_and_leaves_no_file(tmp_path: Path) -> None:
+    """A failed write is the disk's fault, not the photo's: it is raised as the OSError it
+    is (never as a rejection of the customer's file), and nothing is left behind."""
+    src = make_photo(tmp_path / "in.jpg", (3600, 2400), noise=6)
+    with Image.open(src) as img:
+        photo = convert_image_module._decode(PRINT_6X4, src, img)
+        picture = convert_image_module._render(PRINT_6X4, photo, src)
+    assert isinstance(picture, jpegdecode.Scaled)
+    full = Path("/dev/full").open("wb", buffering=0)  # noqa: SIM115  (closed below)
+    with full, pytest.raises(OSError, match="No space left") as caught:
+        jpegdecode.encode(picture, full, quality=90, subsampling="4:2:0", dpi=300, icc=b"")
+    assert caught.value.errno == errno.ENOSPC
+    assert src.read_bytes()  # the photo is untouched
