@@ -28,6 +28,7 @@ from labd.errors import InputRejected
 from labd.model import Fit, OutputFormat, Product
 from tests.imagegen import (
     Corner,
+    adobe_rgb_like_profile,
     displayed_image,
     make_photo,
     make_png_header,
@@ -394,23 +395,37 @@ def test_transparency_is_flattened_onto_white(tmp_path: Path, out_dir: Path, mod
 # --- nothing of the customer's metadata reaches the print -------------------------------
 
 
-def test_output_has_no_exif_gps_comment_or_xmp(tmp_path: Path, out_dir: Path) -> None:
+@pytest.mark.parametrize(
+    ("size", "libvips"),
+    [pytest.param((600, 400), False, id="pillow"), pytest.param((3600, 2400), True, id="libvips")],
+)
+def test_output_has_no_exif_gps_comment_or_xmp(
+    tmp_path: Path, out_dir: Path, size: tuple[int, int], libvips: bool
+) -> None:
+    """Whichever library finishes the print: its own profile and resolution, nothing of
+    the customer's file."""
     src = make_photo(
         tmp_path / "in.jpg",
-        (600, 400),
+        size,
         orientation=6,
         exif_gps=True,
         comment=b"Customer: Erika Mustermann",
+        icc_profile=adobe_rgb_like_profile(),
     )
     with Image.open(src) as original:  # the input really carries them
         assert original.getexif().get_ifd(0x8825)
         assert original.info.get("comment")
+        need = convert_image_module._decode_size(original, PRINT_6X4)
+        # The route under test: libvips takes what libjpeg-turbo decodes scaled.
+        assert (jpegdecode.scale_for(original.size, need) < jpegdecode.EIGHTHS) is libvips
     convert_image(PRINT_6X4, src, out_dir / "0001.jpg")
     data = (out_dir / "0001.jpg").read_bytes()
     with Image.open(out_dir / "0001.jpg") as img:
         assert not img.getexif()
         assert not {"exif", "xmp", "comment"} & set(img.info)
-        assert img.info.get("icc_profile")
+        assert img.info.get("icc_profile") == colour.SRGB_ICC
+        assert img.info.get("jfif")
+        assert img.info.get("dpi") == (300, 300)
     assert b"Exif" not in data
     assert b"Mustermann" not in data
 

@@ -325,32 +325,6 @@ def test_libvips_finishes_the_print_as_pillow_would(
     assert max(difference.mean) < 1.5, difference.mean
 
 
-def test_libvips_print_carries_nothing_of_the_customers_file(tmp_path: Path, out_dir: Path) -> None:
-    src = make_photo(
-        tmp_path / "in.jpg",
-        (3600, 2400),
-        orientation=6,
-        exif_gps=True,
-        comment=b"Customer: Erika Mustermann",
-        icc_profile=adobe_rgb_like_profile(),
-    )
-    with Image.open(src) as img:  # the path under test, and the input really carries them
-        need = convert_image_module._decode_size(img, PRINT_6X4)
-        assert jpegdecode.decode_scaled(src, img, need, plan_6x4, 6) is not None
-        assert img.getexif().get_ifd(0x8825)
-        assert img.info.get("comment")
-    convert_image(PRINT_6X4, src, out_dir / "0001.jpg")
-    data = (out_dir / "0001.jpg").read_bytes()
-    with Image.open(out_dir / "0001.jpg") as printed:
-        assert not printed.getexif()
-        assert not {"exif", "xmp", "comment"} & set(printed.info)
-        assert printed.info["icc_profile"] == colour.SRGB_ICC
-        assert printed.info["jfif"]
-        assert printed.info["dpi"] == (300, 300)
-    assert b"Exif" not in data
-    assert b"Mustermann" not in data
-
-
 def test_a_422_product_is_encoded_by_pillow(tmp_path: Path, out_dir: Path) -> None:
     """libvips encodes 4:4:4 and 4:2:0 only: a 4:2:2 product's print is what it asks for."""
     src = make_photo(tmp_path / "in.jpg", (3600, 2400), noise=6)
