@@ -59,6 +59,14 @@ class JournalUnavailable(JournalError):
     code = "journal.unavailable"
 
 
+class StaleGuess(JournalError):
+    """Journal {}: what a transaction took as already read had changed; it was rolled back"""
+
+    # Not a failure: the caller of an optimistic transaction (Tx.expect, known_head) does
+    # the same work again the usual way, reading first.
+    code = "journal.stale_guess"
+
+
 class JournalUnusable(JournalError):
     """Journal {}: {}"""
 

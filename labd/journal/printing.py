@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from labd import spool
-from labd.errors import JobNotFound, JournalError
+from labd.errors import JobNotFound, JournalError, StaleGuess
 from labd.model import Job, JobOutput, JobState
 
 if TYPE_CHECKING:
@@ -22,6 +22,13 @@ if TYPE_CHECKING:
     from labd.store.base import Tx
 
 __all__ = ["PrintSteps"]
+
+# How many of job j's outputs other than ``?`` CUPS has not got yet (a constant, put into
+# the statements that use it: S608 below).
+_UNSENT: Final = (
+    "SELECT count(*) FROM job_outputs o WHERE o.job_id = j.id AND o.cups_job_id IS NULL "
+    "AND o.seq <> ?"
+)
 
 
 class PrintSteps:
@@ -34,8 +41,30 @@ class PrintSteps:
     def _no_output(self, job_id: int, seq: int) -> JournalError:
         return JournalError(self._journal.name, f"job {job_id} has no output {seq}")
 
-    def submit_intent(self, job_id: int, seq: int) -> None:
-        """Committed before the IPP request: output ``seq`` is about to go to CUPS."""
+    def submit_intent(
+        self, job_id: int, seq: int, *, known: tuple[JobState, str] | None = None
+    ) -> None:
+        """Committed before the IPP request: output ``seq`` is about to go to CUPS.
+
+        ``known``: the job's state and the output's CUPS queue as the caller read them;
+        the transaction then checks them with its writes instead of reading them first
+        (one round trip on PostgreSQL instead of two), and reads after all if either, or
+        the event chain, changed meanwhile.
+        """
+        if known is not None:
+            state, queue = known
+            try:
+                with self._store.transaction(known_head=True) as tx:
+                    tx.expect(
+                        "SELECT 1 FROM job_outputs o JOIN jobs j ON j.id = o.job_id "
+                        "WHERE o.job_id = ? AND o.seq = ? AND j.state = ? AND o.cups_queue = ?",
+                        (job_id, seq, state.value, queue),
+                    )
+                    self._intent_in(tx, job_id, seq, state, queue)
+            except StaleGuess:
+                pass
+            else:
+                return
         with self._store.transaction() as tx:
             row = tx.one(
                 "SELECT o.cups_queue, j.state FROM job_outputs o JOIN jobs j ON j.id = o.job_id "
@@ -45,39 +74,61 @@ class PrintSteps:
             if row is None:
                 raise self._no_output(job_id, seq)
             state = JobState(row.text("state"))
-            if state is not JobState.SUBMITTING:
-                self._journal.move_in(tx, job_id, JobState.SUBMITTING, current=state)
-            tx.write(
-                "UPDATE job_outputs SET submit_intent_at = ? WHERE job_id = ? AND seq = ?",
-                (self._store.now(), job_id, seq),
-            )
-            tx.event(
-                "print.submit_intent",
-                {"seq": seq, "queue": row.text("cups_queue")},
-                job_id=job_id,
-            )
+            self._intent_in(tx, job_id, seq, state, row.text("cups_queue"))
 
-    def submitted(self, job_id: int, seq: int, cups_job_id: int) -> None:
-        """CUPS accepted output ``seq`` as ``cups_job_id``; all accepted → SUBMITTED."""
+    def _intent_in(self, tx: Tx, job_id: int, seq: int, state: JobState, queue: str) -> None:
+        if state is not JobState.SUBMITTING:
+            self._journal.move_in(tx, job_id, JobState.SUBMITTING, current=state)
+        tx.write(
+            "UPDATE job_outputs SET submit_intent_at = ? WHERE job_id = ? AND seq = ?",
+            (self._store.now(), job_id, seq),
+        )
+        tx.event("print.submit_intent", {"seq": seq, "queue": queue}, job_id=job_id)
+
+    def submitted(
+        self, job_id: int, seq: int, cups_job_id: int, *, known: tuple[JobState, int] | None = None
+    ) -> None:
+        """CUPS accepted output ``seq`` as ``cups_job_id``; all accepted → SUBMITTED.
+
+        ``known``: the job's state and how many of its other outputs CUPS has not got yet,
+        as the caller knows them (checked with the writes, as for submit_intent).
+        """
+        if known is not None:
+            state, unsent = known
+            try:
+                with self._store.transaction(known_head=True) as tx:
+                    tx.expect(
+                        f"SELECT 1 FROM jobs j WHERE j.id = ? AND j.state = ? AND ({_UNSENT}) = ?",  # noqa: S608
+                        (job_id, state.value, seq, unsent),
+                    )
+                    self._submitted_in(tx, job_id, seq, cups_job_id, state=state, unsent=unsent)
+            except StaleGuess:
+                pass
+            else:
+                return
         with self._store.transaction() as tx:
             # Read first: the transaction's first statement carries its start (and the
             # event chain's head) to the server, and the writes go with the commit.
             job = tx.one(
-                "SELECT state, (SELECT count(*) FROM job_outputs o WHERE o.job_id = j.id "
-                "AND o.cups_job_id IS NULL AND o.seq <> ?) AS unsent FROM jobs j WHERE j.id = ?",
+                f"SELECT state, ({_UNSENT}) AS unsent FROM jobs j WHERE j.id = ?",  # noqa: S608
                 (seq, job_id),
             )
             if job is None:
                 raise JobNotFound(job_id)
-            tx.write(
-                "UPDATE job_outputs SET cups_job_id = ? WHERE job_id = ? AND seq = ?",
-                (cups_job_id, job_id, seq),
-            )
-            tx.event("print.submitted", {"seq": seq, "cups_job_id": cups_job_id}, job_id=job_id)
-            if job.integer("unsent") == 0:
-                self._journal.move_in(
-                    tx, job_id, JobState.SUBMITTED, current=JobState(job.text("state"))
-                )
+            state = JobState(job.text("state"))
+            unsent = job.integer("unsent")
+            self._submitted_in(tx, job_id, seq, cups_job_id, state=state, unsent=unsent)
+
+    def _submitted_in(
+        self, tx: Tx, job_id: int, seq: int, cups_job_id: int, *, state: JobState, unsent: int
+    ) -> None:
+        tx.write(
+            "UPDATE job_outputs SET cups_job_id = ? WHERE job_id = ? AND seq = ?",
+            (cups_job_id, job_id, seq),
+        )
+        tx.event("print.submitted", {"seq": seq, "cups_job_id": cups_job_id}, job_id=job_id)
+        if unsent == 0:
+            self._journal.move_in(tx, job_id, JobState.SUBMITTED, current=state)
 
     def cups_state(self, job_id: int, seq: int, state: str, **data: object) -> None:
         """Record the CUPS job state of output ``seq`` when it changed."""

@@ -66,6 +66,10 @@ class Submitter:
         outputs, files = known or self.ctx.journal.outputs_and_files(job.id)
         # The ticket's copies of each output's source file, else the product's.
         copies = copies_of_outputs(files, outputs, product.copies)
+        # What this loop knows of the job as it goes: the journal checks it with each
+        # step's writes instead of reading it first (PrintSteps' ``known``).
+        state = job.state
+        unsent = {o.seq for o in outputs if o.cups_job_id is None}
         for out in outputs:
             options = {**printer.options, **dict(product.options)}  # the product's win
             n = copies[out.seq]
@@ -82,7 +86,9 @@ class Submitter:
                         superseded = self.ctx.journal.printing.superseded(job.id)
                     cups_id = self._already_in_cups(job, out, superseded)
                 if cups_id is None:
-                    self.ctx.journal.printing.submit_intent(job.id, out.seq)
+                    seen = (state, out.cups_queue) if out.cups_queue else None
+                    self.ctx.journal.printing.submit_intent(job.id, out.seq, known=seen)
+                    state = JobState.SUBMITTING
                     faults.crash_point("submit_intent")
                     cups_id = self.ctx.cups.submit(
                         out.cups_queue,
@@ -97,8 +103,13 @@ class Submitter:
             try:
                 # Relaxed: if a power cut loses this record, reconciliation finds the CUPS
                 # job by its name; the next intent's commit makes it durable anyway.
+                others = len(unsent - {out.seq})
                 with self.ctx.journal.relaxed():
-                    self.ctx.journal.printing.submitted(job.id, out.seq, cups_id)
+                    self.ctx.journal.printing.submitted(
+                        job.id, out.seq, cups_id, known=(state, others)
+                    )
+                unsent.discard(out.seq)
+                state = JobState.SUBMITTED if not others else state
             except IllegalTransition:
                 # Cancelled by a technician between the intent and CUPS' answer.
                 log.warning("print.canceled_while_submitting", job_id=job.id, cups_job_id=cups_id)

@@ -25,7 +25,7 @@ from typing import Final, Protocol, SupportsIndex
 import structlog
 
 from labd.clock import Clock, isoformat
-from labd.errors import JournalError, JournalSchemaError
+from labd.errors import JournalError, JournalSchemaError, StaleGuess
 
 log = structlog.get_logger(__name__)
 
@@ -151,6 +151,16 @@ class Tx:
         """Run one statement; return how many rows it changed."""
         return self._store.run(self._cur, sql, args).rowcount
 
+    def expect(self, sql: str, args: Sequence[object] = ()) -> None:
+        """The transaction goes on only if ``sql`` finds a row; else it is rolled back and
+        StaleGuess raised (for a transaction built on what the caller read before it).
+
+        PostgreSQL sends the check with the transaction's writes, after its write lock,
+        and raises at the flush that meets it (its commit, often: one round trip for the
+        whole transaction); SQLite reads it now.
+        """
+        self._store.expect(self._cur, sql, args)
+
     def write(self, sql: str, args: Sequence[object] = ()) -> None:
         """Run a statement whose outcome this transaction does not look at.
 
@@ -232,8 +242,14 @@ class Store(ABC):
     # -- what a backend provides -----------------------------------------------------------
 
     @abstractmethod
-    def transaction(self) -> AbstractContextManager[Tx]:
-        """A write transaction: ``with store.transaction() as tx: ...``."""
+    def transaction(self, *, known_head: bool = False) -> AbstractContextManager[Tx]:
+        """A write transaction: ``with store.transaction() as tx: ...``.
+
+        ``known_head``: the event chain's head may be taken as this process last saw it
+        (PostgreSQL checks it with the writes, and raises StaleGuess if another writer
+        has appended since; the caller then does it the usual way).  For a transaction
+        whose other reads are :meth:`Tx.expect` checks: one round trip in all.
+        """
 
     @abstractmethod
     def read(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
@@ -246,6 +262,11 @@ class Store(ABC):
     @abstractmethod
     def run(self, cur: object, sql: str, args: Sequence[object]) -> Cursor:
         """Run one statement on a transaction's cursor (for :class:`Tx`)."""
+
+    def expect(self, cur: object, sql: str, args: Sequence[object]) -> None:
+        """:meth:`Tx.expect`: here a read, now."""
+        if not rows_of(self.run(cur, sql, args)):
+            raise StaleGuess(self.name)
 
     def send(self, cur: object, sql: str, args: Sequence[object]) -> None:
         """Run a statement whose result is not read (for :meth:`Tx.write`); a backend

@@ -14,6 +14,13 @@ has one head (an append reads the last event and writes the next under that lock
 Readers never wait.  Commits are synchronous (the server's ``synchronous_commit``) except
 in :meth:`PostgresStore.relaxed`.
 
+The printing steps build their transactions on what the submit loop read already: checks
+(:meth:`Tx.expect`, and the chain's head as this process last left it) go with the writes
+in place of reads, so an intent or a result is one round trip.  A check that fails rolls
+the transaction back before anything is written (``StaleGuess``), and the step is done
+again reading first; after one, the next few transactions read the head rather than guess
+(several nodes writing at once make stale heads common).
+
 A lost connection (the server restarted, the network gone) is
 :class:`~labd.errors.JournalUnavailable`, like a busy SQLite file: the daemon holds intake
 and printing on this node and tries again; the next use reconnects.
@@ -39,6 +46,7 @@ from labd.errors import (
     JournalError,
     JournalUnavailable,
     JournalUnusable,
+    StaleGuess,
 )
 from labd.store.base import NO_HEAD, Cursor, Dialect, Row, Schema, Store, Tx, rows_of
 from labd.store.location import PostgresLocation
@@ -88,6 +96,12 @@ class PostgresStore(Store):
         self._flushes = 0  # how many times they were sent (a step's savepoint, sent or not)
         self._binder: psycopg.ClientCursor[tuple[object, ...]] | None = None
         self._chained = False  # the events table is there: BEGIN reads the chain's head
+        # The chain's head as this process's last transaction left it, for the next
+        # transaction that may take it as known (transaction(known_head=True)); None: not
+        # known, or it turned out stale.
+        self._last_head: tuple[int, str] | None = None
+        self._guarded = False  # the running transaction holds checks (expect, the head)
+        self._guesses_paused = 0  # transactions that read first, after a stale guess
 
     # -- opening -------------------------------------------------------------------------
 
@@ -179,13 +193,14 @@ class PostgresStore(Store):
     # -- transactions and reads ------------------------------------------------------------
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
-        """A write transaction: ``with store.transaction() as tx: ...``."""
-        with self._tx() as cur:
+    def transaction(self, *, known_head: bool = False) -> Iterator[Tx]:
+        """A write transaction: ``with store.transaction() as tx: ...`` (see
+        Store.transaction for ``known_head``)."""
+        with self._tx(known_head=known_head) as cur:
             yield Tx(self, cur)
 
     @contextmanager
-    def _tx(self) -> Iterator[psycopg.Cursor[tuple[object, ...]]]:
+    def _tx(self, *, known_head: bool = False) -> Iterator[psycopg.Cursor[tuple[object, ...]]]:
         """A write transaction (a savepoint inside a batch), under the write lock."""
         with self._lock:
             conn = self._connection()
@@ -194,16 +209,24 @@ class PostgresStore(Store):
                 return
             cur = conn.cursor()
             try:
-                self._begin()
+                self._begin(known_head=known_head)
                 yield cur
                 self._flush(cur, "COMMIT")  # the writes not sent yet go with it
+                if self.head is not None:
+                    self._last_head = self.head
                 self.head = None
+                self._guarded = False
             except BaseException as e:
-                self.head = None
+                guarded, self._guarded = self._guarded, False
+                self.head = self._last_head = None
                 self._pending.clear()
                 if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                     with suppress(psycopg.Error):  # a lost connection has no transaction
                         conn.execute("ROLLBACK")
+                if guarded and isinstance(e, psycopg.errors.DivisionByZero):
+                    # A check failed (see _check): nothing was written.
+                    self._guesses_paused = _PAUSE_AFTER_STALE
+                    raise StaleGuess(self.name) from e
                 if isinstance(e, psycopg.Error):
                     raise pg_error(self.name, e, "cannot write") from e
                 raise
@@ -235,16 +258,45 @@ class PostgresStore(Store):
             raise
         self._pending.append("RELEASE SAVEPOINT labd_step")
 
-    def _begin(self) -> None:
+    def _begin(self, *, known_head: bool = False) -> None:
         """Start a write transaction with its first statement that waits for the server
         (or its commit): BEGIN, its durability (in :meth:`relaxed`), the write lock and,
         once the journal's tables exist, the event chain's head (:meth:`_flush` keeps it
-        for :meth:`Tx.chain_head`)."""
+        for :meth:`Tx.chain_head`).
+
+        ``known_head``: the head as the last transaction left it, checked instead of read
+        (another writer, on this node or another, may have appended since), unless a guess
+        turned out stale lately: then reading first costs less than guessing wrong.
+        """
         self.head = None
         relaxed = "SET LOCAL synchronous_commit = off; " if self._is_relaxed() else ""
         self._pending.append(f"BEGIN; {relaxed}SELECT pg_advisory_xact_lock({WRITE_LOCK})")
-        if self._chained:
+        if not self._chained:
+            return
+        guess = self._last_head if known_head and not self._guesses_paused else None
+        if known_head and self._guesses_paused:
+            self._guesses_paused -= 1
+        if guess is None or guess is NO_HEAD:
             self._pending.append(_HEAD)
+            return
+        self._check(f"SELECT 1 FROM ({_LAST_SEQ}) AS h WHERE h.seq = {int(guess[0])}")  # noqa: S608
+        self.head = guess
+
+    def expect(self, cur: object, sql: str, args: Sequence[object]) -> None:
+        """:meth:`Tx.expect`: sent with the writes (in a batch's step: read now, as the
+        step's failure must stay the step's)."""
+        if self._open is not None:
+            super().expect(cur, sql, args)
+            return
+        self._check(self._bound(sql, args))
+
+    def _check(self, query: str) -> None:
+        """Send ``query`` to fail the transaction unless it finds a row: ``1 / count(*)``
+        divides by zero then, and the transaction's other statements are not run (the
+        only division labd sends, so _tx knows the error for a failed check)."""
+        # ``query``: labd's SQL, its values bound by psycopg (_bound) or an int.
+        self._pending.append(f"SELECT 1 / count(*) AS labd_expected FROM ({query}) AS labd_check")  # noqa: S608
+        self._guarded = True
 
     def _is_relaxed(self) -> bool:
         return bool(getattr(self._relaxed, "on", False))
@@ -479,6 +531,9 @@ def pg_ddl(statement: str) -> list[str]:
     return [statement]
 
 
+# After a stale guess of the chain's head, this many transactions read it instead.
+_PAUSE_AFTER_STALE: Final = 16
+_LAST_SEQ: Final = "SELECT seq FROM events ORDER BY seq DESC LIMIT 1"
 # The event chain's head, read as a transaction begins (its column names mark its result).
 _HEAD: Final = (
     "SELECT seq AS labd_head_seq, hash AS labd_head_hash FROM events ORDER BY seq DESC LIMIT 1"

@@ -149,8 +149,9 @@ class SQLiteStore(Store):
     # -- transactions and reads ------------------------------------------------------------
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
-        """A write transaction: ``with store.transaction() as tx: ...``."""
+    def transaction(self, *, known_head: bool = False) -> Iterator[Tx]:
+        """A write transaction: ``with store.transaction() as tx: ...`` (the chain's head
+        is read in the file, at no cost worth guessing: ``known_head`` changes nothing)."""
         with self._tx() as cur:
             yield Tx(self, cur)
 

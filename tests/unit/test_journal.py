@@ -18,6 +18,8 @@ from labd.errors import (
 )
 from labd.journal import SCHEMA_VERSION, ComponentSchema, Journal
 from labd.model import JobState
+from labd.schemas import open_journal
+from labd.store import StoreLocation
 from tests.factories import job_in_state
 from tests.rawdb import DRIVER_ERRORS, REFUSALS, RawDB
 
@@ -265,4 +267,87 @@ def test_awkward_text_is_kept_exactly_through_writes_and_reads(
     last = journal.events()[-1]
     assert last.kind == "test.awkward"
     assert dict(last.data) == {"text": AWKWARD, "n": None, "big": 2**62}
+    assert journal.verify().first_bad is None
+
+
+# --- steps built on what the caller read (PrintSteps' ``known``) ------------------------
+
+
+def _intents_and_states(journal: Journal, job_id: int) -> list[tuple[str, object]]:
+    return [
+        (e.kind, e.data.get("to", e.data.get("seq")))
+        for e in journal.events(job_id=job_id)
+        if e.kind in {"print.submit_intent", "print.submitted", "job.state_changed"}
+    ]
+
+
+def test_known_steps_record_what_reading_steps_record(tmp_path: Path, journal: Journal) -> None:
+    """Submit intents and results given what the submit loop knows are the same records,
+    events and states as when the journal reads first, and the chain holds."""
+    kept = {}
+    for known in (False, True):
+        job = job_in_state(journal, JobState.CONVERTED, tmp_path / f"spool-{known}")
+        steps = journal.printing
+        steps.submit_intent(job.id, 1, known=(JobState.CONVERTED, "minilab") if known else None)
+        steps.submitted(job.id, 1, 101, known=(JobState.SUBMITTING, 1) if known else None)
+        assert journal.job(job.id).state is JobState.SUBMITTING  # one output still to go
+        steps.submit_intent(job.id, 2, known=(JobState.SUBMITTING, "minilab") if known else None)
+        steps.submitted(job.id, 2, 102, known=(JobState.SUBMITTING, 0) if known else None)
+        assert journal.job(job.id).state is JobState.SUBMITTED
+        assert [o.cups_job_id for o in journal.outputs(job.id)] == [101, 102]
+        kept[known] = _intents_and_states(journal, job.id)
+    assert kept[True] == kept[False]
+    assert journal.verify().first_bad is None
+
+
+def test_a_stale_known_state_is_read_again_and_refused(tmp_path: Path, journal: Journal) -> None:
+    """Cancelled between the submit loop's read and its intent: the check fails, the
+    journal reads the job, and the intent is refused as it always was; nothing written."""
+    job = job_in_state(journal, JobState.CONVERTED, tmp_path / "spool")
+    journal.canceled(job.id, by="anna", cups_job_ids=[])
+    before = len(journal.events())
+    with pytest.raises(IllegalTransition, match="CANCELED"):
+        journal.printing.submit_intent(job.id, 1, known=(JobState.CONVERTED, "minilab"))
+    assert journal.job(job.id).state is JobState.CANCELED
+    assert [o.submit_intent_at for o in journal.outputs(job.id)] == [None, None]
+    assert len(journal.events()) == before
+    assert journal.verify().first_bad is None
+
+
+def test_a_stale_count_of_unsent_outputs_does_not_finish_the_submission(
+    tmp_path: Path, journal: Journal
+) -> None:
+    job = job_in_state(journal, JobState.CONVERTED, tmp_path / "spool")
+    journal.printing.submit_intent(job.id, 1, known=(JobState.CONVERTED, "minilab"))
+    # Wrong: output 2 has not gone to CUPS.  The check refuses it; the journal counts.
+    journal.printing.submitted(job.id, 1, 101, known=(JobState.SUBMITTING, 0))
+    assert journal.job(job.id).state is JobState.SUBMITTING
+    assert [o.cups_job_id for o in journal.outputs(job.id)] == [101, None]
+    assert journal.verify().first_bad is None
+
+
+def test_events_another_writer_appends_meanwhile_keep_one_chain(
+    tmp_path: Path, journal: Journal, store_location: StoreLocation, clock: ManualClock
+) -> None:
+    """Another process (a second node, the console) appends between two of this one's
+    transactions: the event chain's head this process last saw is stale, the check finds
+    it so, and the step is done again reading the head; one chain, nothing doubled."""
+    job = job_in_state(journal, JobState.CONVERTED, tmp_path / "spool")
+    journal.printing.submit_intent(job.id, 1, known=(JobState.CONVERTED, "minilab"))
+    other = open_journal(store_location, clock)
+    try:
+        with other.transaction() as tx:
+            tx.event("test.other_node", {"n": 1})
+    finally:
+        other.close()
+    journal.printing.submitted(job.id, 1, 101, known=(JobState.SUBMITTING, 1))
+    journal.printing.submit_intent(job.id, 2, known=(JobState.SUBMITTING, "minilab"))
+    journal.printing.submitted(job.id, 2, 102, known=(JobState.SUBMITTING, 0))
+    assert journal.job(job.id).state is JobState.SUBMITTED
+    kinds = [e.kind for e in journal.events(job_id=job.id)]
+    assert kinds.count("print.submitted") == 2
+    assert kinds.count("print.submit_intent") == 2
+    seqs = [e.seq for e in journal.events()]
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert "test.other_node" in [e.kind for e in journal.events()]
     assert journal.verify().first_bad is None
