@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 if TYPE_CHECKING:
     from labd.store import StoreLocation
+    from labd.store.location import PostgresLocation
 
 from labd.alerts.settings import AlertSettings, parse_alerts
 from labd.errors import ConfigError
@@ -40,7 +41,6 @@ from labd.model import (
     RenderingIntent,
     WatchMode,
 )
-from labd.store.location import PostgresLocation
 
 # Files that technicians' tools and operating systems leave behind.  They are never taken.
 DEFAULT_IGNORE: Final = (
@@ -828,6 +828,10 @@ def _journal(t: _Table, here: Path) -> JournalSettings:
         secret = Path(password_file) if password_file else None
         if secret is not None and not secret.is_absolute():
             secret = here / secret
+        # Only here: importing labd.store.location loads the whole store package (its
+        # SQLite driver among it), which a command that opens no journal need not pay for.
+        from labd.store.location import PostgresLocation  # noqa: PLC0415
+
         try:
             postgres = PostgresLocation(url, secret)
         except ValueError as e:

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, TextIO
 
-from labd.config import Config, load
 from labd.errors import UnknownName
-from labd.model import JobState
 
 if TYPE_CHECKING:
+    from labd.config import Config
     from labd.journal import Journal, JournalView
+    from labd.model import JobState
 
 DEFAULT_CONFIG: Final = Path(os.environ.get("LABD_CONFIG", "/etc/labd/labd.toml"))
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -63,6 +63,9 @@ class Subparsers(Protocol):
 
 def config_of(args: argparse.Namespace) -> Config:
     """The configuration named by --config, moved under --base when given."""
+    # Imported here, as in open_journal: `labd --version` and --help read no configuration.
+    from labd.config import load  # noqa: PLC0415
+
     config = load(args.config)
     if args.base is not None:
         config = config.rebased(args.base)
@@ -101,6 +104,8 @@ def select_node(journal: JournalView, node: str | None) -> None:
 
 def job_state(text: str) -> JobState:
     """A job state as people type it (``QUARANTINED``, ``quarantined``): an argparse type."""
+    from labd.model import JobState  # noqa: PLC0415  # see config_of
+
     try:
         return JobState(text.strip().upper())
     except ValueError:
