@@ -118,6 +118,7 @@ def check_installation(config: Config, user: str = SERVICE_USER) -> list[Finding
         else:
             findings.append(_ok(f"{what} {folder}: mode 0700, owned by {user}"))
     findings.extend(_free_space(config))
+    findings.append(_jpeg_decoder())
     if config.journal.postgres is not None:
         return findings  # no journal file here: check_journal looks at the database
     fstype = filesystem_type(config.state_dir) if config.state_dir.exists() else "unknown"
@@ -131,6 +132,22 @@ def check_installation(config: Config, user: str = SERVICE_USER) -> list[Finding
         else _ok(f"journal {config.state_dir} on local {fstype}")
     )
     return findings
+
+
+def _jpeg_decoder() -> Finding:
+    """Whether conversion has libjpeg-turbo's TurboJPEG library (Debian's libturbojpeg0):
+    without it labd still prints, decoding camera JPEGs whole with Pillow."""
+    from labd.convert import turbojpeg  # noqa: PLC0415  (the conversion: Pillow, libvips)
+
+    if turbojpeg.available():
+        return _ok(f"{turbojpeg.LIBRARY}: camera JPEGs decoded at the print's scale")
+    return Finding(
+        ok=True,
+        warning=True,
+        what=f"{turbojpeg.LIBRARY} not found: camera JPEGs are decoded whole by Pillow "
+        "(slower, and more memory per conversion)",
+        fix="apt-get install libturbojpeg0",
+    )
 
 
 def _user_name(uid: int) -> str:

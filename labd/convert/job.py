@@ -77,8 +77,8 @@ def _unit(product: Product, index: int, src: Path, out: Path, *, check_only: boo
         else:
             converted = replace(convert_image(product, src, out), sources=(index,))
     except InputRejected as e:
-        return _Outcome(index, None, (e.reason, e.rule), _peak_rss())
-    return _Outcome(index, converted, None, _peak_rss())
+        return _Outcome(index, None, (e.reason, e.rule), peak_rss())
+    return _Outcome(index, converted, None, peak_rss())
 
 
 def check_input(product: Product, src: Path) -> InputRejected | None:
@@ -90,7 +90,7 @@ def check_input(product: Product, src: Path) -> InputRejected | None:
     return InputRejected(reason, rule=rule)
 
 
-def _peak_rss() -> int:
+def peak_rss() -> int:
     """This process's peak resident memory in KiB: its own (Linux's VmHWM), not getrusage's
     ru_maxrss, which a spawned worker inherits from the process it was started by (the
     kernel keeps the parent's peak over fork and exec)."""
@@ -137,7 +137,7 @@ def process_pool(
     """A pool of ``workers`` conversion processes.
 
     Spawned: no lock or thread is inherited, but each worker starts Python and imports
-    Pillow, libvips and numpy anew (0.4-0.5 s of CPU).  ``fork``: forked instead, warm at
+    Pillow and libvips anew (0.15-0.3 s of CPU).  ``fork``: forked instead, warm at
     once; only where fork_is_safe() (a short-lived command such as ``labd convert``, never
     the daemon, whose threads may hold locks at any moment).
     """

@@ -5,8 +5,9 @@ Most of what a lab prints is camera and phone JPEGs far bigger than the print.  
 most of their cost, and libjpeg-turbo can scale down inside its inverse DCT by any M/8
 (M = 1..8), not only by 1/2, 1/4 and 1/8 as libvips' and Pillow's JPEG loaders ask it to:
 a 6000x4000 photo for a 10x15 print (1800x1200) decodes at 3/8 (2250x1500, 3.4 MP) instead
-of 1/2 (3000x2000, 6 MP), for a 20x30 at 5/8 instead of whole.  simplejpeg (libjpeg-turbo
-in a wheel) decodes at that scale into one buffer; libvips takes that buffer without a copy,
+of 1/2 (3000x2000, 6 MP), for a 20x30 at 5/8 instead of whole.  libjpeg-turbo (the system's
+libturbojpeg, labd.convert.turbojpeg) decodes at that scale into one buffer; libvips takes
+that buffer without a copy,
 crops the centre for ``fill``, resamples it with a Lanczos-3 kernel (the filter of
 Pillow's LANCZOS, in vector instructions) straight to the print size, turns it upright,
 converts its colours (littlecms, inside libvips), puts it on the border and encodes it.
@@ -37,14 +38,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
 
-# simplejpeg brings numpy, and numpy OpenBLAS, which starts a thread per core at import
-# for matrix work labd never does.  One conversion runs per core already; and with no
-# thread, `labd convert` can fork its workers warm (labd.convert.job.process_pool).
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
 import pyvips
-import simplejpeg
+import structlog
 from PIL import Image
+
+from labd.convert import turbojpeg
 
 # libvips' own messages would put details of customer files into labd's log; the caller
 # reports what went wrong instead.
@@ -55,8 +53,8 @@ pyvips.concurrency_set(1)
 pyvips.block_untrusted_set(state=True)
 pyvips.operation_block_set("VipsForeignLoad", state=True)  # no file is parsed by libvips
 
-# Pillow's mode of the opened JPEG -> (simplejpeg's colour space, bands).  CMYK stays with
-# Pillow, which knows Adobe's inverted CMYK.
+# Pillow's mode of the opened JPEG -> (libjpeg-turbo's colour space, bands).  CMYK stays
+# with Pillow, which knows Adobe's inverted CMYK.
 _SPACES: Final = {"RGB": ("RGB", 3), "L": ("GRAY", 1)}
 EIGHTHS: Final = 8
 # EXIF orientation -> libvips' steps that show the photo upright (as ImageOps.exif_transpose).
@@ -80,6 +78,17 @@ _PIPELINE_RUN: Final = threading.Event()
 def pipeline_run() -> bool:
     """Whether libvips has resampled anything in this process (see _PIPELINE_RUN)."""
     return _PIPELINE_RUN.is_set()
+
+
+@functools.cache
+def _say_missing() -> None:
+    """Once per process: camera JPEGs go the slow way, and how to mend it."""
+    structlog.get_logger(__name__).warning(
+        "convert.libturbojpeg_missing",
+        library=turbojpeg.LIBRARY,
+        effect="big JPEGs are decoded whole by Pillow: slower, and more memory",
+        fix="install Debian's libturbojpeg0",
+    )
 
 
 class DecodeError(Exception):
@@ -138,20 +147,23 @@ def decode_scaled(
     entropy data) are errors here.
     """
     space = _SPACES.get(img.mode)
-    if space is None or scale_for(img.size, need) == EIGHTHS:
+    eighths = scale_for(img.size, need)
+    if space is None or eighths == EIGHTHS:
         return None  # Pillow decodes a whole JPEG as fast
+    if not turbojpeg.available():
+        _say_missing()
+        return None
     colourspace, bands = space
     try:
-        pixels = simplejpeg.decode_jpeg(
-            src.read_bytes(), colourspace, min_width=need[0], min_height=need[1], strict=True
-        )
-    except ValueError as e:  # simplejpeg's word for libjpeg's errors and warnings
+        pixels, width, height = turbojpeg.decode(src.read_bytes(), colourspace, eighths)
+    except turbojpeg.TurboJPEGError as e:
         raise DecodeError(str(e)) from e
-    height, width = pixels.shape[:2]
+    if (width, height) != turbojpeg.scaled_size(img.size, eighths):  # not the file Pillow read
+        raise DecodeError("the JPEG's size changed")
     _PIPELINE_RUN.set()
     try:
         # libvips keeps a reference to ``pixels`` for as long as the image lives.
-        image = pyvips.Image.new_from_memory(pixels.data, width, height, bands, "uchar")
+        image = pyvips.Image.new_from_memory(pixels, width, height, bands, "uchar")
         size, box = plan((width, height))
         if box is not None:
             left, top = round(box[0]), round(box[1])

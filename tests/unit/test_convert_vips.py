@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import pyvips
 from PIL import Image, ImageChops, ImageStat, JpegImagePlugin
+from structlog.testing import capture_logs
 
-from labd.convert import RULE_TRUNCATED, colour, convert_image, jpegdecode
+from labd.convert import RULE_TRUNCATED, colour, convert_image, jpegdecode, turbojpeg
 from labd.convert import image as convert_image_module
 from labd.errors import InputRejected
 from labd.model import Fit, OutputFormat, Product
@@ -348,3 +349,53 @@ def test_a_full_disk_is_an_oserror_and_leaves_no_file(tmp_path: Path) -> None:
         jpegdecode.encode(picture, full, quality=90, subsampling="4:2:0", dpi=300, icc=b"")
     assert caught.value.errno == errno.ENOSPC
     assert src.read_bytes()  # the photo is untouched
+
+
+# --- libjpeg-turbo through labd.convert.turbojpeg ------------------------------------------
+
+
+@pytest.mark.parametrize("eighths", range(1, 8))
+def test_libjpeg_turbo_decodes_at_every_eighth(tmp_path: Path, eighths: int) -> None:
+    src = make_photo(tmp_path / "in.jpg", (1203, 803), noise=6)
+    pixels, width, height = turbojpeg.decode(src.read_bytes(), "RGB", eighths)
+    assert (width, height) == turbojpeg.scaled_size((1203, 803), eighths)
+    assert (width, height) == (-(-1203 * eighths // 8), -(-803 * eighths // 8))
+    assert len(pixels) == width * height * 3
+    decoded = Image.frombytes("RGB", (width, height), bytes(pixels))
+    assert marker_corner(decoded) == "top-left"
+    if eighths == 4:  # Pillow's draft() asks libjpeg for the same 1/2
+        with Image.open(src) as img:
+            img.draft("RGB", (600, 400))  # at least this: 1/2 scale
+            halved = img.convert("RGB")
+        assert halved.size == (width, height)
+        assert max(ImageStat.Stat(ImageChops.difference(decoded, halved)).mean) < 1.0
+
+
+def test_libjpeg_turbo_refuses_what_is_not_a_whole_jpeg(tmp_path: Path) -> None:
+    whole = make_photo(tmp_path / "in.jpg", (1200, 800), noise=6).read_bytes()
+    for data in (whole[: len(whole) // 2], b"not a jpeg at all", whole[:200]):
+        with pytest.raises(turbojpeg.TurboJPEGError):
+            turbojpeg.decode(data, "RGB", 3)
+
+
+def test_without_libturbojpeg_pillow_prints_big_jpegs_and_labd_says_so(
+    tmp_path: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server without Debian's libturbojpeg0 still prints: Pillow decodes the photo, and
+    one warning says what it costs and how to mend it.  Fakes the missing library (a test
+    cannot uninstall a system package): its loader answers None."""
+    monkeypatch.setattr(turbojpeg, "_library", lambda: None)
+    jpegdecode._say_missing.cache_clear()
+    src = make_photo(tmp_path / "in.jpg", (3600, 2400), noise=6)
+    with Image.open(src) as img, capture_logs() as logs:
+        assert jpegdecode.decode_scaled(src, img, (1800, 1200), plan_6x4) is None
+        assert jpegdecode.decode_scaled(src, img, (1800, 1200), plan_6x4) is None
+    warned = [e for e in logs if e["event"] == "convert.libturbojpeg_missing"]
+    assert len(warned) == 1
+    assert "libturbojpeg0" in warned[0]["fix"]
+    result = convert_image(PRINT_6X4, src, out_dir / "0001.jpg")
+    with Image.open(result.output) as printed:
+        assert printed.size == (1800, 1200)
+        assert marker_corner(printed) == "top-left"
+    assert src.read_bytes()  # the photo is untouched
+    jpegdecode._say_missing.cache_clear()

@@ -19,6 +19,7 @@ from PIL import Image
 
 from labd.cli.doctor import check_installation
 from labd.config import load
+from labd.convert import turbojpeg
 from tests.imagegen import make_photo
 
 REPO = Path(__file__).resolve().parents[2]
@@ -119,6 +120,27 @@ def test_doctor_checks_the_installation(tmp_path: Path) -> None:
     assert any("does not exist" in f.what for f in missing)
 
 
+def test_doctor_says_whether_conversion_has_libturbojpeg(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Installed here (scripts/setup): an ok line.  Missing (faked: its loader answers
+    None, as a test cannot uninstall a package): a warning with the package to install."""
+    text = (REPO / "config" / "labd.toml").read_text()
+    for key, folder in (("state_dir", "state"), ("spool_dir", "spool")):
+        text = text.replace(f'{key} = "', f'{key} = "{tmp_path}/{folder}" #', 1)
+        (tmp_path / folder).mkdir(mode=0o700)
+    (tmp_path / "labd.toml").write_text(text)
+    config = load(tmp_path / "labd.toml")
+    me = Path("/proc/self").owner()
+    [found] = [f for f in check_installation(config, me) if "libturbojpeg" in f.what]
+    assert (found.ok, found.warning) == (True, False)
+    monkeypatch.setattr(turbojpeg, "_library", lambda: None)
+    [missing] = [f for f in check_installation(config, me) if "libturbojpeg" in f.what]
+    assert (missing.ok, missing.warning) == (True, True)
+    assert "decoded whole by Pillow" in missing.what
+    assert missing.fix == "apt-get install libturbojpeg0"
+
+
 # prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN): what MemoryDenyWriteExecute=yes asks of the
 # kernel (Linux 6.3+), inherited by the conversion's worker processes.
 _UNDER_MDWE = """
@@ -134,7 +156,9 @@ sys.exit(main(sys.argv[1:]))
 
 @pytest.mark.parametrize("product", ["prints-10x15", "photobook-a4"])
 def test_conversion_needs_no_writable_executable_memory(tmp_path: Path, product: str) -> None:
-    photo = make_photo(tmp_path / "a.jpg", size=(1600, 1200))
+    # Big enough for the libvips route (decoded at 1/2 by libturbojpeg through ctypes,
+    # written through libvips' callbacks): a 10x15 from 3600x2400.
+    photo = make_photo(tmp_path / "a.jpg", size=(3600, 2400))
     png = tmp_path / "b.png"
     with Image.open(photo) as img:
         img.save(png)
@@ -153,3 +177,6 @@ def test_conversion_needs_no_writable_executable_memory(tmp_path: Path, product:
         pytest.skip("this kernel has no PR_SET_MDWE")
     assert result.returncode == 0, result.stderr[-3000:]
     assert any(out.iterdir())
+    # Not by a fallback: libturbojpeg and libvips did their part.
+    for fallback in ("convert.libturbojpeg_missing", "convert.libvips_failed"):
+        assert fallback not in result.stderr

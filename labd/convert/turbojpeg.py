@@ -1,0 +1,130 @@
+"""libjpeg-turbo's TurboJPEG library, for one thing: decoding a JPEG at a DCT scale M/8.
+
+libjpeg-turbo scales inside its inverse DCT by any M/8 (M = 1..8), where Pillow's draft()
+and libvips' loaders ask only for 1/2, 1/4 and 1/8 (labd.convert.jpegdecode says why that
+matters).  This is a small ctypes binding to the system's libturbojpeg (Debian's
+``libturbojpeg0``), written for labd rather than taken from a Python package: the ones
+that exist (simplejpeg, PyTurboJPEG) hand back numpy arrays, and numpy is 0.05 s of every
+``labd convert``'s start and 14 MiB of every conversion worker, for a buffer libvips takes
+as bytes anyway.
+
+Only the TurboJPEG 2 functions are used (libjpeg-turbo 2.0 and later, 3.x included):
+tjInitDecompress, tjDecompressHeader3, tjDecompress2, tjGetErrorStr2, tjDestroy.  A
+warning is an error here (TJFLAG_STOPONWARNING: a truncated file or corrupt data), so that
+the caller can leave the file to Pillow's judgement.  Where the library is missing,
+:func:`available` says so and the caller decodes with Pillow.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+from typing import Final
+
+# turbojpeg.h
+_TJPF_RGB: Final = 0
+_TJPF_GRAY: Final = 6
+_TJFLAG_STOPONWARNING: Final = 8192
+_BANDS: Final = {"RGB": (_TJPF_RGB, 3), "GRAY": (_TJPF_GRAY, 1)}
+# The Debian package's library; libjpeg-turbo 3 keeps its soname and these functions.
+LIBRARY: Final = "libturbojpeg.so.0"
+
+
+class TurboJPEGError(Exception):
+    """libjpeg-turbo refused the data (an error, or a warning: see the module docstring)."""
+
+
+class _Lib:
+    """The library's functions, typed for ctypes."""
+
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        self.init = lib.tjInitDecompress
+        self.init.restype = ctypes.c_void_p
+        self.init.argtypes = []
+        self.header = lib.tjDecompressHeader3
+        self.header.restype = ctypes.c_int
+        self.header.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_char_p,
+            ctypes.c_ulong,
+            ctypes.POINTER(ctypes.c_int),
+            ctypes.POINTER(ctypes.c_int),
+            ctypes.POINTER(ctypes.c_int),
+            ctypes.POINTER(ctypes.c_int),
+        ]
+        self.decompress = lib.tjDecompress2
+        self.decompress.restype = ctypes.c_int
+        self.decompress.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_char_p,
+            ctypes.c_ulong,
+            ctypes.c_void_p,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_int,
+        ]
+        self.error = lib.tjGetErrorStr2
+        self.error.restype = ctypes.c_char_p
+        self.error.argtypes = [ctypes.c_void_p]
+        self.destroy = lib.tjDestroy
+        self.destroy.restype = ctypes.c_int
+        self.destroy.argtypes = [ctypes.c_void_p]
+
+
+@functools.cache
+def _library() -> _Lib | None:
+    try:
+        return _Lib(ctypes.CDLL(LIBRARY))
+    except (OSError, AttributeError):  # not installed, or too old to have these functions
+        return None
+
+
+def available() -> bool:
+    """Whether the system's libturbojpeg could be loaded."""
+    return _library() is not None
+
+
+def scaled_size(size: tuple[int, int], eighths: int) -> tuple[int, int]:
+    """The size libjpeg gives ``size`` decoded at ``eighths``/8 (it rounds up)."""
+    return (-(-size[0] * eighths // 8), -(-size[1] * eighths // 8))
+
+
+def decode(data: bytes, colourspace: str, eighths: int) -> tuple[bytearray, int, int]:
+    """``data`` (a JPEG) decoded at ``eighths``/8 of its size into ``colourspace`` ("RGB" or
+    "GRAY"): the pixels, packed, and the decoded width and height.
+
+    Raises TurboJPEGError for anything libjpeg-turbo refuses or warns about, and RuntimeError
+    when the library is missing (see :func:`available`).
+    """
+    lib = _library()
+    if lib is None:
+        raise RuntimeError(f"{LIBRARY} is not installed")
+    pixel_format, bands = _BANDS[colourspace]
+    handle = lib.init()
+    if not handle:
+        raise MemoryError("libjpeg-turbo could not start a decompressor")
+    try:
+        width, height, subsampling, space = (ctypes.c_int() for _ in range(4))
+        size = len(data)
+        if lib.header(handle, data, size, width, height, subsampling, space) != 0:
+            raise TurboJPEGError(_error(lib, handle))
+        w, h = scaled_size((width.value, height.value), eighths)
+        pixels = bytearray(w * h * bands)
+        target = (ctypes.c_char * len(pixels)).from_buffer(pixels)
+        status = lib.decompress(
+            handle, data, size, ctypes.addressof(target), w, 0, h, pixel_format,
+            _TJFLAG_STOPONWARNING,
+        )  # fmt: skip
+        del target  # the bytearray may be resized or freed again
+        if status != 0:
+            raise TurboJPEGError(_error(lib, handle))
+        return pixels, w, h
+    finally:
+        lib.destroy(handle)
+
+
+def _error(lib: _Lib, handle: int) -> str:
+    message = lib.error(handle)
+    return message.decode("utf-8", "replace") if message else "unknown error"
