@@ -183,9 +183,7 @@ def convert_image(product: Product, src: Path, out: Path) -> ConvertedFile:
             try:
                 _save_scaled(printable, product, out)
             except jpegdecode.DecodeError:
-                # Not expected: the photo was decoded already.  Pillow makes the print.
-                log.warning("convert.libvips_failed")
-                printable = _render(product, _decode(product, src, img, fast=False), src)
+                printable = _by_pillow(product, src, img)
         if isinstance(printable, Image.Image):
             _write_jpeg(printable, product, out)
     width, height = printable.size
@@ -210,10 +208,17 @@ def render_image(product: Product, src: Path) -> tuple[Image.Image, int]:
             try:
                 printable = printable.to_pillow()
             except jpegdecode.DecodeError:
-                log.warning("convert.libvips_failed")
-                printable = _render(product, _decode(product, src, img, fast=False), src)
-        assert isinstance(printable, Image.Image)  # noqa: S101  (fast=False renders with Pillow)
+                printable = _by_pillow(product, src, img)
         return printable, photo.ppi
+
+
+def _by_pillow(product: Product, src: Path, img: ImageFile.ImageFile) -> Image.Image:
+    """The print made by Pillow alone, when libvips failed to finish it (not expected: the
+    photo was decoded already)."""
+    log.warning("convert.libvips_failed")
+    printable = _render(product, _decode(product, src, img, fast=False), src)
+    assert isinstance(printable, Image.Image)  # noqa: S101  (fast=False: Pillow renders it)
+    return printable
 
 
 def effective_ppi(product: Product, shown: tuple[int, int]) -> int:

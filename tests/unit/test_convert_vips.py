@@ -399,3 +399,27 @@ def test_without_libturbojpeg_pillow_prints_big_jpegs_and_labd_says_so(
         assert marker_corner(printed) == "top-left"
     assert src.read_bytes()  # the photo is untouched
     jpegdecode._say_missing.cache_clear()
+
+
+def test_a_libvips_failure_after_the_decode_leaves_the_print_to_pillow(
+    tmp_path: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not expected once libjpeg-turbo has decoded the photo, but if libvips fails to
+    finish the print, Pillow makes it, and the log says so.  Fakes the failure (nothing
+    makes libvips fail on pixels it was handed): its encoder raises as a failure would."""
+
+    def failing(*_args: object, **_kwargs: object) -> None:
+        raise jpegdecode.DecodeError("libvips could not make the print")
+
+    monkeypatch.setattr(jpegdecode, "encode", failing)
+    monkeypatch.setattr(jpegdecode.Scaled, "to_pillow", failing)
+    src = make_photo(tmp_path / "in.jpg", (3600, 2400), noise=6)
+    with capture_logs() as logs:
+        result = convert_image(PRINT_6X4, src, out_dir / "0001.jpg")
+        rendered, _ = convert_image_module.render_image(PRINT_6X4, src)
+    assert [e["event"] for e in logs].count("convert.libvips_failed") == 2
+    with Image.open(result.output) as printed:
+        assert printed.size == rendered.size == (1800, 1200)
+        assert marker_corner(printed) == "top-left"
+        assert printed.info["icc_profile"] == colour.SRGB_ICC
+    assert [p.name for p in out_dir.iterdir()] == ["0001.jpg"]  # no temporary file left
