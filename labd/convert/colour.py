@@ -26,6 +26,7 @@ import array
 import functools
 import hashlib
 import io
+import struct
 import threading
 from collections import OrderedDict
 from typing import Final, Protocol
@@ -34,9 +35,24 @@ from PIL import Image, ImageChops, ImageCms, ImageFilter
 
 from labd.model import Product, RenderingIntent
 
+# The header's creation date (ICC dateTimeNumber: year, month, day, hours, minutes,
+# seconds) in the sRGB profile labd embeds.
+_PROFILE_DATE: Final = struct.pack(">6H", 2024, 1, 1, 0, 0, 0)
+
+
+def _dated(icc: bytes) -> bytes:
+    """``icc`` with the creation date _PROFILE_DATE.  littlecms stamps the moment it wrote
+    the profile, so every process embedded an sRGB profile of its own and the same photo
+    made different print files; with one date they are the same, byte for byte.  A
+    profile with an ID (an MD5 over the header, date included) is left as it is."""
+    if icc[84:100] != bytes(16):
+        return icc
+    return icc[:24] + _PROFILE_DATE + icc[36:]
+
+
 # The default output profile; untagged input is taken as sRGB.
-_SRGB: Final = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-SRGB_ICC: Final[bytes] = _SRGB.tobytes()
+SRGB_ICC: Final[bytes] = _dated(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+_SRGB: Final = ImageCms.ImageCmsProfile(io.BytesIO(SRGB_ICC))
 
 # ICC colour space signatures for the modes images reach this module in.
 _COLOUR_SPACE: Final = {"RGB": "RGB ", "L": "GRAY", "CMYK": "CMYK"}

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
+import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -744,3 +747,38 @@ def test_jpeg_chroma_subsampling_follows_the_product(
     convert_image(product, src, out)
     with Image.open(out) as img:
         assert JpegImagePlugin.get_sampling(img) == pillow_code
+
+
+_CONVERT_ONE = """
+import sys
+from pathlib import Path
+from labd.convert import convert_image
+from labd.model import OutputFormat, Product
+product = Product(name="p", format=OutputFormat.JPEG, width_mm=152.4, height_mm=101.6, dpi=300)
+convert_image(product, Path(sys.argv[1]), Path(sys.argv[2]))
+"""
+
+
+@pytest.mark.parametrize(
+    "size", [pytest.param((600, 400), id="pillow"), pytest.param((3600, 2400), id="libvips")]
+)
+def test_the_same_photo_makes_the_same_print_file_in_every_process(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """A reprint, another worker, another day: the same bytes (the embedded sRGB profile
+    once carried the moment each process made it)."""
+    src = make_photo(tmp_path / "in.jpg", size, noise=6)
+    prints = []
+    for n in range(2):
+        if n:  # made in another second than the first (littlecms dates what it writes)
+            began, deadline = int(time.time()), time.monotonic() + 5
+            while int(time.time()) == began and time.monotonic() < deadline:
+                time.sleep(0.01)
+        out = tmp_path / f"{n:04d}.jpg"
+        subprocess.run(
+            [sys.executable, "-c", _CONVERT_ONE, str(src), str(out)], check=True, timeout=60
+        )
+        prints.append(out.read_bytes())
+    assert prints[0] == prints[1]
+    with Image.open(tmp_path / "0000.jpg") as printed:
+        assert printed.info["icc_profile"] == colour.SRGB_ICC
