@@ -155,11 +155,11 @@ def decode_scaled(
         return None
     colourspace, bands = space
     try:
-        pixels, width, height = turbojpeg.decode(src.read_bytes(), colourspace, eighths)
+        # At the size Pillow read and labd checked against its pixel limit, or not at all.
+        data = src.read_bytes()
+        pixels, width, height = turbojpeg.decode(data, colourspace, eighths, size=img.size)
     except turbojpeg.TurboJPEGError as e:
         raise DecodeError(str(e)) from e
-    if (width, height) != turbojpeg.scaled_size(img.size, eighths):  # not the file Pillow read
-        raise DecodeError("the JPEG's size changed")
     _PIPELINE_RUN.set()
     try:
         # libvips keeps a reference to ``pixels`` for as long as the image lives.

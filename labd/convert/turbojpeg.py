@@ -91,12 +91,16 @@ def scaled_size(size: tuple[int, int], eighths: int) -> tuple[int, int]:
     return (-(-size[0] * eighths // 8), -(-size[1] * eighths // 8))
 
 
-def decode(data: bytes, colourspace: str, eighths: int) -> tuple[bytearray, int, int]:
+def decode(
+    data: bytes, colourspace: str, eighths: int, *, size: tuple[int, int] | None = None
+) -> tuple[bytearray, int, int]:
     """``data`` (a JPEG) decoded at ``eighths``/8 of its size into ``colourspace`` ("RGB" or
     "GRAY"): the pixels, packed, and the decoded width and height.
 
-    Raises TurboJPEGError for anything libjpeg-turbo refuses or warns about, and RuntimeError
-    when the library is missing (see :func:`available`).
+    ``size``: the size the caller has checked (Pillow read the header, and labd its pixel
+    limit); a file whose frame libjpeg-turbo reads as another size is refused before any
+    memory is set aside for it.  Raises TurboJPEGError for anything libjpeg-turbo refuses
+    or warns about, and RuntimeError when the library is missing (see :func:`available`).
     """
     lib = _library()
     if lib is None:
@@ -107,14 +111,16 @@ def decode(data: bytes, colourspace: str, eighths: int) -> tuple[bytearray, int,
         raise MemoryError("libjpeg-turbo could not start a decompressor")
     try:
         width, height, subsampling, space = (ctypes.c_int() for _ in range(4))
-        size = len(data)
-        if lib.header(handle, data, size, width, height, subsampling, space) != 0:
+        if lib.header(handle, data, len(data), width, height, subsampling, space) != 0:
             raise TurboJPEGError(_error(lib, handle))
-        w, h = scaled_size((width.value, height.value), eighths)
+        found = (width.value, height.value)
+        if size is not None and found != size:
+            raise TurboJPEGError(f"the frame is {found[0]} x {found[1]}, not {size[0]} x {size[1]}")
+        w, h = scaled_size(found, eighths)
         pixels = bytearray(w * h * bands)
         target = (ctypes.c_char * len(pixels)).from_buffer(pixels)
         status = lib.decompress(
-            handle, data, size, ctypes.addressof(target), w, 0, h, pixel_format,
+            handle, data, len(data), ctypes.addressof(target), w, 0, h, pixel_format,
             _TJFLAG_STOPONWARNING,
         )  # fmt: skip
         del target  # the bytearray may be resized or freed again

@@ -378,6 +378,16 @@ def test_libjpeg_turbo_refuses_what_is_not_a_whole_jpeg(tmp_path: Path) -> None:
             turbojpeg.decode(data, "RGB", 3)
 
 
+def test_libjpeg_turbo_decodes_only_the_size_labd_checked(tmp_path: Path) -> None:
+    """The size Pillow read (and labd held against its pixel limit) is the size decoded:
+    a frame libjpeg-turbo reads otherwise is refused before memory is set aside for it."""
+    data = make_photo(tmp_path / "in.jpg", (1200, 800), noise=0).read_bytes()
+    assert turbojpeg.decode(data, "RGB", 4, size=(1200, 800))[1:] == (600, 400)
+    for other in ((1200, 801), (800, 1200), (60000, 60000)):
+        with pytest.raises(turbojpeg.TurboJPEGError, match="the frame is 1200 x 800"):
+            turbojpeg.decode(data, "RGB", 4, size=other)
+
+
 def test_without_libturbojpeg_pillow_prints_big_jpegs_and_labd_says_so(
     tmp_path: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
