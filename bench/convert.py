@@ -409,13 +409,7 @@ def _colour_seconds(product: Product, photo: Path, printed: Path) -> float:
     started = time.process_time()
     plain.copy_memory()
     copying = time.process_time() - started
-    converted = jpegdecode.to_rgb(
-        jpegdecode.Scaled(plain, "RGB"),
-        icc or colour.SRGB_ICC,
-        product.rendering_intent.value,
-        bpc=product.black_point_compensation,
-        output_icc=colour.output_icc(product),
-    )
+    converted = jpegdecode.to_rgb(jpegdecode.Scaled(plain, "RGB"), icc, product)
     started = time.process_time()
     converted.image.copy_memory()
     return max(0.0, time.process_time() - started - copying)

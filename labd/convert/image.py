@@ -488,13 +488,7 @@ def _render_scaled(
     if photo.transform is None:
         picture = jpegdecode.grey_to_rgb(scaled)
     else:
-        picture = jpegdecode.to_rgb(
-            scaled,
-            photo.icc or colour.SRGB_ICC,
-            product.rendering_intent.value,
-            bpc=product.black_point_compensation,
-            output_icc=colour.output_icc(product),
-        )
+        picture = jpegdecode.to_rgb(scaled, photo.icc, product)
     if product.fit is Fit.FILL and not product.border_pixels:
         return picture
     canvas, at = _placement(product, picture.size, photo.target)

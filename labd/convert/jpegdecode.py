@@ -42,7 +42,8 @@ import pyvips
 import structlog
 from PIL import Image
 
-from labd.convert import turbojpeg
+from labd.convert import colour, turbojpeg
+from labd.model import Product
 
 # libvips' own messages would put details of customer files into labd's log; the caller
 # reports what went wrong instead.
@@ -187,23 +188,22 @@ def decode_scaled(
     return Scaled(image, img.mode)
 
 
-def to_rgb(scaled: Scaled, icc: bytes, intent: str, *, bpc: bool, output_icc: bytes) -> Scaled:
-    """``scaled`` in RGB in the output colour space: converted from ``icc`` (the photo's
-    profile, or sRGB's for an untagged photo) to ``output_icc`` by littlecms with
-    ``intent`` (perceptual or relative) and black point compensation ``bpc``.  A grey photo
-    is made RGB first.
+def to_rgb(scaled: Scaled, icc: bytes | None, product: Product) -> Scaled:
+    """``scaled`` in RGB in ``product``'s output colour space: converted from ``icc`` (the
+    photo's profile; None: sRGB) by littlecms with the product's rendering intent and black
+    point compensation.  A grey photo is made RGB first.
 
     The caller has built the same transform with Pillow once (labd.convert.colour), so the
     profiles are known to be usable, and calls this only when a conversion is due.
     """
     # The photo's profile travels with its pixels, as libvips' loaders would attach it.
     image = grey_to_rgb(scaled).image.copy(interpretation="srgb")
-    image.set_type(pyvips.GValue.blob_type, "icc-profile-data", icc)
+    image.set_type(pyvips.GValue.blob_type, "icc-profile-data", icc or colour.SRGB_ICC)
     image = image.icc_transform(
-        _profile_file(output_icc),
+        _profile_file(colour.output_icc(product)),
         embedded=True,
-        intent=intent,
-        black_point_compensation=bpc,
+        intent=product.rendering_intent.value,
+        black_point_compensation=product.black_point_compensation,
         depth=8,
     )
     return Scaled(image, "RGB")

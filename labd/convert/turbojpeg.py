@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
-from typing import Final
+from typing import Any, Final
 
 # turbojpeg.h
 _TJPF_RGB: Final = 0
@@ -38,39 +38,24 @@ class _Lib:
     """The library's functions, typed for ctypes."""
 
     def __init__(self, lib: ctypes.CDLL) -> None:
-        self.init = lib.tjInitDecompress
-        self.init.restype = ctypes.c_void_p
-        self.init.argtypes = []
-        self.header = lib.tjDecompressHeader3
-        self.header.restype = ctypes.c_int
-        self.header.argtypes = [
-            ctypes.c_void_p,
-            ctypes.c_char_p,
-            ctypes.c_ulong,
-            ctypes.POINTER(ctypes.c_int),
-            ctypes.POINTER(ctypes.c_int),
-            ctypes.POINTER(ctypes.c_int),
-            ctypes.POINTER(ctypes.c_int),
-        ]
-        self.decompress = lib.tjDecompress2
-        self.decompress.restype = ctypes.c_int
-        self.decompress.argtypes = [
-            ctypes.c_void_p,
-            ctypes.c_char_p,
-            ctypes.c_ulong,
-            ctypes.c_void_p,
-            ctypes.c_int,
-            ctypes.c_int,
-            ctypes.c_int,
-            ctypes.c_int,
-            ctypes.c_int,
-        ]
-        self.error = lib.tjGetErrorStr2
-        self.error.restype = ctypes.c_char_p
-        self.error.argtypes = [ctypes.c_void_p]
-        self.destroy = lib.tjDestroy
-        self.destroy.restype = ctypes.c_int
-        self.destroy.argtypes = [ctypes.c_void_p]
+        handle, int_, out_int = ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int)
+        data = (ctypes.c_char_p, ctypes.c_ulong)  # a JPEG and its length
+        self.init = _typed(lib.tjInitDecompress, handle)
+        # handle, JPEG; its width, height, subsampling, colour space
+        self.header = _typed(lib.tjDecompressHeader3, int_, handle, *data, *[out_int] * 4)
+        # handle, JPEG, the pixels' buffer, width, pitch, height, pixel format, flags
+        self.decompress = _typed(
+            lib.tjDecompress2, int_, handle, *data, ctypes.c_void_p, *[int_] * 5
+        )
+        self.error = _typed(lib.tjGetErrorStr2, ctypes.c_char_p, handle)
+        self.destroy = _typed(lib.tjDestroy, int_, handle)
+
+
+def _typed(function: Any, restype: Any, *argtypes: Any) -> Any:
+    """``function`` of the library with its C signature (ctypes checks the arguments)."""
+    function.restype = restype
+    function.argtypes = list(argtypes)
+    return function
 
 
 @functools.cache
