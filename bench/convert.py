@@ -166,10 +166,9 @@ def limit_one(src: Path, out: Path, product: Product) -> int:
     return peak_rss()
 
 
-def limit_route(src: Path, out: Path, product: Product, stages: Stages) -> None:
-    """Decode at the smallest M/8 that keeps the print's pixels, resize, turn, encode."""
-    t0 = time.process_time()
-    data = src.read_bytes()
+def _scaled_decode(data: bytes, product: Product) -> tuple[bytearray, int, int, Geometry]:
+    """``data`` decoded at the smallest M/8 that keeps the print's pixels, and the print's
+    geometry in the stored orientation."""
     with Image.open(io.BytesIO(data)) as img:  # the header only: size and EXIF orientation
         orientation = img.getexif().get(_ORIENTATION, 1)
         width, height = img.size
@@ -182,6 +181,26 @@ def limit_route(src: Path, out: Path, product: Product, stages: Stages) -> None:
     scale = max(tw / width, th / height) if cover else min(tw / width, th / height)
     need = (math.ceil(width * scale - 1e-9), math.ceil(height * scale - 1e-9))
     pixels, dw, dh = turbojpeg.decode(data, "RGB", jpegdecode.scale_for((width, height), need))
+    return pixels, dw, dh, Geometry(orientation, area, (tw, th), cover)
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where the decoded photo goes: its EXIF orientation, the print's size, the picture's
+    size in the stored orientation, and whether it fills the picture (else fits)."""
+
+    orientation: int
+    area: tuple[int, int]
+    target: tuple[int, int]
+    cover: bool
+
+
+def limit_route(src: Path, out: Path, product: Product, stages: Stages) -> None:
+    """Decode at the smallest M/8 that keeps the print's pixels, resize, turn, encode."""
+    t0 = time.process_time()
+    pixels, dw, dh, geometry = _scaled_decode(src.read_bytes(), product)
+    orientation, area, cover = geometry.orientation, geometry.area, geometry.cover
+    tw, th = geometry.target
     t1 = time.process_time()
     image = pyvips.Image.new_from_memory(pixels, dw, dh, 3, "uchar")
     if cover:  # the centre of the aspect ratio of the print, then exactly the print's size
@@ -371,7 +390,7 @@ def _product_line(
             s = Stages()
             limit_route(photo, out, product, s)
             runs.append(s)
-            colour_runs.append(_colour_seconds(product, photo, out))
+            colour_runs.append(_colour_seconds(product, photo))
             started = time.process_time()
             convert_image(product, photo, out)
             labd_runs.append(time.process_time() - started)
@@ -394,25 +413,30 @@ def _product_line(
     )
 
 
-def _colour_seconds(product: Product, photo: Path, printed: Path) -> float:
-    """CPU seconds of labd's colour step for ``photo`` on a print-sized image (0: skipped),
-    as labd does it for a camera JPEG: littlecms in the libvips pipeline (labd's
-    jpegdecode.to_rgb), measured as the pipeline with it less the pipeline without."""
-    with Image.open(photo) as img:
+def _colour_seconds(product: Product, photo: Path) -> float:
+    """CPU seconds of labd's colour step for ``photo`` (0: skipped), as labd does it for a
+    camera JPEG (jpegdecode.to_rgb): its tables applied to the photo decoded at M/8 where
+    labd's C module and the system's littlecms are there (the tables built beforehand, as a
+    warm worker has them), else littlecms in the libvips pipeline; measured as the work
+    with it less the same work without."""
+    data = photo.read_bytes()
+    with Image.open(io.BytesIO(data)) as img:
         icc = img.info.get("icc_profile")
     if colour.transform_for(icc, "RGB", product) is None:
         return 0.0
-    with Image.open(printed) as img:
-        pixels = img.convert("RGB").tobytes()
-        width, height = img.size
-    plain = pyvips.Image.new_from_memory(pixels, width, height, 3, "uchar")
+    pixels, width, height, _ = _scaled_decode(data, product)
+
+    def scaled() -> jpegdecode.Scaled:
+        plain = pyvips.Image.new_from_memory(pixels, width, height, 3, "uchar")
+        return jpegdecode.Scaled(plain, "RGB", memoryview(pixels))
+
+    jpegdecode.to_rgb(scaled(), icc, product)  # builds the tables, once per process
     started = time.process_time()
-    plain.copy_memory()
-    copying = time.process_time() - started
-    converted = jpegdecode.to_rgb(jpegdecode.Scaled(plain, "RGB"), icc, product)
+    scaled().image.copy_memory()
+    plain = time.process_time() - started
     started = time.process_time()
-    converted.image.copy_memory()
-    return max(0.0, time.process_time() - started - copying)
+    jpegdecode.to_rgb(scaled(), icc, product).image.copy_memory()
+    return max(0.0, time.process_time() - started - plain)
 
 
 # --- part 3: the command's start-up ----------------------------------------------------------

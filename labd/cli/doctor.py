@@ -119,6 +119,7 @@ def check_installation(config: Config, user: str = SERVICE_USER) -> list[Finding
             findings.append(_ok(f"{what} {folder}: mode 0700, owned by {user}"))
     findings.extend(_free_space(config))
     findings.append(_jpeg_decoder())
+    findings.append(_colour_tables())
     if config.journal.postgres is not None:
         return findings  # no journal file here: check_journal looks at the database
     fstype = filesystem_type(config.state_dir) if config.state_dir.exists() else "unknown"
@@ -147,6 +148,26 @@ def _jpeg_decoder() -> Finding:
         what=f"{turbojpeg.LIBRARY} not found: camera JPEGs are decoded whole by Pillow "
         "(slower, and more memory per conversion)",
         fix="apt-get install libturbojpeg0",
+    )
+
+
+def _colour_tables() -> Finding:
+    """Whether conversion has labd's C module and the system's littlecms (Debian's
+    liblcms2-2) for its colour tables: without them labd still converts colours, with
+    littlecms photo by photo."""
+    from labd.convert import littlecms, tables  # noqa: PLC0415  (as _jpeg_decoder)
+
+    if tables.available() and littlecms.available():
+        return _ok(f"colour tables: labd's C module and {littlecms.LIBRARY}")
+    missing = [] if tables.available() else ["labd's C module labd.convert._tables (not built)"]
+    if not littlecms.available():
+        missing.append(f"{littlecms.LIBRARY} (not found)")
+    return Finding(
+        ok=True,
+        warning=True,
+        what=f"colour tables: no {' and no '.join(missing)}: photos needing a colour conversion "
+        "are converted by littlecms one by one (slower)",
+        fix="apt-get install gcc python3-dev liblcms2-2, then install labd again",
     )
 
 

@@ -6,11 +6,11 @@ most of their cost, and libjpeg-turbo can scale down inside its inverse DCT by a
 (M = 1..8), not only by 1/2, 1/4 and 1/8 as libvips' and Pillow's JPEG loaders ask it to:
 a 6000x4000 photo for a 10x15 print (1800x1200) decodes at 3/8 (2250x1500, 3.4 MP) instead
 of 1/2 (3000x2000, 6 MP), for a 20x30 at 5/8 instead of whole.  libjpeg-turbo (the system's
-libturbojpeg, labd.convert.turbojpeg) decodes at that scale into one buffer; libvips takes
-that buffer without a copy,
-crops the centre for ``fill``, resamples it with a Lanczos-3 kernel (the filter of
-Pillow's LANCZOS, in vector instructions) straight to the print size, turns it upright,
-converts its colours (littlecms, inside libvips), puts it on the border and encodes it.
+libturbojpeg, labd.convert.turbojpeg) decodes at that scale into one buffer, where labd's
+colour tables convert its colours if the print needs it (labd.convert.tables); libvips
+takes that buffer without a copy, crops the centre for ``fill``, resamples it with a
+Lanczos-3 kernel (the filter of Pillow's LANCZOS, in vector instructions) straight to the
+print size, turns it upright, puts it on the border and encodes it.
 libvips runs that as one pipeline, a strip at a time: the decoded photo is the only
 picture held whole (27 MB for a 20x30, where handing the print to Pillow held three
 print-sized copies more, 144 MiB a worker at the peak instead of 88).  bench/convert.py
@@ -28,6 +28,7 @@ conversion per core).
 
 from __future__ import annotations
 
+import array
 import functools
 import logging
 import math
@@ -42,8 +43,8 @@ import pyvips
 import structlog
 from PIL import Image
 
-from labd.convert import colour, turbojpeg
-from labd.model import Product
+from labd.convert import colour, littlecms, tables, turbojpeg
+from labd.model import Product, RenderingIntent
 
 # libvips' own messages would put details of customer files into labd's log; the caller
 # reports what went wrong instead.
@@ -53,6 +54,8 @@ pyvips.cache_set_max_files(0)
 pyvips.concurrency_set(1)
 pyvips.block_untrusted_set(state=True)
 pyvips.operation_block_set("VipsForeignLoad", state=True)  # no file is parsed by libvips
+
+log = structlog.get_logger(__name__)
 
 # Pillow's mode of the opened JPEG -> (libjpeg-turbo's colour space, bands).  CMYK stays
 # with Pillow, which knows Adobe's inverted CMYK.
@@ -121,6 +124,9 @@ class Scaled:
 
     image: pyvips.Image
     mode: str
+    # The rows of the decoder's buffer the pipeline reads, while they may still be changed
+    # in place (to_rgb converts their colours there); None once they may not.
+    source: memoryview | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -166,11 +172,13 @@ def decode_scaled(
         # libvips keeps a reference to ``pixels`` for as long as the image lives.
         image = pyvips.Image.new_from_memory(pixels, width, height, bands, "uchar")
         size, box = plan((width, height))
+        rows = (0, height)
         if box is not None:
             left, top = round(box[0]), round(box[1])
             right = min(width, round(box[2]))
             bottom = min(height, round(box[3]))
             image = image.crop(left, top, right - left, bottom - top)
+            rows = (top, bottom)
         image = image.resize(
             size[0] / image.width, vscale=size[1] / image.height, kernel="lanczos3"
         )
@@ -185,28 +193,90 @@ def decode_scaled(
                 image = image.rot(step)
     except pyvips.Error as e:
         raise DecodeError("libvips could not scale the photo") from e
-    return Scaled(image, img.mode)
+    row = width * bands
+    return Scaled(image, img.mode, memoryview(pixels)[rows[0] * row : rows[1] * row])
 
 
 def to_rgb(scaled: Scaled, icc: bytes | None, product: Product) -> Scaled:
     """``scaled`` in RGB in ``product``'s output colour space: converted from ``icc`` (the
-    photo's profile; None: sRGB) by littlecms with the product's rendering intent and black
-    point compensation.  A grey photo is made RGB first.
+    photo's profile; None: sRGB) with the product's rendering intent and black point
+    compensation.  A grey photo is made RGB first.  ``scaled`` is given up: its pixels may
+    be converted where they are.
 
-    The caller has built the same transform with Pillow once (labd.convert.colour), so the
+    An RGB photo is converted in the decoder's buffer, before libvips resamples it, by
+    labd's colour tables (labd.convert.tables: curves and a matrix, or a 3D table; the rows
+    the print uses, no copy); otherwise (a grey photo, tables less faithful than littlecms,
+    labd's C module not built) by littlecms in the pipeline, after the resampling.  The
+    caller has built the same transform with Pillow once (labd.convert.colour), so the
     profiles are known to be usable, and calls this only when a conversion is due.
     """
+    source = icc or colour.SRGB_ICC
+    output = colour.output_icc(product)
+    intent = product.rendering_intent.value
+    if scaled.mode == "RGB" and scaled.source is not None and tables.available():
+        table = colour_tables(
+            source, output, intent, black_point_compensation=product.black_point_compensation
+        )
+        if table is not None:
+            tables.apply(table, scaled.source)
+            return Scaled(scaled.image, "RGB")
     # The photo's profile travels with its pixels, as libvips' loaders would attach it.
     image = grey_to_rgb(scaled).image.copy(interpretation="srgb")
-    image.set_type(pyvips.GValue.blob_type, "icc-profile-data", icc or colour.SRGB_ICC)
+    image.set_type(pyvips.GValue.blob_type, "icc-profile-data", source)
     image = image.icc_transform(
-        _profile_file(colour.output_icc(product)),
+        _profile_file(output),
         embedded=True,
-        intent=product.rendering_intent.value,
+        intent=intent,
         black_point_compensation=product.black_point_compensation,
         depth=8,
     )
     return Scaled(image, "RGB")
+
+
+@functools.lru_cache(maxsize=8)  # 0.3 MB each; a lab sees few profile pairs
+def colour_tables(
+    icc: bytes, output: bytes, intent: str, *, black_point_compensation: bool
+) -> tables.Table | tables.Matrix | None:
+    """The transform from ``icc`` to ``output`` as tables, built once per process from
+    littlecms' exact transform (labd.convert.littlecms; 0.1-0.2 s): curves and a matrix
+    between two matrix profiles, a 3D table otherwise.  None where they are further from
+    the exact transform than littlecms' own 8-bit transform (what libvips would use), or the
+    system's littlecms is missing: libvips' littlecms converts each photo then."""
+    if not littlecms.available():
+        return None
+    rendering = RenderingIntent(intent)
+    bpc = black_point_compensation
+    converter: tables.Table | tables.Matrix
+    try:
+        exact = littlecms.Transform(icc, output, rendering, black_point_compensation=bpc)
+        source = littlecms.shaper(icc, tables.ONE + 1)
+        target = littlecms.shaper(output, tables.ONE + 1)
+        if source is not None and target is not None:
+            converter = tables.matrix(source, target)
+        else:
+            converter = tables.build(exact.to_floats)
+        fast = littlecms.Transform(
+            icc, output, rendering, black_point_compensation=bpc, floats_in=False, floats_out=False
+        )
+        rounded = littlecms.Transform(
+            icc, output, rendering, black_point_compensation=bpc, floats_out=False
+        )
+    except (littlecms.LittleCMSError, tables.TableError) as e:
+        log.info("convert.colour_table_refused", reason=str(e))
+        return None
+    colours = tables.probe()
+    expected = rounded.to_bytes(array.array("f", (v / 255 for v in colours)))
+    converted = bytearray(colours)
+    tables.apply(converter, converted)
+    ours, theirs = (
+        tables.errors(converted, expected),
+        tables.errors(fast.to_bytes(colours), expected),
+    )
+    if not ours.within(theirs):
+        log.info("convert.colour_table_refused", table=str(ours), littlecms=str(theirs))
+        return None
+    log.debug("convert.colour_table", table=str(ours), littlecms=str(theirs))
+    return converter
 
 
 def grey_to_rgb(scaled: Scaled) -> Scaled:

@@ -113,3 +113,18 @@ def test_doctor_checks_the_cups_the_running_labd_prints_through(
     assert code == PROBLEMS
     assert f"FIX  CUPS at {server} (the running labd's, PID {pid}): " in out
     assert "no-cups.sock" not in out
+
+
+def test_doctor_says_whether_colours_are_converted_by_tables(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """labd's C module is built by its install; where it was not (no compiler), doctor
+    warns and says how to mend it: labd converts colours all the same, more slowly."""
+    from labd.convert import tables  # noqa: PLC0415
+
+    _, out = doctor(config)
+    assert "ok   colour tables: labd's C module and liblcms2.so.2" in out
+    monkeypatch.setattr(tables, "_tables", None)
+    _, out = doctor(config)
+    assert "warn colour tables: no labd's C module labd.convert._tables (not built)" in out
+    assert "fix: apt-get install gcc python3-dev liblcms2-2, then install labd again" in out

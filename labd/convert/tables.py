@@ -1,0 +1,213 @@
+"""An RGB colour transform folded into a 3D lookup table, applied in place by labd's C
+module (labd/convert/_tables.c).
+
+A camera JPEG for a printer's profile, or an Adobe RGB photo for an sRGB print, needs its
+colours converted.  littlecms, inside libvips, rebuilds the transform for every photo (31
+ms for a printer's lookup-table profile, 3 ms for a matrix profile) and then spends about
+20 ns a pixel on it on the lab's print server; Pillow's LittleCMS and its Color3DLUT filter
+are no faster per pixel.  That was a third of the cost of a 20x30 print.  Here the
+transform is sampled once per process and profile pair into a table of 33 points per axis
+(what littlecms itself builds for 8-bit RGB), with 16 bits per sample (libvips' littlecms,
+the same profiles, rendering intent and black point compensation), and applied by
+tetrahedral interpolation (littlecms' method for RGB) in about 4 ns a pixel: within one
+code value of littlecms' own result.  bench/convert.py measures the cost, bench/quality.py
+the result against an exact full-size reference.
+
+labd.convert.jpegdecode applies the table to the decoded photo before libvips resamples it,
+in the decoder's own buffer: no copy, no more memory.  Where the module was not built (no C
+compiler when labd was installed) :func:`available` is false, libvips' littlecms converts
+the colours as before, and `labd doctor` says so.
+"""
+
+from __future__ import annotations
+
+import array
+import functools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final, TypeAlias
+
+from PIL import Image, ImageChops
+
+from labd.convert import littlecms
+
+try:
+    from labd.convert import _tables
+except ImportError:  # not built: see available()
+    _tables = None  # type: ignore[assignment]
+
+# Points per axis: littlecms' own for 8-bit RGB transforms.
+POINTS: Final = 33
+# The largest value of a table (labd/convert/_tables.c: four of them weighted by 256 fit 21
+# bits), and the most fraction bits a value has.
+_MAX_VALUE: Final = 8160
+_MAX_FRACTION_BITS: Final = 5
+# Bits between the three channels of an entry.
+_FIELD: Final = 21
+# Linear light 1.0 in the matrix kernel's fixed point (1.14, as littlecms' own).
+ONE: Final = 16384
+# A term of the matrix kernel: biased so that it is never below 0, and at most a third of
+# a 21-bit field (labd/convert/_tables.c).
+_BIAS: Final = 1 << 18
+_MAX_TERM: Final = ((1 << 21) - 1) // 3
+# 0, 5, ... 255 on each channel: 140,608 colours a table is tried on.
+_PROBE_AXIS: Final = bytes(range(0, 256, 5))
+# How much worse than littlecms' 8-bit transform a table may be on average, in code values.
+_MEAN_SLACK: Final = 0.02
+
+# A transform of float RGB (three values a colour, 0..1 in, unbounded out), as many colours.
+FloatTransform: TypeAlias = "Callable[[array.array[float]], array.array[float]]"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A transform sampled at ``points`` per axis, packed for the kernel: each value is
+    (code value + ``offset``) * 2**``fraction_bits``."""
+
+    points: int
+    entries: array.array[int]  # points**3 native 64-bit words, red slowest, blue fastest
+    fraction_bits: int
+    offset: int
+
+
+class TableError(ValueError):
+    """A transform's outputs span more than a table can hold."""
+
+
+def available() -> bool:
+    """Whether labd's C module was built (labd then converts colours with it)."""
+    return _tables is not None
+
+
+def build(transform: FloatTransform, points: int = POINTS) -> Table:
+    """The table of ``transform``, sampled on an even grid of ``points`` per axis.
+
+    The outputs are kept as they come, below 0 and above 1 included, with as many fraction
+    bits as their span allows (5, 1/32 of a code value, for a printer's profile; 2 for an
+    Adobe RGB photo to sRGB, whose greens reach -5).  Raises TableError for a span of more
+    than 8160 code values."""
+    axis = [n / (points - 1) for n in range(points)]
+    colours = array.array("f", (v for r in axis for g in axis for b in axis for v in (r, g, b)))
+    codes = [v * 255 for v in transform(colours)]
+    low, high = math.floor(min(0.0, *codes)), math.ceil(max(255.0, *codes))
+    bits = _MAX_FRACTION_BITS
+    while bits and (high - low) << bits > _MAX_VALUE:
+        bits -= 1
+    if (high - low) << bits > _MAX_VALUE:
+        raise TableError(f"outputs from {low} to {high}: more than a table holds")
+    scale, offset = 1 << bits, -low
+    fixed = [round((v + offset) * scale) for v in codes]
+    entries = array.array(
+        "Q", (r | g << _FIELD | b << 2 * _FIELD for r, g, b in zip(*[iter(fixed)] * 3, strict=True))
+    )
+    return Table(points, entries, bits, offset)
+
+
+def probe() -> bytes:
+    """0, 5, ... 255 on each channel (140,608 colours), packed 8-bit RGB: what a table is
+    tried on."""
+    axis = _PROBE_AXIS
+    n = len(axis)
+    colours = bytearray(3 * n**3)
+    colours[0::3] = bytes(v for v in axis for _ in range(n * n))
+    colours[1::3] = bytes(v for v in axis for _ in range(n)) * n
+    colours[2::3] = axis * n * n
+    return bytes(colours)
+
+
+@dataclass(frozen=True)
+class Errors:
+    """How far one result is from another, in code values: the most, and on average."""
+
+    largest: int
+    mean: float
+
+    def within(self, other: Errors) -> bool:
+        """Whether these errors are no worse than ``other`` (littlecms' own 8-bit transform
+        against the exact one), give or take a code value at most and a little on average."""
+        return self.largest <= max(other.largest, 1) + 1 and self.mean <= other.mean + _MEAN_SLACK
+
+
+def errors(result: bytes | bytearray, expected: bytes | bytearray) -> Errors:
+    """How far the packed 8-bit RGB ``result`` is from ``expected``."""
+    size = (len(result) // 3, 1)
+    difference = ImageChops.difference(
+        Image.frombytes("RGB", size, bytes(result)), Image.frombytes("RGB", size, bytes(expected))
+    )
+    histogram = difference.histogram()  # 256 counts for each of the three bands
+    largest = max(v % 256 for v, count in enumerate(histogram) if count)
+    total = sum((v % 256) * count for v, count in enumerate(histogram))
+    return Errors(largest, total / len(result))
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """A transform between two matrix profiles, packed for the kernel: for each channel and
+    8-bit value, its share of the three outputs' linear light (its matrix column times its
+    curve, 1.15 fixed point plus a bias, in three fields of a 64-bit word), and the
+    output's inverse curves."""
+
+    terms: array.array[int]  # 3 x 256 native 64-bit words
+    curves_out: bytes  # ONE + 1 code values for each channel, or for all three
+
+
+def matrix(source: littlecms.Shaper, target: littlecms.Shaper) -> Matrix:
+    """The transform from ``source`` to ``target`` (whose inverse curves were sampled at
+    ONE + 1 points): linear light in the one to XYZ, XYZ to linear light in the other.
+    Raises TableError where the matrix is too large for the kernel's fixed point (primaries
+    far wider than the output's)."""
+    into = _multiply(_inverse(target.matrix), source.matrix)
+    terms = array.array("Q")
+    for channel, curve in enumerate(source.linear):
+        column = into[channel::3]
+        for linear in curve:
+            fields = [round(m * linear * 2 * ONE) + _BIAS for m in column]
+            if not all(0 <= v <= _MAX_TERM for v in fields):
+                raise TableError("the primaries are too far apart for a matrix")
+            terms.append(fields[0] | fields[1] << _FIELD | fields[2] << 2 * _FIELD)
+    curves = [bytes(min(255, max(0, round(v * 255))) for v in curve) for curve in target.encoded]
+    if any(len(curve) != ONE + 1 for curve in curves):
+        raise ValueError(f"the output curves do not have {ONE + 1} points")
+    # One curve for all three where they are the same (sRGB): a third of the cache.
+    return Matrix(terms, curves[0] if curves[0] == curves[1] == curves[2] else b"".join(curves))
+
+
+def _multiply(a: Sequence[float], b: Sequence[float]) -> tuple[float, ...]:
+    """The 3x3 matrices (row by row) ``a`` times ``b``."""
+    return tuple(
+        sum(a[3 * r + k] * b[3 * k + c] for k in range(3)) for r in range(3) for c in range(3)
+    )
+
+
+def _inverse(m: Sequence[float]) -> tuple[float, ...]:
+    """The inverse of the 3x3 matrix ``m`` (row by row).  Raises TableError if it has none."""
+    a, b, c, d, e, f, g, h, i = m
+    det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
+    if abs(det) < 1e-12:
+        raise TableError("the output profile's primaries have no inverse")
+    cofactors = (
+        e * i - f * h, c * h - b * i, b * f - c * e,
+        f * g - d * i, a * i - c * g, c * d - a * f,
+        d * h - e * g, b * g - a * h, a * e - b * d,
+    )  # fmt: skip
+    return tuple(v / det for v in cofactors)
+
+
+def apply(converter: Table | Matrix, pixels: bytearray | memoryview) -> None:
+    """Convert the packed 8-bit RGB ``pixels`` in place.  Raises ValueError when they are not
+    whole RGB triples, and RuntimeError when the module was not built."""
+    if _tables is None:
+        raise RuntimeError("labd's C module labd.convert._tables was not built")
+    if isinstance(converter, Matrix):
+        _tables.apply_matrix(pixels, converter.terms, converter.curves_out)
+    else:
+        _tables.apply_table(
+            pixels, converter.entries, converter.points, converter.fraction_bits, converter.offset
+        )
+
+
+@functools.cache
+def identity(points: int = POINTS) -> Table:
+    """The table that changes nothing (tests and the benchmark)."""
+    return build(lambda colours: colours, points)
