@@ -26,6 +26,10 @@ then measures, with the products of config/labd.toml:
 3. `labd convert` start-up: the command run on the photos with --jobs N (the largest of
    --processes), against the same conversion in a pool already started; the difference
    is what the command spends starting, and its log tells when the first file began.
+4. Colour engines side by side (not run unless asked: --parts 4): the colour conversion
+   alone on the same decoded photo, labd's tables against littlecms inside libvips
+   (labd's route before them), littlecms' 8-bit transform built once, Pillow's
+   LittleCMS and Color3DLUT, nanoseconds per pixel.
 
 Timings in 1 and 2 exclude starting the worker processes (CPU per image has the CPU of
 starting a pool subtracted).  The machine may be shared: CPU per image moves less than
@@ -34,6 +38,7 @@ images/s when other work runs.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -65,12 +70,14 @@ from labd.convert import (
     convert_batch,
     convert_image,
     jpegdecode,
+    littlecms,
     process_pool,
+    tables,
     turbojpeg,
 )
 from labd.convert.job import peak_rss
 from labd.convert.pdf import bind_photobook
-from labd.model import Fit, Product
+from labd.model import Fit, Product, RenderingIntent
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTS = "prints-10x15,prints-13x18,enlargement-20x30"
@@ -439,6 +446,121 @@ def _colour_seconds(product: Product, photo: Path) -> float:
     return max(0.0, time.process_time() - started - plain)
 
 
+# --- part 4: colour engines side by side -----------------------------------------------------
+
+
+def colour_engines(setup: Setup, repeat: int) -> None:
+    """Part 4: the colour conversion alone, on a photo decoded at 5/8 as for a 20x30 (9.4
+    MP), each engine given the same pixels: labd's tables (built beforehand, as a warm
+    worker has them), littlecms inside libvips (labd's route before the tables, the
+    transform built per picture), littlecms' own 8-bit transform built once (the system's
+    library, as labd's tables take it), Pillow's LittleCMS and Color3DLUT."""
+    printer = setup.printer.output_icc
+    assert printer is not None  # Setup.printer has a printer's profile
+    # The first photo with a colour conversion to do for an sRGB print: the Adobe RGB one.
+    adobe, icc = next(
+        (p, icc)
+        for p in setup.inputs
+        if (icc := _embedded(p)) and colour.transform_for(icc, "RGB", setup.product)
+    )
+    pixels, width, height = turbojpeg.decode(adobe.read_bytes(), "RGB", 5)
+    count = width * height
+    print(f"\n4. colour engines, one core, ns per pixel (best of {repeat}), {width}x{height}")
+    print(f"   {'engine':58} {'Adobe RGB->sRGB':>15} {'sRGB->printer':>14}")
+    pairs = ((icc, colour.SRGB_ICC), (colour.SRGB_ICC, printer))
+    rows: list[tuple[str, list[float]]] = []
+    for name, engine in _ENGINES.items():
+        costs = []
+        for source, target in pairs:
+            run = engine(source, target)
+            costs.append(min(_seconds(run, pixels) for _ in range(repeat)) * 1e9 / count)
+        rows.append((name, costs))
+    before = rows[1][1]
+    for name, costs in rows:
+        figures = [f"{c:6.1f} ({b / c:4.1f}x)" for c, b in zip(costs, before, strict=True)]
+        print(f"   {name:58} {figures[0]:>15} {figures[1]:>14}")
+    print("   (Nx: how much faster than littlecms inside libvips, labd's route before)")
+
+
+def _embedded(photo: Path) -> bytes | None:
+    with Image.open(photo) as img:
+        icc = img.info.get("icc_profile")
+    return icc if isinstance(icc, bytes) and icc else None
+
+
+def _seconds(run: Callable[[bytearray], object], pixels: bytearray) -> float:
+    work = bytearray(pixels)
+    started = time.process_time()
+    run(work)
+    return time.process_time() - started
+
+
+def _by_tables(source: bytes, target: bytes) -> Callable[[bytearray], object]:
+    converter = jpegdecode.colour_tables(
+        source, target, "perceptual", black_point_compensation=True
+    )
+    assert converter is not None  # both pairs are as faithful as littlecms
+    return functools.partial(tables.apply, converter)
+
+
+def _by_libvips(source: bytes, target: bytes) -> Callable[[bytearray], object]:
+    def run(pixels: bytearray) -> object:
+        image = pyvips.Image.new_from_memory(pixels, len(pixels) // 3, 1, 3, "uchar")
+        image = image.copy(interpretation="srgb")
+        image.set_type(pyvips.GValue.blob_type, "icc-profile-data", source)
+        return image.icc_transform(
+            jpegdecode._profile_file(target), embedded=True, intent="perceptual"
+        ).write_to_memory()
+
+    return run
+
+
+def _by_littlecms(source: bytes, target: bytes) -> Callable[[bytearray], object]:
+    built = littlecms.Transform(
+        source,
+        target,
+        RenderingIntent.PERCEPTUAL,
+        black_point_compensation=True,
+        floats_in=False,
+        floats_out=False,
+    )
+    return lambda pixels: built.to_bytes(bytes(pixels))
+
+
+def _pillow_transform(source: bytes, target: bytes) -> ImageCms.ImageCmsTransform:
+    return ImageCms.buildTransform(
+        ImageCms.ImageCmsProfile(io.BytesIO(source)),
+        ImageCms.ImageCmsProfile(io.BytesIO(target)),
+        "RGB",
+        "RGB",
+        flags=ImageCms.Flags.BLACKPOINTCOMPENSATION,
+    )
+
+
+def _as_pillow(pixels: bytearray) -> Image.Image:
+    return Image.frombuffer("RGB", (len(pixels) // 3, 1), pixels, "raw", "RGB", 0, 1)
+
+
+def _by_pillow_lcms(source: bytes, target: bytes) -> Callable[[bytearray], object]:
+    built = _pillow_transform(source, target)
+    return lambda pixels: built.apply(_as_pillow(pixels))
+
+
+def _by_color3dlut(source: bytes, target: bytes) -> Callable[[bytearray], object]:
+    lut = colour.LutTransform(_pillow_transform(source, target))
+    lut.apply(Image.new("RGB", (1, 1)))  # samples the table
+    return lambda pixels: lut.apply(_as_pillow(pixels))
+
+
+_ENGINES: dict[str, Callable[[bytes, bytes], Callable[[bytearray], object]]] = {
+    "labd's tables (curves and matrix; 3D table), in place": _by_tables,
+    "littlecms inside libvips, transform built per picture": _by_libvips,
+    "littlecms 8-bit transform, built once (system library)": _by_littlecms,
+    "Pillow's LittleCMS, built once": _by_pillow_lcms,
+    "Pillow's Color3DLUT, 33-point table sampled once": _by_color3dlut,
+}
+
+
 # --- part 3: the command's start-up ----------------------------------------------------------
 
 
@@ -589,6 +711,8 @@ def main() -> None:
             per_product(every, args.products.split(","), args.repeat, folder)
         if counts and "3" in parts:
             startup(setup, max(counts), args.repeat, folder)
+        if "4" in parts:
+            colour_engines(setup, args.repeat)
         pages = sorted((folder / f"out-0-{counts[-1]}").glob("*.jpg")) if counts else []
         if args.pages and pages:
             book = [pages[n % len(pages)] for n in range(args.pages)]

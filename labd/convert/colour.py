@@ -3,9 +3,9 @@ printer's), with transforms built once per process.
 
 What this module builds decides, for every photo, whether a conversion is due and whether
 the profiles are usable; the conversion itself is done here for what Pillow finishes
-(PNG, TIFF, WebP, HEIF, CMYK and small JPEGs), and by littlecms inside libvips for the big
-camera JPEGs libvips finishes (labd.convert.jpegdecode.to_rgb, the same profiles,
-rendering intent and black point compensation).
+(PNG, TIFF, WebP, HEIF, CMYK and small JPEGs), and for the big camera JPEGs libvips
+finishes by labd's colour tables or littlecms inside libvips (labd.convert.jpegdecode.to_rgb,
+the same profiles, rendering intent and black point compensation).
 
 To sRGB, littlecms converts each image itself.  To a printer's profile (lookup tables, which
 littlecms evaluates per pixel at about twice a matrix profile's cost), an RGB photo goes

@@ -28,7 +28,6 @@ conversion per core).
 
 from __future__ import annotations
 
-import array
 import functools
 import logging
 import math
@@ -249,8 +248,8 @@ def colour_tables(
     converter: tables.Table | tables.Matrix
     try:
         exact = littlecms.Transform(icc, output, rendering, black_point_compensation=bpc)
-        source = littlecms.shaper(icc, tables.ONE + 1)
         target = littlecms.shaper(output, tables.ONE + 1)
+        source = None if target is None else littlecms.shaper(icc)
         if source is not None and target is not None:
             converter = tables.matrix(source, target)
         else:
@@ -265,7 +264,7 @@ def colour_tables(
         log.info("convert.colour_table_refused", reason=str(e))
         return None
     colours = tables.probe()
-    expected = rounded.to_bytes(array.array("f", (v / 255 for v in colours)))
+    expected = rounded.to_bytes(tables.as_floats(colours))
     converted = bytearray(colours)
     tables.apply(converter, converted)
     ours, theirs = (

@@ -96,14 +96,16 @@ class Shaper:
     matrix: tuple[float, ...]
     # Per channel: the curve at the 8-bit values (0..255), code value -> linear light.
     linear: tuple[tuple[float, ...], ...]
-    # Per channel: the inverse curve at n / (samples - 1), linear light -> code value (0..1).
+    # Per channel: the inverse curve at n / (samples - 1), linear light -> code value (0..1);
+    # empty where it was not asked for.
     encoded: tuple[tuple[float, ...], ...]
 
 
 @functools.lru_cache(maxsize=8)
-def shaper(icc: bytes, samples: int) -> Shaper | None:
+def shaper(icc: bytes, samples: int = 0) -> Shaper | None:
     """The matrix profile ``icc`` (primaries and curves; inverse curves at ``samples``
-    points), or None for any other profile (lookup tables) or one littlecms cannot read."""
+    points, none for 0), or None for any other profile (lookup tables) or one littlecms
+    cannot read."""
     lib = _library()
     if lib is None:
         raise RuntimeError(f"{LIBRARY} is not installed")
@@ -126,18 +128,24 @@ def shaper(icc: bytes, samples: int) -> Shaper | None:
             if not curve:
                 return None
             linear.append(tuple(lib.eval_curve(curve, v / 255) for v in range(256)))
-            inverse = lib.reverse_curve(curve)
-            if not inverse:
-                return None
-            try:
-                step = 1 / (samples - 1)
-                encoded.append(tuple(lib.eval_curve(inverse, n * step) for n in range(samples)))
-            finally:
-                lib.free_curve(inverse)
+            if samples:
+                encoded.append(_inverse_curve(lib, curve, samples))
     finally:
         lib.close(profile)
     matrix = tuple(columns[c][row] for row in range(3) for c in range(3))
     return Shaper(matrix, tuple(linear), tuple(encoded))
+
+
+def _inverse_curve(lib: _Lib, curve: int, samples: int) -> tuple[float, ...]:
+    """``curve`` inverted by littlecms, at n / (samples - 1)."""
+    inverse = lib.reverse_curve(curve)
+    if not inverse:
+        raise LittleCMSError("littlecms could not invert a tone curve")
+    try:
+        step = 1 / (samples - 1)
+        return tuple(lib.eval_curve(inverse, n * step) for n in range(samples))
+    finally:
+        lib.free_curve(inverse)
 
 
 class Transform:

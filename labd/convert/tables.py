@@ -116,6 +116,14 @@ def probe() -> bytes:
     return bytes(colours)
 
 
+def as_floats(colours: bytes) -> array.array[float]:
+    """8-bit values as floats, 0..1."""
+    return array.array("f", map(_FLOATS.__getitem__, colours))
+
+
+_FLOATS: Final = [v / 255 for v in range(256)]
+
+
 @dataclass(frozen=True)
 class Errors:
     """How far one result is from another, in code values: the most, and on average."""

@@ -111,7 +111,7 @@ def _errors(
         floats_in=False,
         floats_out=False,
     )
-    exact = rounded.to_bytes(array.array("f", (v / 255 for v in colours)))
+    exact = rounded.to_bytes(tables.as_floats(colours))
     return tables.errors(_probe_through(converter), exact), tables.errors(
         fast.to_bytes(colours), exact
     )
