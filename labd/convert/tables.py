@@ -47,10 +47,8 @@ _MAX_FRACTION_BITS: Final = 5
 _FIELD: Final = 21
 # Linear light 1.0 in the matrix kernel's fixed point (1.14, as littlecms' own).
 ONE: Final = 16384
-# A term of the matrix kernel: biased so that it is never below 0, and at most a third of
-# a 21-bit field (labd/convert/_tables.c).
-_BIAS: Final = 1 << 18
-_MAX_TERM: Final = ((1 << 21) - 1) // 3
+# The most a product of the matrix kernel may be in size: three and the rounding fit 32 bits.
+_MAX_PRODUCT: Final = 1 << 29
 # 0, 5, ... 255 on each channel: 140,608 colours a table is tried on.
 _PROBE_AXIS: Final = bytes(range(0, 256, 5))
 # How much worse than littlecms' 8-bit transform a table may be on average, in code values.
@@ -151,34 +149,48 @@ def errors(result: bytes | bytearray, expected: bytes | bytearray) -> Errors:
 
 @dataclass(frozen=True)
 class Matrix:
-    """A transform between two matrix profiles, packed for the kernel: for each channel and
-    8-bit value, its share of the three outputs' linear light (its matrix column times its
-    curve, 1.15 fixed point plus a bias, in three fields of a 64-bit word), and the
+    """A transform between two matrix profiles, packed for the kernel, as littlecms' 8-bit
+    transform computes it: for each channel and 8-bit value, a matrix value times its
+    linear light for each output (1.14 times 1.14, and a 0: four to a vector); and the
     output's inverse curves."""
 
-    terms: array.array[int]  # 3 x 256 native 64-bit words
+    terms: array.array[int]  # 3 x 256 x 4 native 32-bit integers
     curves_out: bytes  # ONE + 1 code values for each channel, or for all three
 
 
 def matrix(source: littlecms.Shaper, target: littlecms.Shaper) -> Matrix:
     """The transform from ``source`` to ``target`` (whose inverse curves were sampled at
-    ONE + 1 points): linear light in the one to XYZ, XYZ to linear light in the other.
-    Raises TableError where the matrix is too large for the kernel's fixed point (primaries
-    far wider than the output's)."""
-    into = _multiply(_inverse(target.matrix), source.matrix)
-    terms = array.array("Q")
+    ONE + 1 points): linear light in the one to XYZ, XYZ to linear light in the other, in
+    littlecms' fixed point and rounding (cmsopt.c, OptimizeMatrixShaper).  Raises
+    TableError where the matrix or the curves are too large for it (primaries far wider
+    than the output's)."""
+    into = [_fixed14(v) for v in _multiply(_inverse(target.matrix), source.matrix)]
+    terms = array.array("i")
     for channel, curve in enumerate(source.linear):
         column = into[channel::3]
         for linear in curve:
-            fields = [round(m * linear * 2 * ONE) + _BIAS for m in column]
-            if not all(0 <= v <= _MAX_TERM for v in fields):
+            products = [m * _fixed14(linear) for m in column]
+            if any(abs(v) > _MAX_PRODUCT for v in products):
                 raise TableError("the primaries are too far apart for a matrix")
-            terms.append(fields[0] | fields[1] << _FIELD | fields[2] << 2 * _FIELD)
-    curves = [bytes(min(255, max(0, round(v * 255))) for v in curve) for curve in target.encoded]
+            terms.extend((*products, 0))
+    curves = [bytes(map(_to_8_bits, curve)) for curve in target.encoded]
     if any(len(curve) != ONE + 1 for curve in curves):
         raise ValueError(f"the output curves do not have {ONE + 1} points")
     # One curve for all three where they are the same (sRGB): a third of the cache.
-    return Matrix(terms, curves[0] if curves[0] == curves[1] == curves[2] else b"".join(curves))
+    same = curves[0] == curves[1] == curves[2]
+    return Matrix(terms, curves[0] if same else b"".join(curves))
+
+
+def _fixed14(v: float) -> int:
+    """littlecms' DOUBLE_TO_1FIXED14."""
+    return math.floor(v * ONE + 0.5)
+
+
+def _to_8_bits(v: float) -> int:
+    """An output curve's value (0..1) as littlecms makes it 8-bit: clipped, to 16 bits
+    (_cmsQuickSaturateWord), then to 8 (FROM_16_TO_8)."""
+    word = min(65535, max(0, math.floor(min(1.0, max(0.0, v)) * 65535.0 + 0.5)))
+    return (word * 65281 + 8388608) >> 24
 
 
 def _multiply(a: Sequence[float], b: Sequence[float]) -> tuple[float, ...]:

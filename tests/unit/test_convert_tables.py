@@ -129,8 +129,8 @@ def test_a_printer_profile_becomes_a_3d_table_as_faithful_as_littlecms() -> None
 
 
 def test_two_matrix_profiles_give_littlecms_8bit_result() -> None:
-    """Adobe RGB to sRGB by curves and a matrix: littlecms' own 8-bit result (within one
-    code value at the most), saturated greens clipped as it clips them."""
+    """Adobe RGB to sRGB by curves and a matrix: littlecms' own 8-bit result, bit for bit
+    (its fixed point and rounding), saturated greens clipped as it clips them."""
     adobe = adobe_rgb_like_profile()
     converter = jpegdecode.colour_tables(
         adobe, colour.SRGB_ICC, "perceptual", black_point_compensation=True
@@ -144,7 +144,7 @@ def test_two_matrix_profiles_give_littlecms_8bit_result() -> None:
         floats_in=False,
         floats_out=False,
     )
-    assert tables.errors(_probe_through(converter), fast.to_bytes(tables.probe())).largest <= 1
+    assert _probe_through(converter) == fast.to_bytes(tables.probe())
     green = bytearray((0, 255, 0))
     tables.apply(converter, green)
     assert green[0] == 0
@@ -207,7 +207,7 @@ def test_a_matrix_too_large_for_the_kernel_is_refused() -> None:
         adobe_rgb_like_profile(), colour.SRGB_ICC, "relative", black_point_compensation=False
     )
     assert isinstance(converter, tables.Matrix)
-    bad = replace(converter, terms=array.array("Q", [2**21 - 1] * 768))
+    bad = replace(converter, terms=array.array("i", [2**29 + 1] * 3 * 256 * 4))
     pixels = bytearray(b"\x80" * 30)
     with pytest.raises(ValueError, match="too large"):
         tables.apply(bad, pixels)
