@@ -75,6 +75,7 @@ from labd.convert import (
     tables,
     turbojpeg,
 )
+from labd.convert import image as labd_image
 from labd.convert.job import peak_rss
 from labd.convert.pdf import bind_photobook
 from labd.model import Fit, Product, RenderingIntent
@@ -422,33 +423,30 @@ def _product_line(
 
 def _colour_seconds(product: Product, photo: Path) -> float:
     """CPU seconds of labd's colour step for ``photo`` (0: skipped), as labd does it for a
-    camera JPEG (jpegdecode.to_rgb): its tables applied to the photo decoded at M/8 where
-    labd's C module and the system's littlecms are there (the tables built beforehand, as a
-    warm worker has them), else littlecms in the libvips pipeline; measured as the work
-    with it less the same work without."""
-    data = photo.read_bytes()
-    with Image.open(io.BytesIO(data)) as img:
+    camera JPEG (jpegdecode.to_rgb: its tables on the print once made, or on the decoded
+    photo for a 20x30, the tables built beforehand, as a warm worker has them), measured as
+    labd's picture made with it less the same picture made without."""
+    with Image.open(photo) as img:
         icc = img.info.get("icc_profile")
-    if colour.transform_for(icc, "RGB", product) is None:
-        return 0.0
-    pixels, width, height, _ = _scaled_decode(data, product)
+        if colour.transform_for(icc, "RGB", product) is None:
+            return 0.0
 
-    def scaled() -> jpegdecode.Scaled:
-        """The decoded photo as decoded: the tables convert in place, and the cost of a
-        second pass over converted colours is not the cost of the first."""
-        fresh = bytearray(pixels)
-        plain = pyvips.Image.new_from_memory(fresh, width, height, 3, "uchar")
-        return jpegdecode.Scaled(plain, "RGB", memoryview(fresh))
+        def scaled() -> jpegdecode.Scaled:
+            """The photo decoded afresh: the tables convert in place, and a second pass over
+            converted colours does not cost what the first does."""
+            decoded = labd_image._decode(product, photo, img).image
+            assert isinstance(decoded, jpegdecode.Scaled)  # a camera JPEG: libvips' route
+            return decoded
 
-    jpegdecode.to_rgb(scaled(), icc, product)  # builds the tables, once per process
-    without = scaled()
-    started = time.process_time()
-    without.image.copy_memory()
-    plain = time.process_time() - started
-    with_colour = scaled()
-    started = time.process_time()
-    jpegdecode.to_rgb(with_colour, icc, product).image.copy_memory()
-    return max(0.0, time.process_time() - started - plain)
+        jpegdecode.to_rgb(scaled(), icc, product).image.copy_memory()  # builds the tables
+        without = scaled()
+        started = time.process_time()
+        without.image.copy_memory()
+        plain = time.process_time() - started
+        with_colour = scaled()
+        started = time.process_time()
+        jpegdecode.to_rgb(with_colour, icc, product).image.copy_memory()
+        return max(0.0, time.process_time() - started - plain)
 
 
 # --- part 4: colour engines side by side -----------------------------------------------------
