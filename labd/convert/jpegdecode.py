@@ -300,17 +300,23 @@ def colour_tables(
         log.info("convert.colour_table_refused", reason=str(e))
         return None
     colours = tables.probe()
-    expected = rounded.to_bytes(tables.as_floats(colours))
+    expected = rounded.to_bytes(tables.probe_floats())
     converted = bytearray(colours)
     tables.apply(converter, converted)
     ours, theirs = (
         tables.errors(converted, expected),
         tables.errors(fast.to_bytes(colours), expected),
     )
+    figures = {
+        "largest_error": ours.largest,
+        "mean_error": round(ours.mean, 4),
+        "littlecms_largest_error": theirs.largest,
+        "littlecms_mean_error": round(theirs.mean, 4),
+    }
     if not ours.within(theirs):
-        log.info("convert.colour_table_refused", table=str(ours), littlecms=str(theirs))
+        log.info("convert.colour_table_refused", reason="less faithful than littlecms", **figures)
         return None
-    log.debug("convert.colour_table", table=str(ours), littlecms=str(theirs))
+    log.debug("convert.colour_table", kind=type(converter).__name__.lower(), **figures)
     return converter
 
 

@@ -49,8 +49,8 @@ _FIELD: Final = 21
 ONE: Final = 16384
 # The most a product of the matrix kernel may be in size: three and the rounding fit 32 bits.
 _MAX_PRODUCT: Final = 1 << 29
-# 0, 5, ... 255 on each channel: 140,608 colours a table is tried on.
-_PROBE_AXIS: Final = bytes(range(0, 256, 5))
+# 0, 7, ... 252 and 255 on each channel: 54,872 colours a table is tried on (in 20 ms).
+_PROBE_AXIS: Final = bytes([*range(0, 256, 7), 255])
 # How much worse than littlecms' 8-bit transform a table may be on average, in code values.
 _MEAN_SLACK: Final = 0.02
 
@@ -85,26 +85,38 @@ def build(transform: FloatTransform, points: int = POINTS) -> Table:
     bits as their span allows (5, 1/32 of a code value, for a printer's profile; 2 for an
     Adobe RGB photo to sRGB, whose greens reach -5).  Raises TableError for a span of more
     than 8160 code values."""
-    axis = [n / (points - 1) for n in range(points)]
-    colours = array.array("f", (v for r in axis for g in axis for b in axis for v in (r, g, b)))
-    codes = [v * 255 for v in transform(colours)]
-    low, high = math.floor(min(0.0, *codes)), math.ceil(max(255.0, *codes))
+    outputs = transform(_grid(points))
+    low = math.floor(min(0.0, min(outputs) * 255))
+    high = math.ceil(max(255.0, max(outputs) * 255))
     bits = _MAX_FRACTION_BITS
     while bits and (high - low) << bits > _MAX_VALUE:
         bits -= 1
     if (high - low) << bits > _MAX_VALUE:
         raise TableError(f"outputs from {low} to {high}: more than a table holds")
     scale, offset = 1 << bits, -low
-    fixed = [round((v + offset) * scale) for v in codes]
-    entries = array.array(
-        "Q", (r | g << _FIELD | b << 2 * _FIELD for r, g, b in zip(*[iter(fixed)] * 3, strict=True))
+    # round((v * 255 + offset) * scale), mapped (108k values: 15 ms where a loop takes 60)
+    fixed = list(
+        map(round, map(float(offset * scale).__add__, map((255.0 * scale).__mul__, outputs)))
     )
+    entries = array.array("Q", map(_entry, fixed[0::3], fixed[1::3], fixed[2::3]))
     return Table(points, entries, bits, offset)
 
 
+def _entry(red: int, green: int, blue: int) -> int:
+    return red | green << _FIELD | blue << 2 * _FIELD
+
+
+@functools.cache
+def _grid(points: int) -> array.array[float]:
+    """Every colour of an even grid of ``points`` per axis, float RGB, red slowest."""
+    axis = [n / (points - 1) for n in range(points)]
+    return array.array("f", (v for r in axis for g in axis for b in axis for v in (r, g, b)))
+
+
+@functools.cache
 def probe() -> bytes:
-    """0, 5, ... 255 on each channel (140,608 colours), packed 8-bit RGB: what a table is
-    tried on."""
+    """0, 7, ... 252 and 255 on each channel (54,872 colours), packed 8-bit RGB: what a
+    table is tried on."""
     axis = _PROBE_AXIS
     n = len(axis)
     colours = bytearray(3 * n**3)
@@ -117,6 +129,12 @@ def probe() -> bytes:
 def as_floats(colours: bytes) -> array.array[float]:
     """8-bit values as floats, 0..1."""
     return array.array("f", map(_FLOATS.__getitem__, colours))
+
+
+@functools.cache
+def probe_floats() -> array.array[float]:
+    """probe() as floats, 0..1 (the array is shared: not to be changed)."""
+    return as_floats(probe())
 
 
 _FLOATS: Final = [v / 255 for v in range(256)]
