@@ -203,9 +203,10 @@ def to_rgb(scaled: Scaled, icc: bytes | None, product: Product) -> Scaled:
     be converted where they are.
 
     An RGB photo is converted by labd's colour tables (labd.convert.tables: curves and a
-    matrix, or a 3D table): the print once made, up to a 13x18 or so (_converted_print);
-    a bigger one in the decoder's buffer, before libvips resamples it (the rows the print
-    uses, no copy, no memory more: a 20x30 worker's peak stays at 85 MiB).
+    matrix, or a 3D table): a small print with far fewer pixels than the decoded photo once
+    made (_converted_print: a 10x15); otherwise in the decoder's buffer, before libvips
+    resamples it (the rows the print uses, no copy, no memory more: a 13x18 decoded with
+    barely more rows than it prints, a 20x30 whose worker's peak stays at 85 MiB).
     Otherwise (a grey photo, tables less faithful than littlecms, labd's C module not
     built) by littlecms in the pipeline, after the resampling.  The
     caller has built the same transform with Pillow once (labd.convert.colour), so the
@@ -219,8 +220,8 @@ def to_rgb(scaled: Scaled, icc: bytes | None, product: Product) -> Scaled:
             source, output, intent, black_point_compensation=product.black_point_compensation
         )
         if converter is not None:
-            width, height = scaled.size
-            if 3 * width * height <= _CONVERTED_PRINT:
+            size = 3 * scaled.size[0] * scaled.size[1]
+            if size <= _CONVERTED_PRINT and 4 * size <= 3 * scaled.source.nbytes:
                 return _converted_print(scaled, converter)
             tables.apply(converter, scaled.source)
             return Scaled(scaled.image, "RGB")
@@ -237,8 +238,8 @@ def to_rgb(scaled: Scaled, icc: bytes | None, product: Product) -> Scaled:
     return Scaled(image, "RGB")
 
 
-# The largest print (RGB bytes) labd makes whole to convert its colours: a 13x18 at 300 dpi
-# is 9.8 MB, a 20x30 26 MB (converted in the decoder's buffer instead).
+# The largest print (RGB bytes) labd makes whole to convert its colours, when it has at most
+# three quarters of the decoded pixels: a 10x15 (6.5 MB) is, a 20x30 (26 MB) is not.
 _CONVERTED_PRINT: Final = 16 << 20
 # Rows of the print libvips makes at a time there: libvips sets aside memory for each
 # strip through the resampling (a 10x15's worker peaks at 63 MiB with 16 rows, 67 with
@@ -248,10 +249,11 @@ _STRIP: Final = 32
 
 def _converted_print(scaled: Scaled, converter: tables.Table | tables.Matrix) -> Scaled:
     """The print ``scaled`` makes, made now and converted by ``converter``, a strip at a time
-    into one buffer (a print-sized buffer more: 6.5 MB for a 10x15).  Colours converted
-    after the resampling, as littlecms did, are nearer the exact reference (bench/quality.py:
-    mean ΔE2000 0.19 against 0.20 before it for an Adobe RGB 13x18), and a camera photo
-    decoded for a 10x15 has 1.6 times the print's pixels to convert."""
+    into one buffer (a print-sized buffer more: 6.5 MB for a 10x15).  For a print with
+    far fewer pixels than the decoded photo (a 10x15 from a camera: 2.2 MP against 3.4):
+    fewer to convert, and colours converted after the resampling, as littlecms did, nearer
+    the exact reference (bench/quality.py: mean ΔE2000 0.159 for an Adobe RGB 10x15,
+    0.185 converted before)."""
     width, height = scaled.size
     row = 3 * width
     pixels = bytearray(row * height)
