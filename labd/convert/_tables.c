@@ -135,6 +135,16 @@ largest(const uint64_t *table, size_t entries)
     return most;
 }
 
+/* A call's result, its buffers released: None, or ValueError(error) with nothing changed. */
+static PyObject *
+result(const char *error)
+{
+    if (error == NULL)
+        Py_RETURN_NONE;
+    PyErr_SetString(PyExc_ValueError, error);
+    return NULL;
+}
+
 PyDoc_STRVAR(apply_table_doc,
 "apply_table(pixels, table, points, fraction_bits, offset)\n--\n\n"
 "Convert the 8-bit RGB ``pixels`` (a writable buffer, 3 bytes a pixel) in place through\n"
@@ -178,11 +188,7 @@ py_apply_table(PyObject *module, PyObject *args)
     }
     PyBuffer_Release(&pixels);
     PyBuffer_Release(&table);
-    if (error != NULL) {
-        PyErr_SetString(PyExc_ValueError, error);
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    return result(error);
 }
 
 /* 1.14 fixed point: linear light 0..1 as 0..ONE. */
@@ -274,11 +280,7 @@ py_apply_matrix(PyObject *module, PyObject *args)
     PyBuffer_Release(&pixels);
     PyBuffer_Release(&in);
     PyBuffer_Release(&out);
-    if (error != NULL) {
-        PyErr_SetString(PyExc_ValueError, error);
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    return result(error);
 }
 
 static PyMethodDef methods[] = {

@@ -23,8 +23,9 @@ import ctypes
 import functools
 import weakref
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
+from labd.convert import clib
 from labd.model import RenderingIntent
 
 LIBRARY: Final = "liblcms2.so.2"
@@ -46,33 +47,27 @@ class _Lib:
 
     def __init__(self, lib: ctypes.CDLL) -> None:
         handle, u32 = ctypes.c_void_p, ctypes.c_uint32
-        self.open = _typed(lib.cmsOpenProfileFromMem, handle, ctypes.c_char_p, u32)
-        self.close = _typed(lib.cmsCloseProfile, ctypes.c_int, handle)
+        self.open = clib.typed(lib.cmsOpenProfileFromMem, handle, ctypes.c_char_p, u32)
+        self.close = clib.typed(lib.cmsCloseProfile, ctypes.c_int, handle)
         # input profile and format, output profile and format, intent, flags
-        self.create = _typed(lib.cmsCreateTransform, handle, handle, u32, handle, u32, u32, u32)
-        self.delete = _typed(lib.cmsDeleteTransform, None, handle)
+        self.create = clib.typed(lib.cmsCreateTransform, handle, handle, u32, handle, u32, u32, u32)
+        self.delete = clib.typed(lib.cmsDeleteTransform, None, handle)
         # transform, input, output, pixels
-        self.do = _typed(lib.cmsDoTransform, None, handle, ctypes.c_void_p, ctypes.c_void_p, u32)
-        self.is_matrix_shaper = _typed(lib.cmsIsMatrixShaper, ctypes.c_int, handle)
-        self.read_tag = _typed(lib.cmsReadTag, handle, handle, u32)
-        self.eval_curve = _typed(lib.cmsEvalToneCurveFloat, ctypes.c_float, handle, ctypes.c_float)
-        self.reverse_curve = _typed(lib.cmsReverseToneCurve, handle, handle)
-        self.free_curve = _typed(lib.cmsFreeToneCurve, None, handle)
-
-
-def _typed(function: Any, restype: Any, *argtypes: Any) -> Any:
-    """``function`` of the library with its C signature (ctypes checks the arguments)."""
-    function.restype = restype
-    function.argtypes = list(argtypes)
-    return function
+        self.do = clib.typed(
+            lib.cmsDoTransform, None, handle, ctypes.c_void_p, ctypes.c_void_p, u32
+        )
+        self.is_matrix_shaper = clib.typed(lib.cmsIsMatrixShaper, ctypes.c_int, handle)
+        self.read_tag = clib.typed(lib.cmsReadTag, handle, handle, u32)
+        self.eval_curve = clib.typed(
+            lib.cmsEvalToneCurveFloat, ctypes.c_float, handle, ctypes.c_float
+        )
+        self.reverse_curve = clib.typed(lib.cmsReverseToneCurve, handle, handle)
+        self.free_curve = clib.typed(lib.cmsFreeToneCurve, None, handle)
 
 
 @functools.cache
 def _library() -> _Lib | None:
-    try:
-        return _Lib(ctypes.CDLL(LIBRARY))
-    except (OSError, AttributeError):
-        return None
+    return clib.load(LIBRARY, _Lib)
 
 
 def available() -> bool:

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import ctypes
 import functools
-from typing import Any, Final
+from typing import Final
+
+from labd.convert import clib
 
 # turbojpeg.h
 _TJPF_RGB: Final = 0
@@ -40,30 +42,20 @@ class _Lib:
     def __init__(self, lib: ctypes.CDLL) -> None:
         handle, int_, out_int = ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int)
         data = (ctypes.c_char_p, ctypes.c_ulong)  # a JPEG and its length
-        self.init = _typed(lib.tjInitDecompress, handle)
+        self.init = clib.typed(lib.tjInitDecompress, handle)
         # handle, JPEG; its width, height, subsampling, colour space
-        self.header = _typed(lib.tjDecompressHeader3, int_, handle, *data, *[out_int] * 4)
+        self.header = clib.typed(lib.tjDecompressHeader3, int_, handle, *data, *[out_int] * 4)
         # handle, JPEG, the pixels' buffer, width, pitch, height, pixel format, flags
-        self.decompress = _typed(
+        self.decompress = clib.typed(
             lib.tjDecompress2, int_, handle, *data, ctypes.c_void_p, *[int_] * 5
         )
-        self.error = _typed(lib.tjGetErrorStr2, ctypes.c_char_p, handle)
-        self.destroy = _typed(lib.tjDestroy, int_, handle)
-
-
-def _typed(function: Any, restype: Any, *argtypes: Any) -> Any:
-    """``function`` of the library with its C signature (ctypes checks the arguments)."""
-    function.restype = restype
-    function.argtypes = list(argtypes)
-    return function
+        self.error = clib.typed(lib.tjGetErrorStr2, ctypes.c_char_p, handle)
+        self.destroy = clib.typed(lib.tjDestroy, int_, handle)
 
 
 @functools.cache
 def _library() -> _Lib | None:
-    try:
-        return _Lib(ctypes.CDLL(LIBRARY))
-    except (OSError, AttributeError):  # not installed, or too old to have these functions
-        return None
+    return clib.load(LIBRARY, _Lib)
 
 
 def available() -> bool:

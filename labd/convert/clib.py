@@ -1,0 +1,26 @@
+"""What labd's ctypes bindings to system libraries share (labd.convert.turbojpeg,
+labd.convert.littlecms): typing a function, and loading a library that may be missing."""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+Bound = TypeVar("Bound")
+
+
+def typed(function: Any, restype: Any, *argtypes: Any) -> Any:
+    """``function`` of a library with its C signature (ctypes checks the arguments)."""
+    function.restype = restype
+    function.argtypes = list(argtypes)
+    return function
+
+
+def load(library: str, bind: Callable[[ctypes.CDLL], Bound]) -> Bound | None:
+    """``bind`` applied to the shared ``library``; None where it is not installed, or too
+    old to have the functions ``bind`` types."""
+    try:
+        return bind(ctypes.CDLL(library))
+    except (OSError, AttributeError):
+        return None
