@@ -1,5 +1,7 @@
-"""The system's LittleCMS 2, for one thing: a colour transform evaluated exactly, in floating
-point, to sample labd's 3D tables from (labd.convert.lut3d).
+"""The system's LittleCMS 2, for labd's colour tables (labd.convert.tables): a transform
+evaluated exactly, in floating point, to sample a 3D table from and to try a table against;
+littlecms' own 8-bit transform, to compare with; and a matrix profile's primaries and
+curves, for the matrix path.
 
 Pillow's and libvips' LittleCMS give 8 or 16 bits a channel, and at those depths littlecms
 itself approximates a transform by a table (16-bit) or clips what the output profile
@@ -11,9 +13,11 @@ the profiles' curves and matrices as they are and, for matrix profiles, does not
 and clips after interpolating, as littlecms' 8-bit transform does.
 
 A small ctypes binding to Debian's ``liblcms2-2`` (the library Pillow and libvips bundle
-their own copies of): cmsOpenProfileFromMem, cmsCreateTransform, cmsDoTransform,
-cmsDeleteTransform, cmsCloseProfile.  Where it is missing, :func:`available` says so and
-labd converts colours with libvips' littlecms, photo by photo.
+their own copies of, without a way in): cmsOpenProfileFromMem, cmsCloseProfile,
+cmsCreateTransform, cmsDoTransform, cmsDeleteTransform, cmsIsMatrixShaper, cmsReadTag,
+cmsEvalToneCurveFloat, cmsReverseToneCurve, cmsFreeToneCurve.  Where it is missing,
+:func:`available` says so and labd converts colours with libvips' littlecms, photo by
+photo.
 """
 
 from __future__ import annotations

@@ -1,22 +1,26 @@
-"""An RGB colour transform folded into a 3D lookup table, applied in place by labd's C
-module (labd/convert/_tables.c).
+"""Colour transforms of 8-bit RGB as tables, applied in place by labd's C module
+(labd/convert/_tables.c).
 
 A camera JPEG for a printer's profile, or an Adobe RGB photo for an sRGB print, needs its
-colours converted.  littlecms, inside libvips, rebuilds the transform for every photo (31
-ms for a printer's lookup-table profile, 3 ms for a matrix profile) and then spends about
-20 ns a pixel on it on the lab's print server; Pillow's LittleCMS and its Color3DLUT filter
-are no faster per pixel.  That was a third of the cost of a 20x30 print.  Here the
-transform is sampled once per process and profile pair into a table of 33 points per axis
-(what littlecms itself builds for 8-bit RGB), with 16 bits per sample (libvips' littlecms,
-the same profiles, rendering intent and black point compensation), and applied by
-tetrahedral interpolation (littlecms' method for RGB) in about 4 ns a pixel: within one
-code value of littlecms' own result.  bench/convert.py measures the cost, bench/quality.py
-the result against an exact full-size reference.
+colours converted.  littlecms, inside libvips, rebuilt the transform for every photo (31
+ms for a printer's lookup-table profile, 3 ms for a matrix profile) and then spent 11-22 ns
+a pixel on the lab's print server; Pillow's LittleCMS and its Color3DLUT filter are no
+faster.  That was a third of the cost of a 20x30 print.  Here a transform becomes, once
+per process and profile pair, from littlecms' exact floating-point transform
+(labd.convert.littlecms):
 
-labd.convert.jpegdecode applies the table to the decoded photo before libvips resamples it,
-in the decoder's own buffer: no copy, no more memory.  Where the module was not built (no C
-compiler when labd was installed) :func:`available` is false, libvips' littlecms converts
-the colours as before, and `labd doctor` says so.
+- between two matrix profiles, a :class:`Matrix`: curves and a matrix in littlecms' own
+  8-bit fixed point and rounding, its result to the bit, in 2 ns a pixel;
+- otherwise a :class:`Table`: 33 points per axis (what littlecms builds for 8-bit RGB),
+  tetrahedral interpolation (its method), values outside 0..255 kept and clipped after
+  interpolating, in about 4 ns a pixel.
+
+Before use, each is tried against the exact transform on 54,872 colours (:func:`errors`)
+and kept only where it is as faithful as littlecms' own 8-bit transform
+(labd.convert.jpegdecode.colour_tables).  bench/convert.py measures the cost (part 4: the
+engines side by side), bench/quality.py the result against an exact full-size reference.
+Where the module was not built (no C compiler when labd was installed) :func:`available`
+is false, littlecms inside libvips converts the colours, and `labd doctor` says so.
 """
 
 from __future__ import annotations
