@@ -500,9 +500,7 @@ def _seconds(run: Callable[[bytearray], object], pixels: bytearray) -> float:
 
 
 def _by_tables(source: bytes, target: bytes) -> Callable[[bytearray], object]:
-    converter = jpegdecode.colour_tables(
-        source, target, "perceptual", black_point_compensation=True
-    )
+    converter = tables.for_profiles(source, target, "perceptual", black_point_compensation=True)
     assert converter is not None  # both pairs are as faithful as littlecms
     return functools.partial(tables.apply, converter)
 

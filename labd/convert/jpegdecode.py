@@ -42,8 +42,8 @@ import pyvips
 import structlog
 from PIL import Image
 
-from labd.convert import colour, littlecms, tables, turbojpeg
-from labd.model import Product, RenderingIntent
+from labd.convert import colour, tables, turbojpeg
+from labd.model import Product
 
 # libvips' own messages would put details of customer files into labd's log; the caller
 # reports what went wrong instead.
@@ -53,8 +53,6 @@ pyvips.cache_set_max_files(0)
 pyvips.concurrency_set(1)
 pyvips.block_untrusted_set(state=True)
 pyvips.operation_block_set("VipsForeignLoad", state=True)  # no file is parsed by libvips
-
-log = structlog.get_logger(__name__)
 
 # Pillow's mode of the opened JPEG -> (libjpeg-turbo's colour space, bands).  CMYK stays
 # with Pillow, which knows Adobe's inverted CMYK.
@@ -216,7 +214,7 @@ def to_rgb(scaled: Scaled, icc: bytes | None, product: Product) -> Scaled:
     output = colour.output_icc(product)
     intent = product.rendering_intent.value
     if scaled.mode == "RGB" and scaled.source is not None and tables.available():
-        converter = colour_tables(
+        converter = tables.for_profiles(
             source, output, intent, black_point_compensation=product.black_point_compensation
         )
         if converter is not None:
@@ -268,58 +266,6 @@ def _converted_print(scaled: Scaled, converter: tables.Table | tables.Matrix) ->
     except pyvips.Error as e:
         raise DecodeError("libvips could not make the print") from e
     return Scaled(image, "RGB")
-
-
-@functools.lru_cache(maxsize=8)  # 0.3 MB each; a lab sees few profile pairs
-def colour_tables(
-    icc: bytes, output: bytes, intent: str, *, black_point_compensation: bool
-) -> tables.Table | tables.Matrix | None:
-    """The transform from ``icc`` to ``output`` as tables, built once per process from
-    littlecms' exact transform (labd.convert.littlecms; 0.1-0.2 s): curves and a matrix
-    between two matrix profiles, a 3D table otherwise.  None where they are further from
-    the exact transform than littlecms' own 8-bit transform (what libvips would use), or the
-    system's littlecms is missing: libvips' littlecms converts each photo then."""
-    if not littlecms.available():
-        return None
-    rendering = RenderingIntent(intent)
-    bpc = black_point_compensation
-    converter: tables.Table | tables.Matrix
-    try:
-        exact = littlecms.Transform(icc, output, rendering, black_point_compensation=bpc)
-        target = littlecms.shaper(output, tables.ONE + 1)
-        source = None if target is None else littlecms.shaper(icc)
-        if source is not None and target is not None:
-            converter = tables.matrix(source, target)
-        else:
-            converter = tables.build(exact.to_floats)
-        fast = littlecms.Transform(
-            icc, output, rendering, black_point_compensation=bpc, floats_in=False, floats_out=False
-        )
-        rounded = littlecms.Transform(
-            icc, output, rendering, black_point_compensation=bpc, floats_out=False
-        )
-    except (littlecms.LittleCMSError, tables.TableError) as e:
-        log.info("convert.colour_table_refused", reason=str(e))
-        return None
-    colours = tables.probe()
-    expected = rounded.to_bytes(tables.probe_floats())
-    converted = bytearray(colours)
-    tables.apply(converter, converted)
-    ours, theirs = (
-        tables.errors(converted, expected),
-        tables.errors(fast.to_bytes(colours), expected),
-    )
-    figures = {
-        "largest_error": ours.largest,
-        "mean_error": round(ours.mean, 4),
-        "littlecms_largest_error": theirs.largest,
-        "littlecms_mean_error": round(theirs.mean, 4),
-    }
-    if not ours.within(theirs):
-        log.info("convert.colour_table_refused", reason="less faithful than littlecms", **figures)
-        return None
-    log.debug("convert.colour_table", kind=type(converter).__name__.lower(), **figures)
-    return converter
 
 
 def grey_to_rgb(scaled: Scaled) -> Scaled:

@@ -17,7 +17,7 @@ per process and profile pair, from littlecms' exact floating-point transform
 
 Before use, each is tried against the exact transform on 54,872 colours (:func:`errors`)
 and kept only where it is as faithful as littlecms' own 8-bit transform
-(labd.convert.jpegdecode.colour_tables).  bench/convert.py measures the cost (part 4: the
+(:func:`for_profiles`).  bench/convert.py measures the cost (part 4: the
 engines side by side), bench/quality.py the result against an exact full-size reference.
 Where the module was not built (no C compiler when labd was installed) :func:`available`
 is false, littlecms inside libvips converts the colours, and `labd doctor` says so.
@@ -32,14 +32,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, TypeAlias
 
+import structlog
 from PIL import Image, ImageChops
 
 from labd.convert import littlecms
+from labd.model import RenderingIntent
 
 try:
     from labd.convert import _tables
 except ImportError:  # not built: see available()
     _tables = None  # type: ignore[assignment]
+
+log = structlog.get_logger(__name__)
 
 # Points per axis: littlecms' own for 8-bit RGB transforms.
 POINTS: Final = 33
@@ -234,6 +238,58 @@ def _inverse(m: Sequence[float]) -> tuple[float, ...]:
         d * h - e * g, b * g - a * h, a * e - b * d,
     )  # fmt: skip
     return tuple(v / det for v in cofactors)
+
+
+@functools.lru_cache(maxsize=8)  # 0.3 MB each; a lab sees few profile pairs
+def for_profiles(
+    icc: bytes, output: bytes, intent: str, *, black_point_compensation: bool
+) -> Table | Matrix | None:
+    """The transform from ``icc`` to ``output`` as tables, built once per process from
+    littlecms' exact transform (labd.convert.littlecms; 60-110 ms): curves and a matrix
+    between two matrix profiles, a 3D table otherwise.  None where they are further from
+    the exact transform than littlecms' own 8-bit transform (what libvips would use), or the
+    system's littlecms is missing: libvips' littlecms converts each photo then."""
+    if not littlecms.available():
+        return None
+    rendering = RenderingIntent(intent)
+    bpc = black_point_compensation
+    converter: Table | Matrix
+    try:
+        exact = littlecms.Transform(icc, output, rendering, black_point_compensation=bpc)
+        target = littlecms.shaper(output, ONE + 1)
+        source = None if target is None else littlecms.shaper(icc)
+        if source is not None and target is not None:
+            converter = matrix(source, target)
+        else:
+            converter = build(exact.to_floats)
+        fast = littlecms.Transform(
+            icc, output, rendering, black_point_compensation=bpc, floats_in=False, floats_out=False
+        )
+        rounded = littlecms.Transform(
+            icc, output, rendering, black_point_compensation=bpc, floats_out=False
+        )
+    except (littlecms.LittleCMSError, TableError) as e:
+        log.info("convert.colour_table_refused", reason=str(e))
+        return None
+    colours = probe()
+    expected = rounded.to_bytes(probe_floats())
+    converted = bytearray(colours)
+    apply(converter, converted)
+    ours, theirs = (
+        errors(converted, expected),
+        errors(fast.to_bytes(colours), expected),
+    )
+    figures = {
+        "largest_error": ours.largest,
+        "mean_error": round(ours.mean, 4),
+        "littlecms_largest_error": theirs.largest,
+        "littlecms_mean_error": round(theirs.mean, 4),
+    }
+    if not ours.within(theirs):
+        log.info("convert.colour_table_refused", reason="less faithful than littlecms", **figures)
+        return None
+    log.debug("convert.colour_table", kind=type(converter).__name__.lower(), **figures)
+    return converter
 
 
 def apply(converter: Table | Matrix, pixels: bytearray | memoryview) -> None:

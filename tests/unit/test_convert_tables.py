@@ -119,7 +119,7 @@ def _errors(
 
 def test_a_printer_profile_becomes_a_3d_table_as_faithful_as_littlecms() -> None:
     printer = rgb_lut_profile("Test printer")
-    converter = jpegdecode.colour_tables(
+    converter = tables.for_profiles(
         colour.SRGB_ICC, printer, "perceptual", black_point_compensation=True
     )
     assert isinstance(converter, tables.Table)
@@ -132,7 +132,7 @@ def test_two_matrix_profiles_give_littlecms_8bit_result() -> None:
     """Adobe RGB to sRGB by curves and a matrix: littlecms' own 8-bit result, bit for bit
     (its fixed point and rounding), saturated greens clipped as it clips them."""
     adobe = adobe_rgb_like_profile()
-    converter = jpegdecode.colour_tables(
+    converter = tables.for_profiles(
         adobe, colour.SRGB_ICC, "perceptual", black_point_compensation=True
     )
     assert isinstance(converter, tables.Matrix)
@@ -203,7 +203,7 @@ def test_read_only_pixels_are_refused() -> None:
 
 
 def test_a_matrix_too_large_for_the_kernel_is_refused() -> None:
-    converter = jpegdecode.colour_tables(
+    converter = tables.for_profiles(
         adobe_rgb_like_profile(), colour.SRGB_ICC, "relative", black_point_compensation=False
     )
     assert isinstance(converter, tables.Matrix)
@@ -242,10 +242,10 @@ def test_a_camera_jpeg_for_a_printer_is_converted_by_its_table(
     does without labd's C module) within JPEG rounding; the table is built once."""
     src = make_photo(tmp_path / "in.jpg", (3000, 2000), noise=6)
     product = _printer_product()
-    jpegdecode.colour_tables.cache_clear()
+    tables.for_profiles.cache_clear()
     by_table = convert_image(product, src, out_dir / "table.jpg")
     convert_image(product, src, out_dir / "again.jpg")
-    info = jpegdecode.colour_tables.cache_info()
+    info = tables.for_profiles.cache_info()
     assert (info.misses, info.hits) == (1, 1)
     monkeypatch.setattr(tables, "_tables", None)  # as if the C module had not been built
     assert not tables.available()
