@@ -118,7 +118,7 @@ def check_installation(config: Config, user: str = SERVICE_USER) -> list[Finding
         else:
             findings.append(_ok(f"{what} {folder}: mode 0700, owned by {user}"))
     findings.extend(_free_space(config))
-    findings.append(_jpeg_decoder())
+    findings.extend(_decoders())
     findings.append(_colour_tables())
     if config.journal.postgres is not None:
         return findings  # no journal file here: check_journal looks at the database
@@ -135,27 +135,37 @@ def check_installation(config: Config, user: str = SERVICE_USER) -> list[Finding
     return findings
 
 
-def _jpeg_decoder() -> Finding:
-    """Whether conversion has libjpeg-turbo's TurboJPEG library (Debian's libturbojpeg0):
-    without it labd still prints, decoding camera JPEGs whole with Pillow."""
-    from labd.convert import turbojpeg  # noqa: PLC0415  (the conversion: Pillow, libvips)
+def _decoders() -> list[Finding]:
+    """Whether conversion has the system libraries that decode photos at the print's scale
+    (Debian's libturbojpeg0 for JPEG, libwebp7 for WebP): without one, labd still prints,
+    decoding those photos whole with Pillow."""
+    from labd.convert import turbojpeg, webp  # noqa: PLC0415  (the conversion: Pillow, libvips)
 
-    if turbojpeg.available():
-        return _ok(f"{turbojpeg.LIBRARY}: camera JPEGs decoded at the print's scale")
-    return Finding(
-        ok=True,
-        warning=True,
-        what=f"{turbojpeg.LIBRARY} not found: camera JPEGs are decoded whole by Pillow "
-        "(slower, and more memory per conversion)",
-        fix="apt-get install libturbojpeg0",
-    )
+    findings = []
+    for library, available, photos, package in (
+        (turbojpeg.LIBRARY, turbojpeg.available(), "camera JPEGs", "libturbojpeg0"),
+        (webp.LIBRARY, webp.available(), "WebP photos", "libwebp7"),
+    ):
+        if available:
+            findings.append(_ok(f"{library}: {photos} decoded at the print's scale"))
+        else:
+            findings.append(
+                Finding(
+                    ok=True,
+                    warning=True,
+                    what=f"{library} not found: {photos} are decoded whole by Pillow "
+                    "(slower, and more memory per conversion)",
+                    fix=f"apt-get install {package}",
+                )
+            )
+    return findings
 
 
 def _colour_tables() -> Finding:
     """Whether conversion has labd's C module and the system's littlecms (Debian's
     liblcms2-2) for its colour tables: without them labd still converts colours, with
     littlecms photo by photo."""
-    from labd.convert import littlecms, tables  # noqa: PLC0415  (as _jpeg_decoder)
+    from labd.convert import littlecms, tables  # noqa: PLC0415  (as _decoders)
 
     if tables.available() and littlecms.available():
         return _ok(f"colour tables: labd's C module and {littlecms.LIBRARY}")

@@ -312,8 +312,8 @@ def _decode(
                 low_resolution_note(product, src.name, ppi), rule=RULE_LOW_RESOLUTION
             )
         need = _decode_size(img, product)
-        fits = fast and img.format == "JPEG"
-        scaled = _decode_jpeg(product, src, img, need, target) if fits else None
+        fits = fast and img.format in _SCALED_DECODERS
+        scaled = _decode_scaled(product, src, img, need, target) if fits else None
         if scaled is None:
             img.draft("RGB", need)  # a no-op but for JPEG
             img.load()
@@ -338,30 +338,34 @@ def _decode(
     )
 
 
-def _decode_jpeg(
+def _decode_scaled(
     product: Product,
     src: Path,
     img: ImageFile.ImageFile,
     need: tuple[int, int],
     target: tuple[int, int],
 ) -> jpegdecode.Scaled | None:
-    """A big RGB or grey JPEG decoded at the smallest DCT scale, to be resampled for the print
-    and turned upright (see labd.convert.jpegdecode); None: decode it with Pillow.
+    """A big RGB or grey JPEG decoded at the smallest DCT scale, or a WebP decoded at the
+    size ``need``, to be resampled for the print and turned upright (see
+    labd.convert.jpegdecode); None: decode it with Pillow.
 
-    On damaged data libjpeg-turbo's error is not passed on: Pillow decodes the file again
+    On damaged data the decoder's error is not passed on: Pillow decodes the file again
     and says what is wrong in the words the other formats use, and tells a damaged file
     from a failing disk.
     """
     orientation = _orientation(img)
     stored = _turned(target, orientation)
+    decoder = _SCALED_DECODERS[img.format or ""]
     try:
-        return jpegdecode.decode_scaled(
-            src, img, need, lambda size: _scaling(product, size, stored), orientation
-        )
+        return decoder(src, img, need, lambda size: _scaling(product, size, stored), orientation)
     except jpegdecode.DecodeError:
         # Not the error's text: it may describe the customer's file.
-        log.debug("convert.jpeg_fallback")
+        log.debug("convert.scaled_decode_fallback", format=img.format)
         return None
+
+
+# Formats whose decoder scales the photo down to what the print needs as it decodes.
+_SCALED_DECODERS: Final = {"JPEG": jpegdecode.decode_scaled, "WEBP": jpegdecode.decode_webp}
 
 
 def _decode_size(img: ImageFile.ImageFile, product: Product) -> tuple[int, int]:

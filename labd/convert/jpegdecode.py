@@ -16,14 +16,16 @@ picture held whole (27 MB for a 20x30, where handing the print to Pillow held th
 print-sized copies more, 144 MiB a worker at the peak instead of 88).  bench/convert.py
 measures it against the limit route (the same decode, resize and encode, nothing else).
 
-Every other input stays with Pillow: CMYK JPEGs, JPEGs the print needs whole (M = 8), PNG,
-TIFF, WebP, HEIF; so does a grey photo with a grey profile, and the encoding of a 4:2:2
-product (libvips encodes 4:4:4 and 4:2:0 only).  The caller has opened the file with Pillow
-first, so the format, size, EXIF and ICC profile have been checked there, and
-labd.convert.colour has decided whether a colour conversion is due.  libvips only ever
-works on pixels handed to it: every loader of its own is blocked, its operation cache keeps
-nothing (no customer pixels outlive a conversion), and it uses one thread (labd runs one
-conversion per core).
+WebP photos take the same route (decode_webp): libwebp scales them to the size the print
+needs as it decodes (labd.convert.webp), where Pillow held the whole photo several times
+over (17 bytes a pixel).  Every other input stays with Pillow: CMYK JPEGs, JPEGs the print
+needs whole (M = 8), PNG, TIFF, HEIF; so does a grey photo with a grey profile, and the
+encoding of a 4:2:2 product (libvips encodes 4:4:4 and 4:2:0 only).  The caller has
+opened the file with Pillow first, so the format, size, EXIF and ICC profile have been
+checked there, and labd.convert.colour has decided whether a colour conversion is due.
+libvips only ever works on pixels handed to it: every loader of its own is blocked, its
+operation cache keeps nothing (no customer pixels outlive a conversion), and it uses one
+thread (labd runs one conversion per core).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ import pyvips
 import structlog
 from PIL import Image
 
-from labd.convert import colour, tables, turbojpeg
+from labd.convert import colour, tables, turbojpeg, webp
 from labd.model import Product
 
 # libvips' own messages would put details of customer files into labd's log; the caller
@@ -82,13 +84,13 @@ def pipeline_run() -> bool:
 
 
 @functools.cache
-def _say_missing() -> None:
-    """Once per process: camera JPEGs go the slow way, and how to mend it."""
+def _say_missing(event: str, library: str, what: str, package: str) -> None:
+    """Once per process and library: ``what`` goes the slow way, and how to mend it."""
     structlog.get_logger(__name__).warning(
-        "convert.libturbojpeg_missing",
-        library=turbojpeg.LIBRARY,
-        effect="big JPEGs are decoded whole by Pillow: slower, and more memory",
-        fix="install Debian's libturbojpeg0",
+        event,
+        library=library,
+        effect=f"{what} decoded whole by Pillow: slower, and more memory",
+        fix=f"install Debian's {package}",
     )
 
 
@@ -155,7 +157,9 @@ def decode_scaled(
     if space is None or eighths == EIGHTHS:
         return None  # Pillow decodes a whole JPEG as fast
     if not turbojpeg.available():
-        _say_missing()
+        _say_missing(
+            "convert.libturbojpeg_missing", turbojpeg.LIBRARY, "big JPEGs are", "libturbojpeg0"
+        )
         return None
     colourspace, bands = space
     try:
@@ -164,11 +168,52 @@ def decode_scaled(
         pixels, width, height = turbojpeg.decode(data, colourspace, eighths, size=img.size)
     except turbojpeg.TurboJPEGError as e:
         raise DecodeError(str(e)) from e
+    return _scaled(pixels, (width, height), bands, img.mode, plan=plan, orientation=orientation)
+
+
+def decode_webp(
+    src: Path, img: Image.Image, need: tuple[int, int], plan: Plan, orientation: int = 1
+) -> Scaled | None:
+    """Decode the still WebP ``src`` (opened by Pillow as ``img``) scaled by libwebp to
+    ``need`` (at most its own size), and scale it as ``plan`` says: as decode_scaled does
+    for a JPEG.  A photo with transparency is put on white.  Returns None where libwebp is
+    missing (the caller decodes with Pillow); raises DecodeError for what libwebp refuses,
+    so that Pillow judges the file in the words the other formats use.
+    """
+    if not webp.available():
+        _say_missing("convert.libwebp_missing", webp.LIBRARY, "WebP photos are", "libwebp7")
+        return None
+    size = (int(img.size[0]), int(img.size[1]))
+    scaled = (min(need[0], size[0]), min(need[1], size[1]))
+    try:
+        pixels, bands = webp.decode(src.read_bytes(), size, scaled)
+    except webp.WebPError as e:
+        raise DecodeError(str(e)) from e
+    return _scaled(pixels, scaled, bands, "RGB", plan=plan, orientation=orientation)
+
+
+def _scaled(
+    pixels: bytearray,
+    size: tuple[int, int],
+    bands: int,
+    mode: str,
+    *,
+    plan: Plan,
+    orientation: int,
+) -> Scaled:
+    """The decoder's ``pixels`` (``size``, ``bands`` of 8 bits: grey, RGB, or RGBA with its
+    colours premultiplied) as the print's picture: cropped and resampled as ``plan`` says,
+    turned upright as EXIF ``orientation`` says, on white where transparent."""
+    width, height = size
     _PIPELINE_RUN.set()
     try:
         # libvips keeps a reference to ``pixels`` for as long as the image lives.
         image = pyvips.Image.new_from_memory(pixels, width, height, bands, "uchar")
-        size, box = plan((width, height))
+        if bands == _PREMULTIPLIED:
+            # On white: each colour plus what the alpha leaves of white.
+            colours, alpha = image.extract_band(0, n=3), image.extract_band(3)
+            image = (colours + (255 - alpha)).cast("uchar")
+        out, box = plan((width, height))
         rows = (0, height)
         if box is not None:
             left, top = round(box[0]), round(box[1])
@@ -176,11 +221,9 @@ def decode_scaled(
             bottom = min(height, round(box[3]))
             image = image.crop(left, top, right - left, bottom - top)
             rows = (top, bottom)
-        image = image.resize(
-            size[0] / image.width, vscale=size[1] / image.height, kernel="lanczos3"
-        )
-        if (image.width, image.height) != size:  # libvips rounds; never by more than a pixel
-            image = image.gravity("centre", size[0], size[1], extend="copy")
+        image = image.resize(out[0] / image.width, vscale=out[1] / image.height, kernel="lanczos3")
+        if (image.width, image.height) != out:  # libvips rounds; never by more than a pixel
+            image = image.gravity("centre", out[0], out[1], extend="copy")
         for step in _UPRIGHT.get(orientation, ()):
             if step == "flip":
                 image = image.fliphor()
@@ -190,8 +233,14 @@ def decode_scaled(
                 image = image.rot(step)
     except pyvips.Error as e:
         raise DecodeError("libvips could not scale the photo") from e
+    if bands == _PREMULTIPLIED:
+        return Scaled(image, mode)  # its colours are not the print's: nothing to convert there
     row = width * bands
-    return Scaled(image, img.mode, memoryview(pixels)[rows[0] * row : rows[1] * row])
+    return Scaled(image, mode, memoryview(pixels)[rows[0] * row : rows[1] * row])
+
+
+# A decoder's RGBA, its colours premultiplied by the alpha.
+_PREMULTIPLIED: Final = 4
 
 
 def to_rgb(scaled: Scaled, icc: bytes | None, product: Product) -> Scaled:

@@ -1,0 +1,169 @@
+"""WebP photos decoded by libwebp at the size the print needs (labd.convert.webp,
+labd.convert.jpegdecode.decode_webp), where Pillow held 17 bytes for every pixel of the
+photo: the print Pillow would make, turned upright, transparency on white, the colour
+profile applied, damaged files refused in Pillow's words, and Pillow printing where
+libwebp is missing."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageChops, ImageStat
+from structlog.testing import capture_logs
+
+from labd.convert import RULE_TRUNCATED, convert_image, jpegdecode, webp
+from labd.convert import image as convert_image_module
+from labd.errors import InputRejected
+from labd.model import Fit, OutputFormat, Product
+from tests.imagegen import adobe_rgb_like_profile, make_photo, marker_corner, near, pixel
+
+Box = tuple[float, float, float, float]
+PRINT_6X4 = Product(name="p", format=OutputFormat.JPEG, width_mm=152.4, height_mm=101.6, dpi=300)
+
+pytestmark = pytest.mark.skipif(not webp.available(), reason="libwebp7 is not installed")
+
+
+def plan_6x4(size: tuple[int, int]) -> tuple[tuple[int, int], Box | None]:
+    """What a 6x4 in fill print makes of an upright photo decoded at ``size``."""
+    return convert_image_module._scaling(PRINT_6X4, size, (1800, 1200))
+
+
+def decoded(src: Path, product: Product = PRINT_6X4) -> jpegdecode.Scaled | None:
+    """``src`` through the WebP decoder, as labd's conversion calls it."""
+    with Image.open(src) as img:
+        need = convert_image_module._decode_size(img, product)
+        orientation = convert_image_module._orientation(img)
+        return jpegdecode.decode_webp(src, img, need, plan_6x4, orientation)
+
+
+def test_a_webp_is_decoded_at_the_size_the_print_needs(tmp_path: Path) -> None:
+    src = make_photo(tmp_path / "in.webp", (6000, 4000), noise=0)
+    scaled = decoded(src)
+    assert scaled is not None
+    # The decoder's buffer holds the print's 1800x1200 pixels, not the photo's 24 MP.
+    assert scaled.source is not None
+    assert scaled.source.nbytes == 3 * 1800 * 1200
+    assert scaled.size == (1800, 1200)
+    assert marker_corner(scaled.to_pillow()) == "top-left"
+
+
+def test_a_webp_print_matches_pillows(tmp_path: Path, out_dir: Path) -> None:
+    src = make_photo(tmp_path / "in.webp", (3600, 2400), noise=6)
+    result = convert_image(PRINT_6X4, src, out_dir / "0001.jpg")
+    with Image.open(src) as img:
+        by_pillow = img.convert("RGB").resize((1800, 1200), Image.Resampling.LANCZOS)
+    with Image.open(result.output) as printed:
+        assert printed.size == (1800, 1200)
+        assert marker_corner(printed) == "top-left"
+        difference = ImageStat.Stat(ImageChops.difference(printed.convert("RGB"), by_pillow))
+    # libwebp's area average then Lanczos-3, against Lanczos-3 alone: a code value or two
+    # on average, where a shifted or wrongly cropped picture differs by tens.
+    assert max(difference.mean) < 3.0, difference.mean
+
+
+@pytest.mark.parametrize("orientation", [pytest.param(o, id=str(o)) for o in range(1, 9)])
+def test_a_webp_is_turned_upright(tmp_path: Path, out_dir: Path, orientation: int) -> None:
+    src = make_photo(tmp_path / "in.webp", (2700, 1800), orientation=orientation, noise=0)
+    assert decoded(src) is not None  # the path under test is the one taken
+    result = convert_image(replace(PRINT_6X4, fit=Fit.FIT), src, out_dir / "0001.jpg")
+    with Image.open(result.output) as printed:
+        assert printed.size == ((1200, 1800) if orientation >= 5 else (1800, 1200))
+        assert marker_corner(printed) == "top-left"
+        assert marker_corner(printed, "green") == "top-right"  # not mirrored
+
+
+def test_a_transparent_webp_is_printed_on_white(tmp_path: Path, out_dir: Path) -> None:
+    """Opaque red on the left, a blue the customer cannot see on the right (alpha 0), and
+    green at half opacity in between: on the print red, white, and green half on white."""
+    photo = Image.new("RGBA", (2700, 1800), (0, 0, 255, 0))
+    photo.paste((255, 0, 0, 255), (0, 0, 900, 1800))
+    photo.paste((0, 255, 0, 128), (900, 0, 1800, 1800))
+    src = tmp_path / "in.webp"
+    photo.save(src, lossless=True)
+    scaled = decoded(src)
+    assert scaled is not None
+    assert scaled.source is None  # premultiplied RGBA: no colour table applies there
+    result = convert_image(PRINT_6X4, src, out_dir / "0001.jpg")
+    with Image.open(result.output) as printed:
+        assert near(pixel(printed, (300, 600)), (255, 0, 0), 6)
+        assert near(pixel(printed, (900, 600)), (127, 255, 127), 6)
+        assert near(pixel(printed, (1500, 600)), (255, 255, 255), 6)
+
+
+def test_a_webp_profile_is_applied(tmp_path: Path, out_dir: Path) -> None:
+    plain = make_photo(tmp_path / "plain.webp", (3600, 2400), noise=0)
+    tagged = make_photo(
+        tmp_path / "tagged.webp", (3600, 2400), noise=0, icc_profile=adobe_rgb_like_profile()
+    )
+    a = convert_image(PRINT_6X4, plain, out_dir / "0001.jpg")
+    b = convert_image(PRINT_6X4, tagged, out_dir / "0002.jpg")
+    with Image.open(a.output) as pa, Image.open(b.output) as pb:
+        # The red marker block: Adobe RGB red is outside sRGB's gamut, so it moves.
+        assert pa.getpixel((50, 50)) != pb.getpixel((50, 50))
+        assert marker_corner(pb) == "top-left"
+
+
+@pytest.mark.parametrize("damage", ["truncated", "overlong"])
+def test_a_damaged_webp_is_refused_in_pillows_words(
+    tmp_path: Path, out_dir: Path, damage: str
+) -> None:
+    """Cut short (Pillow refuses it as it opens it), or with a picture that says it is
+    longer than its file (Pillow opens it, libwebp refuses it): either way Pillow's words,
+    nothing written."""
+    whole = make_photo(tmp_path / "whole.webp", (2700, 1800)).read_bytes()
+    src = tmp_path / "IMG_0001.webp"
+    if damage == "truncated":
+        src.write_bytes(whole[: len(whole) * 2 // 3])
+    else:
+        # The VP8 frame tag: its first partition's length (bits 5-23) at the most.
+        at = whole.index(b"VP8 ") + 8
+        tag = int.from_bytes(whole[at : at + 3], "little") | 0x7FFFF << 5
+        src.write_bytes(whole[:at] + tag.to_bytes(3, "little") + whole[at + 3 :])
+        with pytest.raises(jpegdecode.DecodeError):
+            decoded(src)
+    before = src.read_bytes()
+    with pytest.raises(InputRejected) as caught:
+        convert_image(PRINT_6X4, src, out_dir / "0001.jpg")
+    assert caught.value.rule == RULE_TRUNCATED
+    assert str(caught.value).startswith("IMG_0001.webp: truncated or damaged")
+    assert src.read_bytes() == before  # nothing lost
+    assert list(out_dir.iterdir()) == []  # nothing written
+
+
+def test_libwebp_decodes_only_what_labd_checked(tmp_path: Path) -> None:
+    data = make_photo(tmp_path / "in.webp", (300, 200)).read_bytes()
+    with pytest.raises(webp.WebPError, match="300 x 200, not 300 x 201"):
+        webp.decode(data, (300, 201), (150, 100))
+    with pytest.raises(ValueError, match="cannot scale"):
+        webp.decode(data, (300, 200), (600, 400))
+    frames = [Image.new("RGB", (64, 48), colour) for colour in ("red", "blue")]
+    animation = tmp_path / "anim.webp"
+    frames[0].save(animation, save_all=True, append_images=frames[1:])
+    with pytest.raises(webp.WebPError, match="animation"):
+        webp.decode(animation.read_bytes(), (64, 48), (64, 48))
+    pixels, bands = webp.decode(data, (300, 200), (300, 200))
+    assert (len(pixels), bands) == (300 * 200 * 3, 3)
+
+
+def test_without_libwebp_pillow_prints_webp_and_labd_says_so(
+    tmp_path: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server without Debian's libwebp7 still prints: Pillow decodes the photo, and one
+    warning says what it costs and how to mend it.  Fakes the missing library (a test
+    cannot uninstall a system package): its loader answers None."""
+    monkeypatch.setattr(webp, "_library", lambda: None)
+    jpegdecode._say_missing.cache_clear()
+    src = make_photo(tmp_path / "in.webp", (2700, 1800), noise=6)
+    with capture_logs() as logs:
+        assert decoded(src) is None
+        assert decoded(src) is None
+    warned = [e for e in logs if e["event"] == "convert.libwebp_missing"]
+    assert len(warned) == 1
+    assert "libwebp7" in warned[0]["fix"]
+    result = convert_image(PRINT_6X4, src, out_dir / "0001.jpg")
+    with Image.open(result.output) as printed:
+        assert printed.size == (1800, 1200)
+        assert marker_corner(printed) == "top-left"
+    jpegdecode._say_missing.cache_clear()
