@@ -187,10 +187,12 @@ def test_cmyk_jpeg_is_left_to_pillow(tmp_path: Path, out_dir: Path) -> None:
         assert marker_corner(printed) == "top-left"
 
 
-def test_embedded_profile_still_applies(tmp_path: Path, out_dir: Path) -> None:
-    plain = make_photo(tmp_path / "plain.jpg", (3600, 2400), noise=0)
+@pytest.mark.parametrize("suffix", [".jpg", ".webp"])
+def test_embedded_profile_still_applies(tmp_path: Path, out_dir: Path, suffix: str) -> None:
+    """The photo's profile is applied on the fast paths, a JPEG's and a WebP's."""
+    plain = make_photo(tmp_path / f"plain{suffix}", (3600, 2400), noise=0)
     tagged = make_photo(
-        tmp_path / "tagged.jpg", (3600, 2400), noise=0, icc_profile=adobe_rgb_like_profile()
+        tmp_path / f"tagged{suffix}", (3600, 2400), noise=0, icc_profile=adobe_rgb_like_profile()
     )
     a = convert_image(PRINT_6X4, plain, out_dir / "0001.jpg")
     b = convert_image(PRINT_6X4, tagged, out_dir / "0002.jpg")
