@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/convert.py [--images 24] [--processes 1,2] [--repeat 3]
         [--grain 4] [--products prints-10x15,prints-13x18,enlargement-20x30] [--pages 50]
-        [--parts 1,2,3] [--no-peers] [--verbose]
+        [--parts 1,2,3] [--no-peers] [--verbose]     (--parts 4 and 5 when asked)
 
 Builds 24 MP camera-like JPEGs in a temporary folder (quality 95, 7.8 MB each with the
 default grain; sRGB and an Adobe RGB-like profile by pairs, every other one EXIF-turned),
@@ -30,6 +30,11 @@ then measures, with the products of config/labd.toml:
    alone on the same decoded photo, labd's tables against littlecms inside libvips
    (labd's route before them), littlecms' 8-bit transform built once, Pillow's
    LittleCMS and Color3DLUT, nanoseconds per pixel.
+5. Other formats (not run unless asked: --parts 5): one photo of each, 24 MP (a phone's
+   12 MP for HEIF), converted to the 10x15 by labd in a worker of its own and by plain
+   Pillow in a process of its own: seconds and the process's peak resident memory, and
+   Pillow's memory over labd's.  WebP is decoded at the print's size by libwebp
+   (labd.convert.webp); PNG, TIFF and HEIF whole by Pillow on both sides.
 
 Timings in 1 and 2 exclude starting the worker processes (CPU per image has the CPU of
 starting a pool subtracted).  The machine may be shared: CPU per image moves less than
@@ -91,6 +96,10 @@ _SRGB = ImageCms.createProfile("sRGB")
 
 def pillow_one(src: Path, out: Path, size: tuple[int, int]) -> int:
     """open, exif_transpose, ImageOps.fit (LANCZOS resize + crop), profile to sRGB, save."""
+    if src.suffix == ".heic":
+        import pillow_heif  # noqa: PLC0415  (as a user converting phone photos would)
+
+        pillow_heif.register_heif_opener()
     with Image.open(src) as img:
         upright = ImageOps.exif_transpose(img)
         target = size if upright.width >= upright.height else (size[1], size[0])
@@ -563,6 +572,50 @@ _ENGINES: dict[str, Callable[[bytes, bytes], Callable[[bytearray], object]]] = {
 }
 
 
+# --- part 5: other formats ----------------------------------------------------------------
+
+# Format, suffix, Pillow's saving options, the share of the 24 MP photo's pixels.
+_FORMATS: tuple[tuple[str, str, dict[str, int], float], ...] = (
+    ("WebP", ".webp", {"quality": 90}, 1.0),
+    ("PNG", ".png", {"compress_level": 1}, 1.0),
+    ("TIFF", ".tiff", {}, 1.0),
+    ("HEIF", ".heic", {"quality": 80}, 0.5),  # a phone's 12 MP
+)
+
+
+def other_formats(setup: Setup, repeat: int, folder: Path) -> None:
+    """Part 5: a photo in each format, labd (a worker of its own) against plain Pillow."""
+    import pillow_heif  # noqa: PLC0415  (for saving HEIF; labd registers it as it needs)
+
+    pillow_heif.register_heif_opener()
+    size = setup.product.pixel_size(landscape=True)
+    with Image.open(setup.inputs[2]) as camera:  # an sRGB photo, stored upright
+        picture = camera.convert("RGB")
+    print(f"\n5. other formats, {setup.product.name}: one photo, best of {repeat}")
+    print(
+        f"   {'format':6} {'photo':>12} {'labd s':>7} {'labd MiB':>8} {'Pillow s':>8} "
+        f"{'Pillow MiB':>10} {'memory Pillow/labd':>18}"
+    )
+    for name, suffix, options, share in _FORMATS:
+        side = math.sqrt(share)
+        shown = picture.resize((round(picture.width * side), round(picture.height * side)))
+        photo = folder / f"format{suffix}"
+        shown.save(photo, None, **options)
+        labd, pillow = [], []
+        for n in range(repeat):
+            out = folder / f"format-{name}-{n}"
+            out.mkdir()
+            labd.append(bench_labd(setup.product, [photo], out, 1))
+            pillow.append(bench_pool(1, pillow_one, [(photo, out / "pillow.jpg", size)]))
+        ls, ps = min(s for s, _ in labd), min(s for s, _ in pillow)
+        lm, pm = min(k for _, k in labd) / 1024, min(k for _, k in pillow) / 1024
+        megapixels = shown.width * shown.height / 1e6
+        print(
+            f"   {name:6} {megapixels:5.1f} MP {photo.stat().st_size / 1e6:3.0f} MB {ls:7.2f} "
+            f"{lm:8.1f} {ps:8.2f} {pm:10.1f} {pm / lm:18.1f}"
+        )
+
+
 # --- part 3: the command's start-up ----------------------------------------------------------
 
 
@@ -715,6 +768,8 @@ def main() -> None:
             startup(setup, max(counts), args.repeat, folder)
         if "4" in parts:
             colour_engines(setup, args.repeat)
+        if "5" in parts:
+            other_formats(setup, args.repeat, folder)
         pages = sorted((folder / f"out-0-{counts[-1]}").glob("*.jpg")) if counts else []
         if args.pages and pages:
             book = [pages[n % len(pages)] for n in range(args.pages)]
