@@ -315,7 +315,9 @@ def _decode(
         fits = fast and img.format in _SCALED_DECODERS
         scaled = _decode_scaled(product, src, img, need, target) if fits else None
         if scaled is None:
-            img.draft("RGB", need)  # a no-op but for JPEG
+            # JPEG: Pillow's decoder scales by 1/2, 1/4 or 1/8; HEIF: pillow-heif takes an
+            # embedded thumbnail that is a scaled copy at least this big, if there is one.
+            img.draft("RGB", need)
             img.load()
     except _BOMB_ERRORS as e:
         raise _too_many_pixels(src, img.size) from e
