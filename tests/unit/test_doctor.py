@@ -128,3 +128,24 @@ def test_doctor_says_whether_colours_are_converted_by_tables(
     _, out = doctor(config)
     assert "warn colour tables: no labd's C module labd.convert._tables (not built)" in out
     assert "fix: apt-get install gcc python3-dev liblcms2-2, then install labd again" in out
+
+
+@pytest.mark.parametrize(
+    ("module", "library", "package"),
+    [("turbojpeg", "libturbojpeg.so.0", "libturbojpeg0"), ("webp", "libwebp.so.7", "libwebp7")],
+)
+def test_doctor_says_whether_photos_are_decoded_at_the_prints_scale(
+    config: Path, monkeypatch: pytest.MonkeyPatch, module: str, library: str, package: str
+) -> None:
+    """The system's libturbojpeg and libwebp decode photos at the size the print needs;
+    where one is missing (faked: a test cannot uninstall a package; the loader answers
+    None) doctor warns and says how to mend it: labd prints all the same, with Pillow."""
+    import importlib  # noqa: PLC0415
+
+    decoder = importlib.import_module(f"labd.convert.{module}")
+    _, out = doctor(config)
+    assert f"ok   {library}: " in out
+    monkeypatch.setattr(decoder, "_library", lambda: None)
+    _, out = doctor(config)
+    assert f"warn {library} not found: " in out
+    assert f"fix: apt-get install {package}" in out
