@@ -353,8 +353,10 @@ def _decode_scaled(
 
     On damaged data the decoder's error is not passed on: Pillow decodes the file again
     and says what is wrong in the words the other formats use, and tells a damaged file
-    from a failing disk.
+    from a failing disk.  Fit "none" prints the photo's own pixels: Pillow decodes it.
     """
+    if product.fit is Fit.NONE:
+        return None
     orientation = _orientation(img)
     stored = _turned(target, orientation)
     decoder = _SCALED_DECODERS[img.format or ""]

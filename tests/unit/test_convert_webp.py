@@ -154,3 +154,20 @@ def test_without_libwebp_pillow_prints_webp_and_labd_says_so(
         assert printed.size == (1800, 1200)
         assert marker_corner(printed) == "top-left"
     jpegdecode._say_missing.cache_clear()
+
+
+def test_fit_none_prints_a_webps_own_pixels(tmp_path: Path, out_dir: Path) -> None:
+    """Fit "none" is not scaled (Pillow decodes it, as a JPEG the print needs whole): a
+    1000x700 lossless WebP sits unscaled in the middle of a 1800x1200 print."""
+    with Image.open(make_photo(tmp_path / "in.png", (1000, 700), noise=20)) as photo:
+        original = photo.convert("RGB")
+    src = tmp_path / "in.webp"
+    original.save(src, lossless=True)
+    product = replace(PRINT_6X4, fit=Fit.NONE, jpeg_quality=100, jpeg_subsampling="4:4:4")
+    result = convert_image(product, src, out_dir / "0001.jpg")
+    with Image.open(result.output) as printed:
+        assert printed.size == (1800, 1200)
+        placed = printed.crop((400, 250, 1400, 950)).convert("RGB")
+        same = ImageStat.Stat(ImageChops.difference(placed, original)).mean
+        assert max(same) < 2, same  # the photo's pixels, where they belong
+        assert near(pixel(printed, (200, 600)), (255, 255, 255), 4)  # white around it
