@@ -1,16 +1,16 @@
 """libwebp, for one thing: decoding a WebP photo straight to the size the print needs.
 
 Pillow decodes a WebP whole, through its animation decoder, into an RGBA canvas it then
-copies twice: 17 bytes a pixel at the peak, 400 MiB a worker for a 24 MP photo, 3.4 GB
-for one of the 200 MP labd accepts.  libwebp itself can scale while it decodes (its
+copies twice: 17 bytes a pixel at the peak, 400-450 MiB a worker for a 24 MP photo, some
+3.4 GB for one of the 200 MP labd accepts.  libwebp itself can scale while it decodes (its
 rescaler averages the pixels of each output pixel's area) into a buffer of the caller's:
 a 24 MP WebP for a 10x15 then takes a 7 MB buffer.  This is a small ctypes binding to the
 system's libwebp (Debian's ``libwebp7``), in the manner of labd.convert.turbojpeg, using
 libwebp's advanced decoding API (WebPInitDecoderConfigInternal, WebPGetFeaturesInternal,
 WebPDecode, WebPFreeDecBuffer): the structures below are those of decode.h, ABI 0x0209
-(libwebp 0.5 to 1.x); a libwebp whose ABI is not compatible refuses to initialise them,
-and the caller decodes with Pillow.  Where the library is missing, :func:`available` says
-so, and the caller decodes with Pillow too.
+(libwebp 1.x; Debian 12 has 1.2.4); a libwebp whose ABI is not compatible refuses to
+initialise them, and the caller decodes with Pillow.  Where the library is missing,
+:func:`available` says so, and the caller decodes with Pillow too.
 """
 
 from __future__ import annotations
