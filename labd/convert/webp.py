@@ -123,6 +123,8 @@ class _Lib:
         self.features = clib.typed(lib.WebPGetFeaturesInternal, int_, *data, features, int_)
         self.decode = clib.typed(lib.WebPDecode, int_, *data, config)
         self.free = clib.typed(lib.WebPFreeDecBuffer, None, ctypes.POINTER(_Output))
+        if not self.init(ctypes.byref(_Config()), _ABI_VERSION):  # as unusable as missing
+            raise OSError(f"{LIBRARY}'s decoding interface is not ABI {_ABI_VERSION:#06x}")
 
 
 @functools.cache
@@ -131,7 +133,8 @@ def _library() -> _Lib | None:
 
 
 def available() -> bool:
-    """Whether the system's libwebp could be loaded."""
+    """Whether the system's libwebp could be loaded, with the decoding interface labd was
+    written for."""
     return _library() is not None
 
 

@@ -6,8 +6,12 @@ profile: test_convert_vips.py::test_embedded_profile_still_applies)."""
 
 from __future__ import annotations
 
+import ctypes
+import types
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import pytest
 from PIL import Image, ImageChops, ImageStat
@@ -171,3 +175,20 @@ def test_fit_none_prints_a_webps_own_pixels(tmp_path: Path, out_dir: Path) -> No
         same = ImageStat.Stat(ImageChops.difference(placed, original)).mean
         assert max(same) < 2, same  # the photo's pixels, where they belong
         assert near(pixel(printed, (200, 600)), (255, 255, 255), 4)  # white around it
+
+
+def test_a_libwebp_of_another_interface_counts_as_missing() -> None:
+    """A libwebp whose decoding ABI is not the one labd's structures follow refuses to
+    initialise them: labd then takes it as missing (Pillow decodes).  Fakes that library
+    (Debian 12 has only the one): its functions, the initialiser answering 0."""
+
+    def refusing() -> Callable[..., int]:
+        def refuse(*_args: object) -> int:
+            return 0
+
+        return refuse  # a function of its own: ctypes' typing sets attributes on it
+
+    names = ("WebPInitDecoderConfigInternal", "WebPGetFeaturesInternal", "WebPDecode")
+    other = types.SimpleNamespace(**{name: refusing() for name in (*names, "WebPFreeDecBuffer")})
+    with pytest.raises(OSError, match="decoding interface is not ABI 0x0209"):
+        webp._Lib(cast("ctypes.CDLL", other))
