@@ -2,9 +2,9 @@
 chromium-driver, driven by Selenium.
 
 :func:`chromium` starts it at a window size (a desk screen, or the tablet at the QC table)
-and skips the test where it cannot run; :func:`wait_for` polls the page with a deadline
-(Selenium's wait, never a sleep); :func:`screenshots` is the folder a person looks at
-(``$LABD_SCREENSHOTS``, else the test's own temporary folder).
+and skips the test where it cannot run; :func:`visit` loads a page; :func:`wait_for` polls
+the page with a deadline (Selenium's wait, never a sleep); :func:`screenshots` is the
+folder a person looks at (``$LABD_SCREENSHOTS``, else the test's own temporary folder).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Final
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.remote_connection import RemoteConnection
@@ -78,6 +78,22 @@ def _quit(driver: webdriver.Chrome, service: Service) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(service.process.pid, signal.SIGKILL)
         quitter.join(QUIT_SECONDS)
+
+
+def visit(driver: WebDriver, url: str) -> None:
+    """Load ``url``, once more if Chromium's renderer never answered the first time.
+
+    Headless Chromium now and then loses a navigation in a loaded VM ("Timed out receiving
+    message from renderer", a known ChromeDriver flake: a run of eight full test runs saw it
+    once, on a page the console had served at once).  A page that is slow itself fails the
+    second load as well, in another PAGE_SECONDS.
+    """
+    try:
+        driver.get(url)
+    except TimeoutException as e:
+        if "receiving message from renderer" not in (e.msg or ""):
+            raise
+        driver.get(url)
 
 
 def wait_for(

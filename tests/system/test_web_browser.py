@@ -20,7 +20,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from tests.imagegen import make_photo
 from tests.system.conftest import Lab
-from tests.webbrowser import chromium, found, screenshots, wait_for
+from tests.webbrowser import chromium, found, screenshots, visit, wait_for
 from tests.webconsole import PASSWORD, ConsoleProcess
 
 # The customer's name is in the file name, as labs get them.
@@ -43,7 +43,7 @@ def test_a_photo_reaches_done_on_the_board_without_a_reload(
     lab.labd("user", "add", "kari", "--role", "admin", "--password-file", str(secret))
     console = ConsoleProcess(lab.config_path, lab.root / "web.log").start()
     try:
-        browser.get(console.url + "/")
+        visit(browser, console.url + "/")
         wait_for(browser, "the login form", found("#login-form"), 10)
         browser.save_screenshot(str(shots / "login.png"))
         browser.find_element(By.ID, "name").send_keys("kari")
@@ -71,7 +71,7 @@ def test_a_photo_reaches_done_on_the_board_without_a_reload(
             ["cupsdisable", "-h", lab.server.server, "-r", "paper out", lab.queue], check=True
         )
         try:
-            browser.get(console.url + "/printers")
+            visit(browser, console.url + "/printers")
             reasons = browser.find_element(
                 By.CSS_SELECTOR, f'tr[data-queue="{lab.queue}"] .reasons'
             )
@@ -90,14 +90,14 @@ def test_a_photo_reaches_done_on_the_board_without_a_reload(
             ("reports", "/reports#section-prints_per_product", "#chart-prints_per_hour .bar-group"),
             ("records", "/records", "#controller-missing, #controller"),
         ):
-            browser.get(console.url + path)
+            visit(browser, console.url + path)
             wait_for(browser, f"the {name} page", found(ready), 10)
             browser.save_screenshot(str(shots / f"{name}.png"))
         # The admin saw the order's page: journaled as a look at personal details.
         assert lab.query("SELECT count(*) FROM events WHERE kind = 'web.personal_viewed'") == [(1,)]
         # The tablet at the QC table: the board fits a small screen.
         browser.set_window_size(800, 1100)
-        browser.get(console.url + "/")
+        visit(browser, console.url + "/")
         wait_for(browser, "the board", found(f'tr[data-job="{job_id}"]'), 10)
         browser.save_screenshot(str(shots / "board-tablet.png"))
     finally:

@@ -22,7 +22,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from tests.imagegen import make_photo
 from tests.system.conftest import Lab
-from tests.webbrowser import chromium, found, screenshots, wait_for
+from tests.webbrowser import chromium, found, screenshots, visit, wait_for
 from tests.webconsole import PASSWORD, ConsoleProcess
 
 TABLET: Final = (768, 1024)
@@ -32,7 +32,7 @@ TOUCH_TARGET: Final = 48
 
 
 def _log_in(browser: WebDriver, console: ConsoleProcess, name: str) -> None:
-    browser.get(console.url + "/login")
+    visit(browser, console.url + "/login")
     wait_for(browser, "the login form", found("#login-form"), 10)
     browser.find_element(By.ID, "name").send_keys(name)
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
