@@ -15,7 +15,6 @@ from structlog.testing import capture_logs
 
 from labd.convert import RULE_TRUNCATED, colour, convert_image, jpegdecode, turbojpeg
 from labd.convert import image as convert_image_module
-from labd.errors import InputRejected
 from labd.model import Fit, OutputFormat, Product
 from tests.imagegen import (
     adobe_rgb_like_profile,
@@ -26,6 +25,7 @@ from tests.imagegen import (
     pixel,
     rgb_lut_profile,
 )
+from tests.refusals import refused_untouched
 
 Box = tuple[float, float, float, float]
 PRINT_6X4 = Product(name="p", format=OutputFormat.JPEG, width_mm=152.4, height_mm=101.6, dpi=300)
@@ -205,13 +205,10 @@ def test_truncated_big_jpeg_is_refused_in_pillows_words(tmp_path: Path, out_dir:
     whole = make_photo(tmp_path / "whole.jpg", (3600, 2400), noise=6).read_bytes()
     src = tmp_path / "IMG_0001.jpg"
     src.write_bytes(whole[: len(whole) * 2 // 3])
-    before = src.read_bytes()
-    with pytest.raises(InputRejected) as caught:
+    with refused_untouched(out_dir, src) as caught:
         convert_image(PRINT_6X4, src, out_dir / "0001.jpg")
     assert caught.value.rule == RULE_TRUNCATED
     assert str(caught.value).startswith("IMG_0001.jpg: truncated or damaged")
-    assert src.read_bytes() == before  # nothing lost
-    assert list(out_dir.iterdir()) == []  # nothing written
 
 
 def test_what_libjpeg_turbo_refuses_pillow_judges(tmp_path: Path, out_dir: Path) -> None:

@@ -21,10 +21,10 @@ from labd.convert import (
     convert_job,
     natural_key,
 )
-from labd.errors import InputRejected
 from labd.model import Layout, OutputFormat, Product
 from tests.factories import BOOK
 from tests.imagegen import a4_pdf, make_photo, make_truncated_jpeg, marker_corner
+from tests.refusals import refused_untouched
 
 # An A5-ish book: 150x100 mm landscape pages at 150 dpi (886x591 px): small and quick.
 PASS = Product(
@@ -94,13 +94,10 @@ def test_photobook_with_a_bad_page_is_not_bound(tmp_path: Path, out_dir: Path) -
         make_truncated_jpeg(tmp_path / "2.jpg"),
         make_photo(tmp_path / "3.jpg"),
     ]
-    before = {p: p.read_bytes() for p in inputs}
-    with pytest.raises(InputRejected) as caught:
+    with refused_untouched(out_dir, *inputs) as caught:
         convert_job(BOOK, inputs, out_dir)
     assert caught.value.rule == RULE_TRUNCATED
     assert "2.jpg: truncated" in caught.value.reason
-    assert list(out_dir.iterdir()) == []
-    assert {p: p.read_bytes() for p in inputs} == before
 
 
 def test_photobook_refuses_a_pdf_page(tmp_path: Path, out_dir: Path) -> None:
@@ -186,11 +183,8 @@ def test_bad_pdf_is_refused_and_nothing_is_lost(
 ) -> None:
     good = a4_pdf(tmp_path / "good.pdf")
     bad = make(tmp_path / "order.pdf")
-    before = {p: p.read_bytes() for p in (good, bad)}
-    with pytest.raises(InputRejected) as caught:
+    with refused_untouched(out_dir, good, bad) as caught:
         convert_job(PASS, [good, bad], out_dir)
     assert caught.value.rule == rule
     assert "order.pdf: " in caught.value.reason
     assert says in caught.value.reason
-    assert list(out_dir.iterdir()) == []
-    assert {p: p.read_bytes() for p in (good, bad)} == before
