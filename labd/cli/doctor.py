@@ -142,11 +142,9 @@ def _decoders() -> list[Finding]:
     from labd.convert import turbojpeg, webp  # noqa: PLC0415  (the conversion: Pillow, libvips)
 
     findings = []
-    for library, available, photos, package in (
-        (turbojpeg.LIBRARY, turbojpeg.available(), "camera JPEGs", "libturbojpeg0"),
-        (webp.LIBRARY, webp.available(), "WebP photos", "libwebp7"),
-    ):
-        if available:
+    for binding, photos in ((turbojpeg, "camera JPEGs"), (webp, "WebP photos")):
+        library = binding.LIBRARY
+        if binding.available():
             findings.append(_ok(f"{library}: {photos} decoded at the print's scale"))
         else:
             findings.append(
@@ -155,7 +153,7 @@ def _decoders() -> list[Finding]:
                     warning=True,
                     what=f"{library} not found: {photos} are decoded whole by Pillow "
                     "(slower, and more memory per conversion)",
-                    fix=f"apt-get install {package}",
+                    fix=f"apt-get install {binding.PACKAGE}",
                 )
             )
     return findings

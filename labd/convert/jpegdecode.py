@@ -38,6 +38,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import BinaryIO, Final
 
 import pyvips
@@ -84,13 +85,14 @@ def pipeline_run() -> bool:
 
 
 @functools.cache
-def _say_missing(event: str, library: str, what: str, package: str) -> None:
-    """Once per process and library: ``what`` goes the slow way, and how to mend it."""
+def _say_missing(event: str, binding: ModuleType, what: str) -> None:
+    """Once per process and library (``binding``'s): ``what`` goes the slow way, and how to
+    mend it."""
     structlog.get_logger(__name__).warning(
         event,
-        library=library,
+        library=binding.LIBRARY,
         effect=f"{what} decoded whole by Pillow: slower, and more memory",
-        fix=f"install Debian's {package}",
+        fix=f"install Debian's {binding.PACKAGE}",
     )
 
 
@@ -157,9 +159,7 @@ def decode_scaled(
     if space is None or eighths == EIGHTHS:
         return None  # Pillow decodes a whole JPEG as fast
     if not turbojpeg.available():
-        _say_missing(
-            "convert.libturbojpeg_missing", turbojpeg.LIBRARY, "big JPEGs are", "libturbojpeg0"
-        )
+        _say_missing("convert.libturbojpeg_missing", turbojpeg, "big JPEGs are")
         return None
     colourspace, bands = space
     try:
@@ -181,7 +181,7 @@ def decode_webp(
     so that Pillow judges the file in the words the other formats use.
     """
     if not webp.available():
-        _say_missing("convert.libwebp_missing", webp.LIBRARY, "WebP photos are", "libwebp7")
+        _say_missing("convert.libwebp_missing", webp, "WebP photos are")
         return None
     size = (int(img.size[0]), int(img.size[1]))
     scaled = (min(need[0], size[0]), min(need[1], size[1]))

@@ -30,6 +30,7 @@ _TJFLAG_STOPONWARNING: Final = 8192
 _BANDS: Final = {"RGB": (_TJPF_RGB, 3), "GRAY": (_TJPF_GRAY, 1)}
 # The Debian package's library; libjpeg-turbo 3 keeps its soname and these functions.
 LIBRARY: Final = "libturbojpeg.so.0"
+PACKAGE: Final = "libturbojpeg0"
 
 
 class TurboJPEGError(Exception):

@@ -37,6 +37,7 @@ _STATUS: Final = {
 }
 # The Debian package's library.
 LIBRARY: Final = "libwebp.so.7"
+PACKAGE: Final = "libwebp7"
 
 
 class WebPError(Exception):

@@ -7,13 +7,14 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import pyvips
 from PIL import Image, ImageChops, ImageStat, JpegImagePlugin
 from structlog.testing import capture_logs
 
-from labd.convert import RULE_TRUNCATED, colour, convert_image, jpegdecode, turbojpeg
+from labd.convert import RULE_TRUNCATED, colour, convert_image, jpegdecode, turbojpeg, webp
 from labd.convert import image as convert_image_module
 from labd.model import Fit, OutputFormat, Product
 from tests.imagegen import (
@@ -387,21 +388,26 @@ def test_libjpeg_turbo_decodes_only_the_size_labd_checked(tmp_path: Path) -> Non
             turbojpeg.decode(data, "RGB", 4, size=other)
 
 
-def test_without_libturbojpeg_pillow_prints_big_jpegs_and_labd_says_so(
-    tmp_path: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("suffix", "decoder"), [(".jpg", turbojpeg), (".webp", webp)], ids=["jpeg", "webp"]
+)
+def test_without_the_decoders_library_pillow_prints_and_labd_says_so(
+    tmp_path: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch, suffix: str, decoder: ModuleType
 ) -> None:
-    """A server without Debian's libturbojpeg0 still prints: Pillow decodes the photo, and
-    one warning says what it costs and how to mend it.  Fakes the missing library (a test
-    cannot uninstall a system package): its loader answers None."""
-    monkeypatch.setattr(turbojpeg, "_library", lambda: None)
+    """A server without Debian's libturbojpeg0 or libwebp7 still prints: Pillow decodes
+    the photo, and one warning says what it costs and how to mend it.  Fakes the missing
+    library (a test cannot uninstall a system package): its loader answers None."""
+    monkeypatch.setattr(decoder, "_library", lambda: None)
     jpegdecode._say_missing.cache_clear()
-    src = make_photo(tmp_path / "in.jpg", (3600, 2400), noise=6)
+    src = make_photo(tmp_path / f"in{suffix}", (3600, 2400), noise=6)
     with Image.open(src) as img, capture_logs() as logs:
-        assert jpegdecode.decode_scaled(src, img, (1800, 1200), plan_6x4) is None
-        assert jpegdecode.decode_scaled(src, img, (1800, 1200), plan_6x4) is None
-    warned = [e for e in logs if e["event"] == "convert.libturbojpeg_missing"]
-    assert len(warned) == 1
-    assert "libturbojpeg0" in warned[0]["fix"]
+        need = convert_image_module._decode_size(img, PRINT_6X4)
+        for _ in range(2):
+            assert convert_image_module._decode_scaled(PRINT_6X4, src, img, need, need) is None
+    warned = [e for e in logs if e["event"].endswith("_missing")]
+    assert [e["library"] for e in warned] == [decoder.LIBRARY]  # once
+    assert decoder.PACKAGE in warned[0]["fix"]
+    assert decoder.PACKAGE in ("libturbojpeg0", "libwebp7")  # Debian's names
     result = convert_image(PRINT_6X4, src, out_dir / "0001.jpg")
     with Image.open(result.output) as printed:
         assert printed.size == (1800, 1200)

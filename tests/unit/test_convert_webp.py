@@ -1,8 +1,8 @@
 """WebP photos decoded by libwebp at the size the print needs (labd.convert.webp,
 labd.convert.jpegdecode.decode_webp), where Pillow held 17 bytes for every pixel of the
 photo: the print Pillow would make, turned upright, transparency on white, damaged files
-refused in Pillow's words, and Pillow printing where libwebp is missing (its colour
-profile: test_convert_vips.py::test_embedded_profile_still_applies)."""
+refused in Pillow's words (its colour profile, and Pillow printing where libwebp is
+missing: in test_convert_vips.py, with the JPEG route's)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from typing import cast
 
 import pytest
 from PIL import Image, ImageChops, ImageStat
-from structlog.testing import capture_logs
 
 from labd.convert import RULE_TRUNCATED, convert_image, jpegdecode, webp
 from labd.convert import image as convert_image_module
@@ -133,28 +132,6 @@ def test_libwebp_decodes_only_what_labd_checked(tmp_path: Path) -> None:
         webp.decode(animation.read_bytes(), (64, 48), (64, 48))
     pixels, bands = webp.decode(data, (300, 200), (300, 200))
     assert (len(pixels), bands) == (300 * 200 * 3, 3)
-
-
-def test_without_libwebp_pillow_prints_webp_and_labd_says_so(
-    tmp_path: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A server without Debian's libwebp7 still prints: Pillow decodes the photo, and one
-    warning says what it costs and how to mend it.  Fakes the missing library (a test
-    cannot uninstall a system package): its loader answers None."""
-    monkeypatch.setattr(webp, "_library", lambda: None)
-    jpegdecode._say_missing.cache_clear()
-    src = make_photo(tmp_path / "in.webp", (2700, 1800), noise=6)
-    with capture_logs() as logs:
-        assert decoded(src) is None
-        assert decoded(src) is None
-    warned = [e for e in logs if e["event"] == "convert.libwebp_missing"]
-    assert len(warned) == 1
-    assert "libwebp7" in warned[0]["fix"]
-    result = convert_image(PRINT_6X4, src, out_dir / "0001.jpg")
-    with Image.open(result.output) as printed:
-        assert printed.size == (1800, 1200)
-        assert marker_corner(printed) == "top-left"
-    jpegdecode._say_missing.cache_clear()
 
 
 def test_fit_none_prints_a_webps_own_pixels(tmp_path: Path, out_dir: Path) -> None:
