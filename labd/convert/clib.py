@@ -1,9 +1,11 @@
 """What labd's ctypes bindings to system libraries share (labd.convert.turbojpeg,
-labd.convert.littlecms): typing a function, and loading a library that may be missing."""
+labd.convert.littlecms, labd.convert.webp): typing a function, and loading a library that
+may be missing, once per process."""
 
 from __future__ import annotations
 
 import ctypes
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -24,3 +26,9 @@ def load(library: str, bind: Callable[[ctypes.CDLL], Bound]) -> Bound | None:
         return bind(ctypes.CDLL(library))
     except (OSError, AttributeError):
         return None
+
+
+def loader(library: str, bind: Callable[[ctypes.CDLL], Bound]) -> Callable[[], Bound | None]:
+    """A function that loads ``library`` with ``bind`` (as :func:`load`) the first time it
+    is called, and answers the same thereafter."""
+    return functools.cache(lambda: load(library, bind))

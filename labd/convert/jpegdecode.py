@@ -183,7 +183,7 @@ def decode_webp(
     if not webp.available():
         _say_missing("convert.libwebp_missing", webp, "WebP photos are")
         return None
-    size = (int(img.size[0]), int(img.size[1]))
+    size = img.size
     scaled = (min(need[0], size[0]), min(need[1], size[1]))
     try:
         pixels, bands = webp.decode(src.read_bytes(), size, scaled)

@@ -69,9 +69,7 @@ class _Lib:
         self.free_curve = clib.typed(lib.cmsFreeToneCurve, None, handle)
 
 
-@functools.cache
-def _library() -> _Lib | None:
-    return clib.load(LIBRARY, _Lib)
+_library = clib.loader(LIBRARY, _Lib)
 
 
 def available() -> bool:

@@ -18,7 +18,6 @@ the caller can leave the file to Pillow's judgement.  Where the library is missi
 from __future__ import annotations
 
 import ctypes
-import functools
 from typing import Final
 
 from labd.convert import clib
@@ -54,9 +53,7 @@ class _Lib:
         self.destroy = clib.typed(lib.tjDestroy, int_, handle)
 
 
-@functools.cache
-def _library() -> _Lib | None:
-    return clib.load(LIBRARY, _Lib)
+_library = clib.loader(LIBRARY, _Lib)
 
 
 def available() -> bool:

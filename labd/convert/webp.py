@@ -16,7 +16,6 @@ initialise them, and the caller decodes with Pillow.  Where the library is missi
 from __future__ import annotations
 
 import ctypes
-import functools
 from typing import Final
 
 from labd.convert import clib
@@ -128,9 +127,7 @@ class _Lib:
             raise OSError(f"{LIBRARY}'s decoding interface is not ABI {_ABI_VERSION:#06x}")
 
 
-@functools.cache
-def _library() -> _Lib | None:
-    return clib.load(LIBRARY, _Lib)
+_library = clib.loader(LIBRARY, _Lib)
 
 
 def available() -> bool:
