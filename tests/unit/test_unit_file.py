@@ -61,6 +61,15 @@ def test_the_unit_writes_only_where_the_shipped_configuration_keeps_data() -> No
     assert service["User"] == service["Group"] == "labd"
 
 
+@pytest.mark.parametrize("name", ["labd.service", "labd-web.service"])
+def test_no_unit_writes_core_dumps(name: str) -> None:
+    """A crashed process's memory holds customers' photos (a conversion worker keeps the
+    last photo's buffers for the next one): systemd-coredump would keep it on disk."""
+    parser = configparser.RawConfigParser(strict=False, interpolation=None)
+    parser.read(SYSTEMD / name)
+    assert parser["Service"]["LimitCORE"] == "0"
+
+
 @needs_systemd
 def test_sysusers_and_tmpfiles_make_the_user_and_private_directories(tmp_path: Path) -> None:
     (tmp_path / "etc").mkdir()
