@@ -183,7 +183,9 @@ def limit_one(src: Path, out: Path, product: Product) -> int:
     return peak_rss()
 
 
-def _scaled_decode(data: bytes, product: Product) -> tuple[bytearray, int, int, Geometry]:
+def _scaled_decode(
+    data: bytes, product: Product
+) -> tuple[bytearray | memoryview, int, int, Geometry]:
     """``data`` decoded at the smallest M/8 that keeps the print's pixels, and the print's
     geometry in the stored orientation."""
     with Image.open(io.BytesIO(data)) as img:  # the header only: size and EXIF orientation
@@ -505,7 +507,7 @@ def _embedded(photo: Path) -> bytes | None:
     return icc if isinstance(icc, bytes) and icc else None
 
 
-def _seconds(run: Callable[[bytearray], object], pixels: bytearray) -> float:
+def _seconds(run: Callable[[bytearray], object], pixels: bytearray | memoryview) -> float:
     work = bytearray(pixels)
     started = time.process_time()
     run(work)

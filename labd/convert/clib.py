@@ -19,6 +19,14 @@ def typed(function: Any, restype: Any, *argtypes: Any) -> Any:
     return function
 
 
+def chars(data: bytes | bytearray | memoryview) -> bytes | ctypes.Array[ctypes.c_char]:
+    """``data`` as a ``c_char_p`` argument takes it: bytes as they are, a writable buffer
+    without a copy (the array holds the buffer until it is dropped)."""
+    if isinstance(data, bytes):
+        return data
+    return (ctypes.c_char * len(data)).from_buffer(data)
+
+
 def load(library: str, bind: Callable[[ctypes.CDLL], Bound]) -> Bound | None:
     """``bind`` applied to the shared ``library``; None where it is not installed, or too
     old to have the functions ``bind`` types."""

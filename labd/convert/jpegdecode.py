@@ -45,7 +45,7 @@ import pyvips
 import structlog
 from PIL import Image
 
-from labd.convert import colour, tables, turbojpeg, webp
+from labd.convert import buffers, colour, tables, turbojpeg, webp
 from labd.model import Product
 
 # libvips' own messages would put details of customer files into labd's log; the caller
@@ -164,8 +164,10 @@ def decode_scaled(
     colourspace, bands = space
     try:
         # At the size Pillow read and labd checked against its pixel limit, or not at all.
-        data = src.read_bytes()
-        pixels, width, height = turbojpeg.decode(data, colourspace, eighths, size=img.size)
+        data = buffers.FILES.read(src)
+        pixels, width, height = turbojpeg.decode(
+            data, colourspace, eighths, size=img.size, into=buffers.PIXELS.take
+        )
     except turbojpeg.TurboJPEGError as e:
         raise DecodeError(str(e)) from e
     return _scaled(pixels, (width, height), bands, img.mode, plan=plan, orientation=orientation)
@@ -186,14 +188,14 @@ def decode_webp(
     size = img.size
     scaled = (min(need[0], size[0]), min(need[1], size[1]))
     try:
-        pixels, bands = webp.decode(src.read_bytes(), size, scaled)
+        pixels, bands = webp.decode(buffers.FILES.read(src), size, scaled, into=buffers.PIXELS.take)
     except webp.WebPError as e:
         raise DecodeError(str(e)) from e
     return _scaled(pixels, scaled, bands, "RGB", plan=plan, orientation=orientation)
 
 
 def _scaled(
-    pixels: bytearray,
+    pixels: bytearray | memoryview,
     size: tuple[int, int],
     bands: int,
     mode: str,

@@ -18,6 +18,7 @@ the caller can leave the file to Pillow's judgement.  Where the library is missi
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Callable
 from typing import Final
 
 from labd.convert import clib
@@ -67,10 +68,16 @@ def scaled_size(size: tuple[int, int], eighths: int) -> tuple[int, int]:
 
 
 def decode(
-    data: bytes, colourspace: str, eighths: int, *, size: tuple[int, int] | None = None
-) -> tuple[bytearray, int, int]:
+    data: bytes | bytearray | memoryview,
+    colourspace: str,
+    eighths: int,
+    *,
+    size: tuple[int, int] | None = None,
+    into: Callable[[int], bytearray | memoryview] = bytearray,
+) -> tuple[bytearray | memoryview, int, int]:
     """``data`` (a JPEG) decoded at ``eighths``/8 of its size into ``colourspace`` ("RGB" or
-    "GRAY"): the pixels, packed, and the decoded width and height.
+    "GRAY"): the pixels, packed, and the decoded width and height.  ``into`` gives the
+    buffer of that many bytes the pixels are written to (a fresh one by default).
 
     ``size``: the size the caller has checked (Pillow read the header, and labd its pixel
     limit); a file whose frame libjpeg-turbo reads as another size is refused before any
@@ -80,22 +87,23 @@ def decode(
     lib = _library()
     if lib is None:
         raise RuntimeError(f"{LIBRARY} is not installed")
+    chars = clib.chars(data)
     pixel_format, bands = _BANDS[colourspace]
     handle = lib.init()
     if not handle:
         raise MemoryError("libjpeg-turbo could not start a decompressor")
     try:
         width, height, subsampling, space = (ctypes.c_int() for _ in range(4))
-        if lib.header(handle, data, len(data), width, height, subsampling, space) != 0:
+        if lib.header(handle, chars, len(chars), width, height, subsampling, space) != 0:
             raise TurboJPEGError(_error(lib, handle))
         found = (width.value, height.value)
         if size is not None and found != size:
             raise TurboJPEGError(f"the frame is {found[0]} x {found[1]}, not {size[0]} x {size[1]}")
         w, h = scaled_size(found, eighths)
-        pixels = bytearray(w * h * bands)
+        pixels = into(w * h * bands)
         target = (ctypes.c_char * len(pixels)).from_buffer(pixels)
         status = lib.decompress(
-            handle, data, len(data), ctypes.addressof(target), w, 0, h, pixel_format,
+            handle, chars, len(chars), ctypes.addressof(target), w, 0, h, pixel_format,
             _TJFLAG_STOPONWARNING,
         )  # fmt: skip
         del target  # the bytearray may be resized or freed again

@@ -16,6 +16,7 @@ initialise them, and the caller decodes with Pillow.  Where the library is missi
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Callable
 from typing import Final
 
 from labd.convert import clib
@@ -136,11 +137,18 @@ def available() -> bool:
     return _library() is not None
 
 
-def decode(data: bytes, size: tuple[int, int], scaled: tuple[int, int]) -> tuple[bytearray, int]:
+def decode(
+    data: bytes | bytearray | memoryview,
+    size: tuple[int, int],
+    scaled: tuple[int, int],
+    *,
+    into: Callable[[int], bytearray | memoryview] = bytearray,
+) -> tuple[bytearray | memoryview, int]:
     """``data`` (a still WebP of ``size``, as the caller has checked) decoded and scaled to
     ``scaled`` (at most ``size``): the pixels, packed, and their bands: 3 (RGB), or 4 where
     the photo has transparency (RGBA, the colours premultiplied by the alpha, so that
-    putting the photo on white is adding ``255 - alpha``).
+    putting the photo on white is adding ``255 - alpha``).  ``into`` gives the buffer of
+    that many bytes the pixels are written to (a fresh one by default).
 
     Raises WebPError for what libwebp refuses (damaged or truncated data, an animation, a
     frame of another size), and RuntimeError when the library is missing or not
@@ -149,10 +157,11 @@ def decode(data: bytes, size: tuple[int, int], scaled: tuple[int, int]) -> tuple
     lib = _library()
     if lib is None:
         raise RuntimeError(f"{LIBRARY} is not installed")
+    chars = clib.chars(data)
     config = _Config()
     if not lib.init(ctypes.byref(config), _ABI_VERSION):
         raise RuntimeError(f"{LIBRARY} does not have the decoding interface labd was written for")
-    status = lib.features(data, len(data), ctypes.byref(config.input), _ABI_VERSION)
+    status = lib.features(chars, len(chars), ctypes.byref(config.input), _ABI_VERSION)
     if status != _STATUS_OK:
         raise WebPError(_STATUS.get(status, f"status {status}"))
     found = (config.input.width, config.input.height)
@@ -164,7 +173,7 @@ def decode(data: bytes, size: tuple[int, int], scaled: tuple[int, int]) -> tuple
     if not (0 < width <= size[0] and 0 < height <= size[1]):
         raise ValueError(f"cannot scale {size[0]} x {size[1]} to {width} x {height}")
     bands = 4 if config.input.has_alpha else 3
-    pixels = bytearray(width * height * bands)
+    pixels = into(width * height * bands)
     target = (ctypes.c_char * len(pixels)).from_buffer(pixels)
     try:
         if scaled != size:
@@ -176,7 +185,7 @@ def decode(data: bytes, size: tuple[int, int], scaled: tuple[int, int]) -> tuple
         output.u.RGBA.rgba = ctypes.addressof(target)
         output.u.RGBA.stride = width * bands
         output.u.RGBA.size = len(pixels)
-        status = lib.decode(data, len(data), ctypes.byref(config))
+        status = lib.decode(chars, len(chars), ctypes.byref(config))
         lib.free(ctypes.byref(config.output))
     finally:
         del target  # the bytearray may be resized or freed again

@@ -1,0 +1,81 @@
+"""The big buffers of a conversion, kept from one photo to the next in the same thread: the
+file's bytes, and the decoder's pixels.
+
+A conversion worker converts photo after photo of much the same size, and the file and the
+photo decoded at the print's scale are the big buffers of each conversion: 8 MB and 28 MB
+for a 20x30 from a 24 MP camera.  A fresh buffer is fresh pages every time, which the
+kernel must zero and map one by one when they are first written: in a virtual machine, as
+print servers often are, some 15-20 ms for those two (bench/convert.py, part 2; about 7 %
+of a 20x30's conversion).  labd.convert.jpegdecode reads the file and has its decoders
+write into the buffers the last photo used, when nothing holds them any more.
+
+"Nothing holds it" is CPython's reference count: the thread's own reference, and nobody
+else's.  Every view of the buffer (the memoryview lent out, libvips' image made from it,
+ctypes' array over it) holds a reference to it until it is gone, so a buffer still in use
+(a photobook's page not yet encoded while the next is decoded) is never lent twice: the
+next photo gets a fresh one.
+
+The last photo's pixels stay in the worker's memory until the next photo overwrites them,
+as freed memory holds them anyway until it is reused; a worker's memory is its own, and
+labd's service writes no core dumps (systemd/labd.service, LimitCORE=0).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Final
+
+# Larger buffers are not kept: a photo that big is rare, and its memory better given back.
+# (A 20x30 from a 24 MP camera decodes into 28 MB; from a 50 MP one, 49 MB.)
+LARGEST: Final = 64 << 20
+# The references to a buffer nobody else holds, as sys.getrefcount counts them in take():
+# the thread's attribute, the local name, and getrefcount's own argument.
+_UNHELD: Final = 3
+
+
+class Kept:
+    """One buffer per thread, lent again once nothing holds it (see the module docstring)."""
+
+    def __init__(self, largest: int = LARGEST) -> None:
+        self._largest = largest
+        self._local = threading.local()
+
+    def take(self, size: int) -> memoryview:
+        """``size`` writable bytes: the kept buffer's, if it is big enough and nothing
+        holds it, else a fresh buffer (kept in its place unless larger than ``largest``).
+        The bytes are those of whatever was there before: the caller writes all of them."""
+        kept: bytearray | None = getattr(self._local, "buffer", None)
+        if kept is not None and len(kept) >= size and sys.getrefcount(kept) <= _UNHELD:
+            return memoryview(kept)[:size]
+        del kept  # a buffer still held is its holders' to free
+        fresh = bytearray(size)
+        if size <= self._largest:
+            self._local.buffer = fresh
+        return memoryview(fresh)
+
+    def read(self, path: Path) -> bytes | memoryview:
+        """The bytes of the file ``path``, in the kept buffer (see :meth:`take`)."""
+        with path.open("rb", buffering=0) as file:
+            size = os.fstat(file.fileno()).st_size
+            view = self.take(size + 1)  # a byte more: a file that has grown shows it
+            got = 0
+            while got <= size and (n := file.readinto(view[got:])):
+                got += n
+            if got <= size:
+                return view[:got]
+            # Grown since (intake takes only files that have settled): read as it now is.
+            del view
+            file.seek(0)
+            return file.read()
+
+    def drop(self) -> None:
+        """Give this thread's buffer back (freed once nothing holds it)."""
+        self._local.__dict__.pop("buffer", None)
+
+
+# The photo's file and the decoder's pixels (labd.convert.jpegdecode).
+FILES: Final = Kept()
+PIXELS: Final = Kept()
