@@ -22,6 +22,7 @@ labd's service writes no core dumps (systemd/labd.service, LimitCORE=0).
 
 from __future__ import annotations
 
+import mmap
 import os
 import sys
 import threading
@@ -34,6 +35,7 @@ LARGEST: Final = 64 << 20
 # The references to a buffer nobody else holds, as sys.getrefcount counts them in take():
 # the thread's attribute, the local name, and getrefcount's own argument.
 _UNHELD: Final = 3
+_PRIVATE: Final = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
 
 
 class Kept:
@@ -47,14 +49,18 @@ class Kept:
         """``size`` writable bytes: the kept buffer's, if it is big enough and nothing
         holds it, else a fresh buffer (kept in its place unless larger than ``largest``).
         The bytes are those of whatever was there before: the caller writes all of them."""
-        kept: bytearray | None = getattr(self._local, "buffer", None)
+        kept: mmap.mmap | None = getattr(self._local, "buffer", None)
         if kept is not None and len(kept) >= size and sys.getrefcount(kept) <= _UNHELD:
             return memoryview(kept)[:size]
         del kept  # a buffer still held is its holders' to free
-        fresh = bytearray(size)
+        # A mapping of its own, not the heap's: its pages are zeroed as they are first
+        # written (no pass over them beforehand, as bytearray's), and a buffer kept in the
+        # heap would keep what is freed around it from being given back.  Private: a
+        # process forked from this one gets a copy, not the same pages (mmap's default).
+        fresh = mmap.mmap(-1, max(size, 1), flags=_PRIVATE)
         if size <= self._largest:
             self._local.buffer = fresh
-        return memoryview(fresh)
+        return memoryview(fresh)[:size]
 
     def read(self, path: Path) -> bytes | memoryview:
         """The bytes of the file ``path``, in the kept buffer (see :meth:`take`)."""

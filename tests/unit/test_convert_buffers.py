@@ -4,6 +4,7 @@ never showing one photo's pixels in the next one's print."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,3 +140,16 @@ def test_a_print_made_after_a_bigger_photo_shows_nothing_of_it(
     assert buffers.FILES.take(needed)[read : read + 64] == big.read_bytes()[read : read + 64]
     decoded = 3 * 1800 * 1200  # the 3:2 photo's pixels, decoded at the print's scale
     assert any(buffers.PIXELS.take(decoded + 64)[decoded:])
+
+
+def test_a_forked_process_writes_its_own_copy() -> None:
+    """Conversion workers are forked: a buffer kept before the fork is theirs to change,
+    not the parent's (anonymous mappings are shared unless made private)."""
+    kept = buffers.Kept()
+    marked(kept.take(100)).release()
+    pid = os.fork()
+    if pid == 0:  # the child: overwrite the kept buffer, as its next decode would
+        kept.take(100)[:] = bytes(100)
+        os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+    assert kept.take(100)[: len(MARK)] == MARK
