@@ -28,3 +28,9 @@ def parse(options: argparse.ArgumentParser, *, json: bool | None = None) -> argp
     args = options.parse_args()
     configure_logging(level="DEBUG" if args.verbose else "WARNING", json=json, stream=sys.stderr)
     return args
+
+
+def quiet() -> None:
+    """labd's log at warnings only: for a benchmark's own worker processes (an initializer),
+    which :func:`parse` has not configured."""
+    configure_logging(level="WARNING", stream=sys.stderr)

@@ -19,10 +19,11 @@ then measures, with the products of config/labd.toml:
    - ImageMagick at the settings its documentation gives for speed: `-define jpeg:size=`
      (DCT scaling on load) and `-thumbnail` (resize that drops what a print does not need),
      its own thread count; the colour conversion after the resize.
-2. Per product, on one core in this process (best of --repeat per photo): labd's CPU per
-   image against the limit route's, the ratio (issue 19's goal: at most 1.15), the stage
-   costs (decode at M/8, resize, colour, encode), and the peak resident memory of a
-   conversion worker of its own (issue 19's goal: under 100 MB, 95.4 MiB).
+2. Per product, on one core (best of --repeat per photo; each route in a worker process of
+   its own, called in turn): labd's CPU per image against the limit route's, the ratio
+   (issue 19's goal: at most 1.15), the stage costs (decode at M/8, resize, colour,
+   encode), and the peak resident memory of a conversion worker of its own (issue 19's
+   goal: under 100 MB, 95.4 MiB).
 3. `labd convert` start-up: the command run on the photos with --jobs N (the largest of
    --processes), against the same conversion in a pool already started; the difference
    is what the command spends starting, and its log tells when the first file began.
@@ -71,6 +72,7 @@ import benchargs
 
 from labd.config import load  # after the path set-up above
 from labd.convert import (
+    buffers,
     colour,
     convert_batch,
     convert_image,
@@ -184,11 +186,12 @@ def limit_one(src: Path, out: Path, product: Product) -> int:
 
 
 def _scaled_decode(
-    data: bytes, product: Product
+    data: bytes | memoryview, product: Product, *, kept: bool = False
 ) -> tuple[bytearray | memoryview, int, int, Geometry]:
-    """``data`` decoded at the smallest M/8 that keeps the print's pixels, and the print's
-    geometry in the stored orientation."""
-    with Image.open(io.BytesIO(data)) as img:  # the header only: size and EXIF orientation
+    """``data`` decoded at the smallest M/8 that keeps the print's pixels (into labd's kept
+    buffer if ``kept``), and the print's geometry in the stored orientation."""
+    # The header only: size and EXIF orientation (the EXIF segment is at most 64 KiB).
+    with Image.open(io.BytesIO(bytes(data[:_HEADER]))) as img:
         orientation = img.getexif().get(_ORIENTATION, 1)
         width, height = img.size
     turned = orientation in (5, 6, 7, 8)
@@ -199,8 +202,13 @@ def _scaled_decode(
     cover = product.fit is Fit.FILL
     scale = max(tw / width, th / height) if cover else min(tw / width, th / height)
     need = (math.ceil(width * scale - 1e-9), math.ceil(height * scale - 1e-9))
-    pixels, dw, dh = turbojpeg.decode(data, "RGB", jpegdecode.scale_for((width, height), need))
+    eighths = jpegdecode.scale_for((width, height), need)
+    into = buffers.PIXELS.take if kept else bytearray
+    pixels, dw, dh = turbojpeg.decode(data, "RGB", eighths, into=into)
     return pixels, dw, dh, Geometry(orientation, area, (tw, th), cover)
+
+
+_HEADER = 256 << 10
 
 
 @dataclass(frozen=True)
@@ -214,10 +222,15 @@ class Geometry:
     cover: bool
 
 
-def limit_route(src: Path, out: Path, product: Product, stages: Stages) -> None:
-    """Decode at the smallest M/8 that keeps the print's pixels, resize, turn, encode."""
+def limit_route(
+    src: Path, out: Path, product: Product, stages: Stages, *, kept: bool = False
+) -> None:
+    """Decode at the smallest M/8 that keeps the print's pixels, resize, turn, encode.
+    ``kept``: read and decode into the buffers labd keeps from one photo to the next
+    (labd.convert.buffers), not fresh ones as a plain program would."""
     t0 = time.process_time()
-    pixels, dw, dh, geometry = _scaled_decode(src.read_bytes(), product)
+    data = buffers.FILES.read(src) if kept else src.read_bytes()
+    pixels, dw, dh, geometry = _scaled_decode(data, product, kept=kept)
     orientation, area, cover = geometry.orientation, geometry.area, geometry.cover
     tw, th = geometry.target
     t1 = time.process_time()
@@ -379,50 +392,99 @@ def throughput(setup: Setup, counts: list[int], repeat: int, folder: Path, *, pe
 
 
 def per_product(setup: Setup, names: list[str], repeat: int, folder: Path) -> None:
-    """Part 2: labd against the limit, one core, per product; stage costs of the limit."""
+    """Part 2: labd against the limit, one core, per product; stage costs of the limit.
+
+    Each route runs in a process of its own, one call of each in turn: in one process,
+    each would find the memory the other has just freed, and the order would decide who
+    pays for fresh pages."""
     config = load(ROOT / "config" / "labd.toml")
     distinct = setup.inputs[:4]  # camera_jpegs: the rest are copies
     print(f"\n2. one core, CPU ms per image (best of {repeat} per photo, mean over 4 photos)")
     print(
-        f"   {'product':20} {'photo':10} {'decode':>6} {'resize':>6} {'colour':>6} "
-        f"{'encode':>6} {'limit':>6} {'labd':>6} {'labd/limit':>10} {'peak MiB':>8}"
+        "   (limit: the limit route as a plain program runs it, fresh buffers for each photo;"
+        "\n   kept: the same, reading and decoding into the buffers labd keeps for the next)"
     )
-    for name in names:
-        for variant in ("sRGB", "LUT"):
-            product = config.products[name]
-            if variant == "LUT":
-                product = replace(product, output_icc=setup.printer.output_icc)
-            for kind, photos in (("sRGB", distinct[2:]), ("Adobe RGB", distinct[:2])):
-                _product_line(product, variant, kind, photos, repeat=repeat, folder=folder)
+    print(
+        f"   {'product':20} {'photo':10} {'decode':>6} {'resize':>6} {'colour':>6} "
+        f"{'encode':>6} {'limit':>6} {'kept':>6} {'labd':>6} {'labd/limit':>10} "
+        f"{'labd/kept':>9} {'peak MiB':>8}"
+    )
+    spawn = multiprocessing.get_context("spawn")
+    with (
+        ProcessPoolExecutor(1, mp_context=spawn, initializer=benchargs.quiet) as limit_pool,
+        ProcessPoolExecutor(1, mp_context=spawn, initializer=benchargs.quiet) as kept_pool,
+        ProcessPoolExecutor(1, mp_context=spawn, initializer=benchargs.quiet) as labd_pool,
+    ):
+        pools = (limit_pool, kept_pool, labd_pool)
+        for pool in pools:
+            warm(pool, 1)
+        for name in names:
+            for variant in ("sRGB", "LUT"):
+                product = config.products[name]
+                if variant == "LUT":
+                    product = replace(product, output_icc=setup.printer.output_icc)
+                for kind, photos in (("sRGB", distinct[2:]), ("Adobe RGB", distinct[:2])):
+                    _product_line(
+                        product, variant, kind, photos, pools=pools, repeat=repeat, folder=folder
+                    )
+
+
+def limit_timed(src: Path, out: Path, product: Product, *, kept: bool = False) -> Stages:
+    """The limit route for one photo, its CPU seconds by stage (in a worker of its own)."""
+    stages = Stages()
+    limit_route(src, out, product, stages, kept=kept)
+    return stages
+
+
+def labd_timed(product: Product, src: Path, out: Path) -> float:
+    """labd's conversion of one photo, its CPU seconds (in a worker of its own)."""
+    started = time.process_time()
+    convert_image(product, src, out)
+    return time.process_time() - started
 
 
 def _product_line(
-    product: Product, variant: str, kind: str, photos: list[Path], *, repeat: int, folder: Path
+    product: Product,
+    variant: str,
+    kind: str,
+    photos: list[Path],
+    *,
+    pools: tuple[ProcessPoolExecutor, ...],
+    repeat: int,
+    folder: Path,
 ) -> None:
-    out = folder / "stage.jpg"
+    limit_pool, kept_pool, labd_pool = pools
     stages: list[Stages] = []
     limits: list[float] = []
+    kept: list[float] = []
     colours: list[float] = []
     labd: list[float] = []
     for photo in photos:
-        runs, colour_runs, labd_runs = [], [], []
+        runs: list[Stages] = []
+        kept_runs: list[float] = []
+        labd_runs: list[float] = []
         for _ in range(repeat):
-            s = Stages()
-            limit_route(photo, out, product, s)
-            runs.append(s)
-            started = time.process_time()
-            convert_image(product, photo, out)
-            labd_runs.append(time.process_time() - started)
-        # Apart: it decodes the photo three times, and would disturb the two measured above.
-        colour_runs = [_colour_seconds(product, photo) for _ in range(repeat)]
+            out = folder / "limit.jpg"
+            runs.append(limit_pool.submit(limit_timed, photo, out, product).result())
+            kept_runs.append(
+                kept_pool.submit(limit_timed, photo, out, product, kept=True).result().total
+            )
+            labd_runs.append(
+                labd_pool.submit(labd_timed, product, photo, folder / "labd.jpg").result()
+            )
+        # Apart: it decodes the photo three times, and would disturb the routes measured above.
+        colour_runs = [
+            labd_pool.submit(_colour_seconds, product, photo).result() for _ in range(repeat)
+        ]
         best = Stages(*(min(getattr(r, f) for r in runs) for f in ("decode", "resize", "encode")))
         stages.append(best)
         # The best run of each route, whole: the same statistic on both sides (the sum of
         # the stages' bests, which no run need reach, would favour the limit).
         limits.append(min(r.total for r in runs))
+        kept.append(min(kept_runs))
         colours.append(min(colour_runs))
         labd.append(min(labd_runs))
-    limit = statistics.mean(limits)
+    limit, kept_limit, labd_mean = (statistics.mean(v) for v in (limits, kept, labd))
     ms = {f: 1000 * statistics.mean(getattr(s, f) for s in stages) for f in ("decode", "resize")}
     encode = 1000 * statistics.mean(s.encode for s in stages)
     label = product.name if variant == "sRGB" else f"{product.name}, LUT"
@@ -433,7 +495,8 @@ def _product_line(
     print(
         f"   {label:20} {kind:10} {ms['decode']:6.0f} {ms['resize']:6.0f} "
         f"{1000 * statistics.mean(colours):6.0f} {encode:6.0f} {1000 * limit:6.0f} "
-        f"{1000 * statistics.mean(labd):6.0f} {statistics.mean(labd) / limit:10.2f} {peak:8.1f}"
+        f"{1000 * kept_limit:6.0f} {1000 * labd_mean:6.0f} {labd_mean / limit:10.2f} "
+        f"{labd_mean / kept_limit:9.2f} {peak:8.1f}"
     )
 
 
