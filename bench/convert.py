@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/convert.py [--images 24] [--processes 1,2] [--repeat 3]
         [--grain 4] [--products prints-10x15,prints-13x18,enlargement-20x30] [--pages 50]
-        [--parts 1,2,3] [--no-peers] [--verbose]     (--parts 4 and 5 when asked)
+        [--parts 1,2,3] [--no-peers] [--verbose]     (--parts 4, 5 and 6 when asked)
 
 Builds 24 MP camera-like JPEGs in a temporary folder (quality 95, 7.8 MB each with the
 default grain; sRGB and an Adobe RGB-like profile by pairs, every other one EXIF-turned),
@@ -36,6 +36,10 @@ then measures, with the products of config/labd.toml:
    Pillow in a process of its own: seconds and the process's peak resident memory, and
    Pillow's memory over labd's.  WebP is decoded at the print's size by libwebp
    (labd.convert.webp); PNG, TIFF and HEIF whole by Pillow on both sides.
+6. Buffers kept (not run unless asked: --parts 6): labd's conversion to a printer's
+   profile, per product, in two workers called in turn, one keeping the file's and the
+   decoder's buffers from photo to photo (labd.convert.buffers), one with fresh buffers
+   for each photo: mean and median CPU per image, and what keeping saves.
 
 Timings in 1 and 2 exclude starting the worker processes (CPU per image has the CPU of
 starting a pool subtracted).  The machine may be shared: CPU per image moves less than
@@ -641,6 +645,56 @@ _ENGINES: dict[str, Callable[[bytes, bytes], Callable[[bytearray], object]]] = {
 }
 
 
+# --- part 6: the buffers labd keeps, against fresh ones -------------------------------------
+
+
+def _fresh_buffers() -> None:
+    """A worker's initializer: labd's conversion with nothing kept (every photo read and
+    decoded into fresh buffers, as before labd.convert.buffers)."""
+    benchargs.quiet()
+    buffers.FILES.largest = buffers.PIXELS.largest = 0
+
+
+def kept_buffers(setup: Setup, names: list[str], repeat: int, folder: Path) -> None:
+    """Part 6: labd in two workers of their own, called in turn on the same photos, one
+    keeping its buffers from photo to photo (as shipped), one with fresh buffers."""
+    config = load(ROOT / "config" / "labd.toml")
+    distinct = setup.inputs[:4]
+    runs = repeat * 3  # the difference is small beside the noise: more runs than elsewhere
+    print(
+        f"\n6. buffers kept from photo to photo against fresh ones, CPU ms per image ({runs} runs"
+    )
+    print("   of each of 4 photos, in turn; mean, median, and the paired difference's median)")
+    print(f"   {'product':24} {'fresh':>14} {'kept':>14} {'saved':>6} {'kept/fresh':>10}")
+    spawn = multiprocessing.get_context("spawn")
+    with (
+        ProcessPoolExecutor(1, mp_context=spawn, initializer=_fresh_buffers) as fresh_pool,
+        ProcessPoolExecutor(1, mp_context=spawn, initializer=benchargs.quiet) as kept_pool,
+    ):
+        warm(fresh_pool, 1)
+        warm(kept_pool, 1)
+        for name in names:
+            product = replace(config.products[name], output_icc=setup.printer.output_icc)
+            seconds: dict[str, list[float]] = {"fresh": [], "kept": []}
+            for run in range(runs):
+                for photo in distinct:
+                    order = [("fresh", fresh_pool), ("kept", kept_pool)]
+                    for key, pool in order[:: 1 if run % 2 else -1]:
+                        out = folder / f"{key}.jpg"
+                        seconds[key].append(pool.submit(labd_timed, product, photo, out).result())
+            fresh, kept = (
+                (1000 * statistics.mean(seconds[k]), 1000 * statistics.median(seconds[k]))
+                for k in ("fresh", "kept")
+            )
+            saved = 1000 * statistics.median(
+                a - b for a, b in zip(seconds["fresh"], seconds["kept"], strict=True)
+            )
+            print(
+                f"   {name + ', LUT':24} {fresh[0]:6.0f} / {fresh[1]:5.0f} {kept[0]:6.0f} / "
+                f"{kept[1]:5.0f} {saved:6.1f} {kept[0] / fresh[0]:10.2f}"
+            )
+
+
 # --- part 5: other formats ----------------------------------------------------------------
 
 # Format, suffix, Pillow's saving options, the share of the 24 MP photo's pixels.
@@ -839,6 +893,8 @@ def main() -> None:
             colour_engines(setup, args.repeat)
         if "5" in parts:
             other_formats(setup, args.repeat, folder)
+        if args.products and "6" in parts:
+            kept_buffers(setup, args.products.split(","), args.repeat, folder)
         pages = sorted((folder / f"out-0-{counts[-1]}").glob("*.jpg")) if counts else []
         if args.pages and pages:
             book = [pages[n % len(pages)] for n in range(args.pages)]

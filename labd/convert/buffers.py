@@ -42,7 +42,7 @@ class Kept:
     """One buffer per thread, lent again once nothing holds it (see the module docstring)."""
 
     def __init__(self, largest: int = LARGEST) -> None:
-        self._largest = largest
+        self.largest = largest  # bytes; a larger buffer is not kept (0: none is)
         self._local = threading.local()
 
     def take(self, size: int) -> memoryview:
@@ -58,7 +58,7 @@ class Kept:
         # heap would keep what is freed around it from being given back.  Private: a
         # process forked from this one gets a copy, not the same pages (mmap's default).
         fresh = mmap.mmap(-1, max(size, 1), flags=_PRIVATE)
-        if size <= self._largest:
+        if size <= self.largest:
             self._local.buffer = fresh
         return memoryview(fresh)[:size]
 
