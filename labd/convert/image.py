@@ -27,7 +27,7 @@ from typing import Final
 import structlog
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from labd.convert import colour, jpegdecode
+from labd.convert import buffers, colour, jpegdecode
 from labd.errors import InputRejected
 from labd.fsutil import atomic_write
 from labd.model import Fit, Layout, LowResolution, OutputFormat, Product
@@ -260,7 +260,9 @@ def check_image(product: Product, src: Path) -> None:
 
 @contextmanager
 def _opened(src: Path) -> Iterator[ImageFile.ImageFile]:
-    """Open ``src`` with the allowed decoders only; the file is closed when the block ends."""
+    """Open ``src`` with the allowed decoders only; the file is closed when the block ends,
+    and what the conversion used of the buffers kept for the next one is zeroed
+    (labd.convert.buffers): no pixel decoded by the fast routes is read after the block."""
     if src.stat().st_size == 0:
         raise InputRejected(f"{src.name}: empty file (0 bytes), copy it again", rule=RULE_EMPTY)
     if src.suffix.lower() in _RAW_SUFFIXES:
@@ -282,7 +284,10 @@ def _opened(src: Path) -> Iterator[ImageFile.ImageFile]:
             raise
         raise _damaged(src) from e
     with img:
-        yield img
+        try:
+            yield img
+        finally:
+            buffers.wipe()
 
 
 def _decode(

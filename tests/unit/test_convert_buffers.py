@@ -7,14 +7,16 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import pyvips
 
-from labd.convert import buffers, convert_image, turbojpeg, webp
+from labd.convert import RULE_TRUNCATED, buffers, convert_image, turbojpeg, webp
 from labd.model import OutputFormat, Product
 from tests.imagegen import make_photo
+from tests.refusals import refused_untouched
 
 MARK = b"\x5a" * 16
 PRINT_6X4 = Product(name="p", format=OutputFormat.JPEG, width_mm=152.4, height_mm=101.6, dpi=300)
@@ -122,24 +124,60 @@ def fresh_buffers() -> Iterator[None]:
 def test_a_print_made_after_a_bigger_photo_shows_nothing_of_it(
     tmp_path: Path, out_dir: Path, suffix: str
 ) -> None:
-    """The second photo is read and decoded into the buffers the first one left, bigger
-    than it needs: its print is the one it makes in a new worker, to the byte."""
+    """Every conversion reads and decodes into the same kept buffers, and zeroes what it
+    used when it is over: the second photo's print is the one it makes in a new worker, to
+    the byte, and the buffers hold nothing of either photo afterwards."""
     library = {".jpg": turbojpeg, ".webp": webp}[suffix]
     if not library.available():
         pytest.skip(f"{library.LIBRARY} is not installed")
     # 2:1, cropped to 3:2: decoded into more pixels than the 3:2 photo after it.
     big = make_photo(tmp_path / f"big{suffix}", (6000, 3000), marker="bottom-right", noise=8)
     small = make_photo(tmp_path / f"small{suffix}", (3600, 2400), noise=2)
-    alone = convert_image(PRINT_6X4, small, out_dir / "alone.jpg").output.read_bytes()
-    convert_image(PRINT_6X4, big, out_dir / "big.jpg")
-    after = convert_image(PRINT_6X4, small, out_dir / "after.jpg").output.read_bytes()
+    # Buffers big enough for both photos (the JPEG decoded at 4/8: 3000x1500).
+    sizes = {buffers.FILES: big.stat().st_size + 1, buffers.PIXELS: 3 * 3000 * 1500}
+    with used_and_wiped(sizes):
+        alone = convert_image(PRINT_6X4, small, out_dir / "alone.jpg").output.read_bytes()
+        convert_image(PRINT_6X4, big, out_dir / "big.jpg")
+        after = convert_image(PRINT_6X4, small, out_dir / "after.jpg").output.read_bytes()
     assert after == alone
-    # The second conversion did take the buffers the first left: past its own bytes they
-    # still hold the first photo's (a fresh buffer would be zeros).
-    read, needed = small.stat().st_size, big.stat().st_size
-    assert buffers.FILES.take(needed)[read : read + 64] == big.read_bytes()[read : read + 64]
-    decoded = 3 * 1800 * 1200  # the 3:2 photo's pixels, decoded at the print's scale
-    assert any(buffers.PIXELS.take(decoded + 64)[decoded:])
+
+
+def test_wipe_zeroes_what_was_lent_whoever_holds_it() -> None:
+    kept = buffers.Kept()
+    first = marked(kept.take(3000))
+    first[-len(MARK) :] = MARK
+    kept.wipe()
+    assert first.tobytes() == bytes(3000)
+
+
+@pytest.mark.usefixtures("fresh_buffers")
+def test_a_refused_photo_leaves_nothing_in_the_buffers(tmp_path: Path, out_dir: Path) -> None:
+    """A JPEG whose data stops two thirds of the way: read whole into the kept buffer and
+    part decoded before libjpeg-turbo stops, then refused; the buffers are zeroed all
+    the same."""
+    whole = make_photo(tmp_path / "whole.jpg", (3600, 2400), noise=6).read_bytes()
+    src = tmp_path / "IMG_0001.jpg"
+    src.write_bytes(whole[: len(whole) * 2 // 3])
+    sizes = {buffers.FILES: src.stat().st_size + 1, buffers.PIXELS: 3 * 1800 * 1200}
+    with used_and_wiped(sizes), refused_untouched(out_dir, src) as caught:
+        convert_image(PRINT_6X4, src, out_dir / "0001.jpg")
+    assert caught.value.rule == RULE_TRUNCATED
+
+
+@contextmanager
+def used_and_wiped(sizes: dict[buffers.Kept, int]) -> Iterator[None]:
+    """The kept buffers, taken at ``sizes`` before the block, are the same after it (the
+    block's conversions took them, nothing held them, they were not replaced), and hold
+    nothing but zeros."""
+    kept = {}
+    for buffer, size in sizes.items():
+        with buffer.take(size) as view:
+            kept[buffer] = id(view.obj)
+    yield
+    for buffer, size in sizes.items():
+        with buffer.take(size) as view:
+            assert id(view.obj) == kept[buffer]
+            assert view.tobytes() == bytes(size)
 
 
 def test_a_forked_process_writes_its_own_copy() -> None:
