@@ -408,9 +408,10 @@ def per_product(setup: Setup, names: list[str], repeat: int, folder: Path) -> No
         "   (limit: the limit route as a plain program runs it, fresh buffers for each photo;"
         "\n   kept: the same, reading and decoding into the buffers labd keeps for the next)"
     )
+    print("   (labd/limit: best runs' ratio, and in brackets the median runs')")
     print(
         f"   {'product':20} {'photo':10} {'decode':>6} {'resize':>6} {'colour':>6} "
-        f"{'encode':>6} {'limit':>6} {'kept':>6} {'labd':>6} {'labd/limit':>10} "
+        f"{'encode':>6} {'limit':>6} {'kept':>6} {'labd':>6} {'labd/limit':>13} "
         f"{'labd/kept':>9} {'peak MiB':>8}"
     )
     spawn = multiprocessing.get_context("spawn")
@@ -463,6 +464,7 @@ def _product_line(
     kept: list[float] = []
     colours: list[float] = []
     labd: list[float] = []
+    medians: list[tuple[float, float]] = []  # the limit's and labd's median run
     for photo in photos:
         runs: list[Stages] = []
         kept_runs: list[float] = []
@@ -488,7 +490,9 @@ def _product_line(
         kept.append(min(kept_runs))
         colours.append(min(colour_runs))
         labd.append(min(labd_runs))
+        medians.append((statistics.median(r.total for r in runs), statistics.median(labd_runs)))
     limit, kept_limit, labd_mean = (statistics.mean(v) for v in (limits, kept, labd))
+    median_ratio = statistics.mean(m[1] for m in medians) / statistics.mean(m[0] for m in medians)
     ms = {f: 1000 * statistics.mean(getattr(s, f) for s in stages) for f in ("decode", "resize")}
     encode = 1000 * statistics.mean(s.encode for s in stages)
     label = product.name if variant == "sRGB" else f"{product.name}, LUT"
@@ -499,7 +503,8 @@ def _product_line(
     print(
         f"   {label:20} {kind:10} {ms['decode']:6.0f} {ms['resize']:6.0f} "
         f"{1000 * statistics.mean(colours):6.0f} {encode:6.0f} {1000 * limit:6.0f} "
-        f"{1000 * kept_limit:6.0f} {1000 * labd_mean:6.0f} {labd_mean / limit:10.2f} "
+        f"{1000 * kept_limit:6.0f} {1000 * labd_mean:6.0f} "
+        f"{labd_mean / limit:6.2f} ({median_ratio:4.2f}) "
         f"{labd_mean / kept_limit:9.2f} {peak:8.1f}"
     )
 
