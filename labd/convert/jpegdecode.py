@@ -6,7 +6,8 @@ most of their cost, and libjpeg-turbo can scale down inside its inverse DCT by a
 (M = 1..8), not only by 1/2, 1/4 and 1/8 as libvips' and Pillow's JPEG loaders ask it to:
 a 6000x4000 photo for a 10x15 print (1800x1200) decodes at 3/8 (2250x1500, 3.4 MP) instead
 of 1/2 (3000x2000, 6 MP), for a 20x30 at 5/8 instead of whole.  libjpeg-turbo (the system's
-libturbojpeg, labd.convert.turbojpeg) decodes at that scale into one buffer, where labd's
+libturbojpeg, labd.convert.turbojpeg) decodes at that scale into one buffer (kept for the
+next photo, and zeroed when the conversion ends: labd.convert.buffers), where labd's
 colour tables convert its colours if the print needs it (labd.convert.tables); libvips
 takes that buffer without a copy, crops the centre for ``fill``, resamples it with a
 Lanczos-3 kernel (the filter of Pillow's LANCZOS, in vector instructions) straight to the
