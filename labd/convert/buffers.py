@@ -4,10 +4,11 @@ file's bytes, and the decoder's pixels.
 A conversion worker converts photo after photo of much the same size, and the file and the
 photo decoded at the print's scale are the big buffers of each conversion: 8 MB and 28 MB
 for a 20x30 from a 24 MP camera.  A fresh buffer is fresh pages every time, which the
-kernel must zero and map one by one when they are first written: in a virtual machine, as
-print servers often are, some 15-20 ms for those two (bench/convert.py, part 2; about 7 %
-of a 20x30's conversion).  labd.convert.jpegdecode reads the file and has its decoders
-write into the buffers the last photo used, when nothing holds them any more.
+kernel must zero and map one by one when they are first written, and the allocator gives
+labd's back to it less often than to a simpler program: in a virtual machine, as print
+servers often are, keeping them saves 9-21 ms a photo, 7-8 % (bench/convert.py, part 6).
+labd.convert.jpegdecode reads the file and has its decoders write into the buffers the
+last photo used, when nothing holds them any more.
 
 "Nothing holds it" is CPython's reference count: the thread's own reference, and nobody
 else's.  Every view of the buffer (the memoryview lent out, libvips' image made from it,

@@ -106,7 +106,7 @@ def decode(
             handle, chars, len(chars), ctypes.addressof(target), w, 0, h, pixel_format,
             _TJFLAG_STOPONWARNING,
         )  # fmt: skip
-        del target  # the bytearray may be resized or freed again
+        del target  # the buffer may be freed, or lent again (labd.convert.buffers)
         if status != 0:
             raise TurboJPEGError(_error(lib, handle))
         return pixels, w, h

@@ -188,7 +188,7 @@ def decode(
         status = lib.decode(chars, len(chars), ctypes.byref(config))
         lib.free(ctypes.byref(config.output))
     finally:
-        del target  # the bytearray may be resized or freed again
+        del target  # the buffer may be freed, or lent again (labd.convert.buffers)
     if status != _STATUS_OK:
         raise WebPError(_STATUS.get(status, f"status {status}"))
     return pixels, bands
