@@ -320,6 +320,8 @@ def _decode(
         fits = fast and img.format in _SCALED_DECODERS
         scaled = _decode_scaled(product, src, img, need, target) if fits else None
         if scaled is None:
+            # Pillow holds the whole photo: not beside the buffers kept for the fast routes.
+            buffers.release()
             # JPEG: Pillow's decoder scales by 1/2, 1/4 or 1/8; HEIF: pillow-heif takes an
             # embedded thumbnail that is a scaled copy at least this big, if there is one.
             img.draft("RGB", need)

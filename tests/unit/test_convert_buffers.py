@@ -4,8 +4,10 @@ never showing one photo's pixels in the next one's print."""
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,9 +15,9 @@ from pathlib import Path
 import pytest
 import pyvips
 
-from labd.convert import RULE_TRUNCATED, buffers, convert_image, turbojpeg, webp
+from labd.convert import RULE_TRUNCATED, RULE_UNSUPPORTED, buffers, convert_image, turbojpeg, webp
 from labd.model import OutputFormat, Product
-from tests.imagegen import make_photo
+from tests.imagegen import make_photo, swapped_red_green_profile
 from tests.refusals import refused_untouched
 
 MARK = b"\x5a" * 16
@@ -151,17 +153,47 @@ def test_wipe_zeroes_what_was_lent_whoever_holds_it() -> None:
 
 
 @pytest.mark.usefixtures("fresh_buffers")
-def test_a_refused_photo_leaves_nothing_in_the_buffers(tmp_path: Path, out_dir: Path) -> None:
-    """A JPEG whose data stops two thirds of the way: read whole into the kept buffer and
-    part decoded before libjpeg-turbo stops, then refused; the buffers are zeroed all
-    the same."""
-    whole = make_photo(tmp_path / "whole.jpg", (3600, 2400), noise=6).read_bytes()
-    src = tmp_path / "IMG_0001.jpg"
-    src.write_bytes(whole[: len(whole) * 2 // 3])
+def test_a_photo_refused_after_its_decode_leaves_nothing_in_the_buffers(
+    tmp_path: Path, out_dir: Path
+) -> None:
+    """A JPEG with a damaged colour profile: read and decoded into the kept buffers by
+    libjpeg-turbo, then refused for its profile; the buffers are zeroed all the same."""
+    icc = bytearray(swapped_red_green_profile())
+    icc[128:] = bytes(len(icc) - 128)  # the header kept, the tag table zeroed
+    src = make_photo(tmp_path / "IMG_0001.jpg", (3600, 2400), icc_profile=bytes(icc))
     sizes = {buffers.FILES: src.stat().st_size + 1, buffers.PIXELS: 3 * 1800 * 1200}
-    with used_and_wiped(sizes), refused_untouched(out_dir, src) as caught:
-        convert_image(PRINT_6X4, src, out_dir / "0001.jpg")
-    assert caught.value.rule == RULE_TRUNCATED
+    with used_and_wiped(sizes):
+        with refused_untouched(out_dir, src) as caught:
+            convert_image(PRINT_6X4, src, out_dir / "0001.jpg")
+        assert caught.value.rule == RULE_UNSUPPORTED
+        # Its traceback holds the conversion's frames, and the buffers with them, as
+        # long as the error is kept (in cycles the collector ends): the daemon's is gone
+        # once the job is marked.
+        del caught
+        gc.collect()
+
+
+@pytest.mark.usefixtures("fresh_buffers")
+@pytest.mark.parametrize("second", ["truncated.jpg", "photo.png"])
+def test_a_photo_pillow_decodes_whole_gives_the_kept_buffers_back(
+    tmp_path: Path, out_dir: Path, second: str
+) -> None:
+    """Pillow holds the whole photo (a PNG; a JPEG libjpeg-turbo gave up on, which Pillow
+    then judges): the buffers a JPEG left are given back first, not held beside it."""
+    first = make_photo(tmp_path / "first.jpg", (3600, 2400))
+    convert_image(PRINT_6X4, first, tmp_path / "first-print.jpg")
+    with buffers.FILES.take(1) as files, buffers.PIXELS.take(1) as pixels:
+        kept = [weakref.ref(files.obj), weakref.ref(pixels.obj)]
+    src = make_photo(tmp_path / second, (3600, 2400))
+    if second == "truncated.jpg":
+        data = src.read_bytes()
+        src.write_bytes(data[: len(data) // 2])
+        with refused_untouched(out_dir, src) as caught:
+            convert_image(PRINT_6X4, src, out_dir / "2.jpg")
+        assert caught.value.rule == RULE_TRUNCATED
+    else:
+        convert_image(PRINT_6X4, src, out_dir / "2.jpg")
+    assert [ref() for ref in kept] == [None, None]
 
 
 @contextmanager
