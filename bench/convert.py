@@ -61,8 +61,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -77,6 +78,7 @@ import benchargs
 from labd.config import load  # after the path set-up above
 from labd.convert import (
     buffers,
+    clib,
     colour,
     convert_batch,
     convert_image,
@@ -191,7 +193,7 @@ def limit_one(src: Path, out: Path, product: Product) -> int:
 
 def _scaled_decode(
     data: bytes | memoryview, product: Product, *, kept: bool = False
-) -> tuple[bytearray | memoryview, int, int, Geometry]:
+) -> tuple[clib.Writable, int, int, Geometry]:
     """``data`` decoded at the smallest M/8 that keeps the print's pixels (into labd's kept
     buffer if ``kept``), and the print's geometry in the stored orientation."""
     # The header only: size and EXIF orientation (the EXIF segment is at most 64 KiB).
@@ -268,6 +270,18 @@ def limit_route(
 def warm(pool: ProcessPoolExecutor, workers: int) -> None:
     """Start every worker before the clock starts (spawning costs about 0.3 s each)."""
     list(pool.map(time.sleep, [0.3] * workers))
+
+
+@contextmanager
+def own_worker(
+    initializer: Callable[[], None] = benchargs.quiet,
+) -> Iterator[ProcessPoolExecutor]:
+    """One worker process of its own, spawned (nothing of this process's memory in it), its
+    log quiet (or set up by ``initializer``), started before the clock starts."""
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=spawn, initializer=initializer) as pool:
+        warm(pool, 1)
+        yield pool
 
 
 def bench_labd(product: Product, inputs: list[Path], out: Path, workers: int) -> tuple[float, int]:
@@ -414,15 +428,8 @@ def per_product(setup: Setup, names: list[str], repeat: int, folder: Path) -> No
         f"{'encode':>6} {'limit':>6} {'kept':>6} {'labd':>6} {'labd/limit':>13} "
         f"{'labd/kept':>9} {'peak MiB':>8}"
     )
-    spawn = multiprocessing.get_context("spawn")
-    with (
-        ProcessPoolExecutor(1, mp_context=spawn, initializer=benchargs.quiet) as limit_pool,
-        ProcessPoolExecutor(1, mp_context=spawn, initializer=benchargs.quiet) as kept_pool,
-        ProcessPoolExecutor(1, mp_context=spawn, initializer=benchargs.quiet) as labd_pool,
-    ):
+    with own_worker() as limit_pool, own_worker() as kept_pool, own_worker() as labd_pool:
         pools = (limit_pool, kept_pool, labd_pool)
-        for pool in pools:
-            warm(pool, 1)
         for name in names:
             for variant in ("sRGB", "LUT"):
                 product = config.products[name]
@@ -579,7 +586,7 @@ def _embedded(photo: Path) -> bytes | None:
     return icc if isinstance(icc, bytes) and icc else None
 
 
-def _seconds(run: Callable[[bytearray], object], pixels: bytearray | memoryview) -> float:
+def _seconds(run: Callable[[bytearray], object], pixels: clib.Writable) -> float:
     work = bytearray(pixels)
     started = time.process_time()
     run(work)
@@ -671,13 +678,7 @@ def kept_buffers(setup: Setup, names: list[str], repeat: int, folder: Path) -> N
     )
     print("   of each of 4 photos, in turn; mean, median, and the paired difference's median)")
     print(f"   {'product':24} {'fresh':>14} {'kept':>14} {'saved':>6} {'kept/fresh':>10}")
-    spawn = multiprocessing.get_context("spawn")
-    with (
-        ProcessPoolExecutor(1, mp_context=spawn, initializer=_fresh_buffers) as fresh_pool,
-        ProcessPoolExecutor(1, mp_context=spawn, initializer=benchargs.quiet) as kept_pool,
-    ):
-        warm(fresh_pool, 1)
-        warm(kept_pool, 1)
+    with own_worker(_fresh_buffers) as fresh_pool, own_worker() as kept_pool:
         for name in names:
             product = replace(config.products[name], output_icc=setup.printer.output_icc)
             seconds: dict[str, list[float]] = {"fresh": [], "kept": []}

@@ -7,9 +7,13 @@ from __future__ import annotations
 import ctypes
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 Bound = TypeVar("Bound")
+# A buffer a library writes into, and what gives one of a size (bytearray: a fresh one;
+# labd.convert.buffers: one kept from the last photo).
+Writable: TypeAlias = bytearray | memoryview
+Allocate: TypeAlias = Callable[[int], Writable]
 
 
 def typed(function: Any, restype: Any, *argtypes: Any) -> Any:
@@ -19,7 +23,7 @@ def typed(function: Any, restype: Any, *argtypes: Any) -> Any:
     return function
 
 
-def chars(data: bytes | bytearray | memoryview) -> bytes | ctypes.Array[ctypes.c_char]:
+def chars(data: bytes | Writable) -> bytes | ctypes.Array[ctypes.c_char]:
     """``data`` as a ``c_char_p`` argument takes it: bytes as they are, a writable buffer
     without a copy (the array holds the buffer until it is dropped)."""
     if isinstance(data, bytes):

@@ -46,7 +46,7 @@ import pyvips
 import structlog
 from PIL import Image
 
-from labd.convert import buffers, colour, tables, turbojpeg, webp
+from labd.convert import buffers, clib, colour, tables, turbojpeg, webp
 from labd.model import Product
 
 # libvips' own messages would put details of customer files into labd's log; the caller
@@ -196,7 +196,7 @@ def decode_webp(
 
 
 def _scaled(
-    pixels: bytearray | memoryview,
+    pixels: clib.Writable,
     size: tuple[int, int],
     bands: int,
     mode: str,

@@ -18,7 +18,6 @@ the caller can leave the file to Pillow's judgement.  Where the library is missi
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Callable
 from typing import Final
 
 from labd.convert import clib
@@ -68,13 +67,13 @@ def scaled_size(size: tuple[int, int], eighths: int) -> tuple[int, int]:
 
 
 def decode(
-    data: bytes | bytearray | memoryview,
+    data: bytes | clib.Writable,
     colourspace: str,
     eighths: int,
     *,
     size: tuple[int, int] | None = None,
-    into: Callable[[int], bytearray | memoryview] = bytearray,
-) -> tuple[bytearray | memoryview, int, int]:
+    into: clib.Allocate = bytearray,
+) -> tuple[clib.Writable, int, int]:
     """``data`` (a JPEG) decoded at ``eighths``/8 of its size into ``colourspace`` ("RGB" or
     "GRAY"): the pixels, packed, and the decoded width and height.  ``into`` gives the
     buffer of that many bytes the pixels are written to (a fresh one by default).

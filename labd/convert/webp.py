@@ -16,7 +16,6 @@ initialise them, and the caller decodes with Pillow.  Where the library is missi
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Callable
 from typing import Final
 
 from labd.convert import clib
@@ -138,12 +137,12 @@ def available() -> bool:
 
 
 def decode(
-    data: bytes | bytearray | memoryview,
+    data: bytes | clib.Writable,
     size: tuple[int, int],
     scaled: tuple[int, int],
     *,
-    into: Callable[[int], bytearray | memoryview] = bytearray,
-) -> tuple[bytearray | memoryview, int]:
+    into: clib.Allocate = bytearray,
+) -> tuple[clib.Writable, int]:
     """``data`` (a still WebP of ``size``, as the caller has checked) decoded and scaled to
     ``scaled`` (at most ``size``): the pixels, packed, and their bands: 3 (RGB), or 4 where
     the photo has transparency (RGBA, the colours premultiplied by the alpha, so that
