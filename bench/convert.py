@@ -28,9 +28,10 @@ then measures, with the products of config/labd.toml:
    --processes), against the same conversion in a pool already started; the difference
    is what the command spends starting, and its log tells when the first file began.
 4. Colour engines side by side (not run unless asked: --parts 4): the colour conversion
-   alone on the same decoded photo, labd's tables against littlecms inside libvips
-   (labd's route before them), littlecms' 8-bit transform built once, Pillow's
-   LittleCMS and Color3DLUT, nanoseconds per pixel.
+   alone on the same decoded photo, labd's tables (with the processor's vector kernel,
+   and in portable C) against littlecms inside libvips (labd's route before them),
+   littlecms' 8-bit transform built once, Pillow's LittleCMS and Color3DLUT,
+   nanoseconds per pixel.
 5. Other formats (not run unless asked: --parts 5): one photo of each, 24 MP (a phone's
    12 MP for HEIF), converted to the 10x15 by labd in a worker of its own and by plain
    Pillow in a process of its own: seconds and the process's peak resident memory, and
@@ -550,7 +551,8 @@ def _colour_seconds(product: Product, photo: Path) -> float:
 def colour_engines(setup: Setup, repeat: int) -> None:
     """Part 4: the colour conversion alone, on a photo decoded at 5/8 as for a 20x30 (9.4
     MP), each engine given the same pixels: labd's tables (built beforehand, as a warm
-    worker has them), littlecms inside libvips (labd's route before the tables, the
+    worker has them; the 3D table with AVX-512 where the processor has it, and in portable
+    C), littlecms inside libvips (labd's route before the tables, the
     transform built per picture), littlecms' own 8-bit transform built once (the system's
     library, as labd's tables take it), Pillow's LittleCMS and Color3DLUT."""
     printer = setup.printer.output_icc
@@ -573,7 +575,7 @@ def colour_engines(setup: Setup, repeat: int) -> None:
             run = engine(source, target)
             costs.append(min(_seconds(run, pixels) for _ in range(repeat)) * 1e9 / count)
         rows.append((name, costs))
-    before = rows[1][1]
+    before = dict(rows)[LIBVIPS_LCMS]
     for name, costs in rows:
         figures = [f"{c:6.1f} ({b / c:4.1f}x)" for c, b in zip(costs, before, strict=True)]
         print(f"   {name:58} {figures[0]:>15} {figures[1]:>14}")
@@ -593,10 +595,16 @@ def _seconds(run: Callable[[bytearray], object], pixels: clib.Writable) -> float
     return time.process_time() - started
 
 
-def _by_tables(source: bytes, target: bytes) -> Callable[[bytearray], object]:
+def _by_tables(
+    source: bytes, target: bytes, *, vector: bool = True
+) -> Callable[[bytearray], object]:
     converter = tables.for_profiles(source, target, "perceptual", black_point_compensation=True)
     assert converter is not None  # both pairs are as faithful as littlecms
-    return functools.partial(tables.apply, converter)
+    return functools.partial(tables.apply, converter, vector=vector)
+
+
+def _by_portable_tables(source: bytes, target: bytes) -> Callable[[bytearray], object]:
+    return _by_tables(source, target, vector=False)
 
 
 def _by_libvips(source: bytes, target: bytes) -> Callable[[bytearray], object]:
@@ -648,9 +656,11 @@ def _by_color3dlut(source: bytes, target: bytes) -> Callable[[bytearray], object
     return lambda pixels: lut.apply(_as_pillow(pixels))
 
 
+LIBVIPS_LCMS = "littlecms inside libvips, transform built per picture"
 _ENGINES: dict[str, Callable[[bytes, bytes], Callable[[bytearray], object]]] = {
-    "labd's tables (curves and matrix; 3D table), in place": _by_tables,
-    "littlecms inside libvips, transform built per picture": _by_libvips,
+    f"labd's tables (curves and matrix; 3D table, {tables.vector() or 'portable C'})": _by_tables,
+    "labd's tables, the 3D table in portable C": _by_portable_tables,
+    LIBVIPS_LCMS: _by_libvips,
     "littlecms 8-bit transform, built once (system library)": _by_littlecms,
     "Pillow's LittleCMS, built once": _by_pillow_lcms,
     "Pillow's Color3DLUT, 33-point table sampled once": _by_color3dlut,
