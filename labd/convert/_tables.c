@@ -13,10 +13,11 @@
  * interpolating.  The four corners of a pixel's tetrahedron are weighted (weights summing
  * to 256) and added in one 64-bit multiply-add per corner for the three channels at once:
  * no field overflows into the next, as 8160 * 256 < 2^21.  In portable C; and, where the
- * processor has AVX-512 (with its byte permutes, VBMI: the lab's EPYC print server has),
- * sixteen pixels at a time (apply_3d_avx512): the same arithmetic, so the same bytes
- * (tested on every 8-bit colour), 12-20 % less time on a photo (bench/convert.py --parts
- * 4).  An AVX2 version with gathers was no faster than the portable C.
+ * processor has AVX-512 with its byte permutes (VBMI: AMD's Zen 4 EPYCs, Intel's since Ice
+ * Lake), sixteen pixels at a time (apply_3d_avx512): the same arithmetic, so the same bytes
+ * (tested on every 8-bit colour), in 3.3-3.5 ns a pixel against 4.0 on the development
+ * machine's EPYC (bench/convert.py --parts 4).  An AVX2 version with gathers was no faster
+ * than the portable C.
  *
  * Curves and a matrix (apply_matrix), for two matrix profiles (an Adobe RGB or Display P3
  * photo for an sRGB print): each channel through its curve to linear light, the 3x3

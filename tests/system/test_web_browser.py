@@ -20,8 +20,10 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from tests.imagegen import make_photo
 from tests.system.conftest import Lab
-from tests.webbrowser import chromium, found, screenshots, visit, wait_for
+from tests.webbrowser import RENDERER_FLAKE, chromium, found, screenshots, visit, wait_for
 from tests.webconsole import PASSWORD, ConsoleProcess
+
+pytestmark = RENDERER_FLAKE
 
 # The customer's name is in the file name, as labs get them.
 PHOTO = "Nordmann_Kari_0815.jpg"

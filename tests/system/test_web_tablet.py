@@ -22,8 +22,10 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from tests.imagegen import make_photo
 from tests.system.conftest import Lab
-from tests.webbrowser import chromium, found, screenshots, visit, wait_for
+from tests.webbrowser import RENDERER_FLAKE, chromium, found, screenshots, visit, wait_for
 from tests.webconsole import PASSWORD, ConsoleProcess
+
+pytestmark = RENDERER_FLAKE
 
 TABLET: Final = (768, 1024)
 DESK: Final = (1400, 1000)
