@@ -86,6 +86,7 @@ class Lab:
     server: EmbeddedPrintServer
     queue: str
     stability: float = 0.5
+    rescan: float = 30.0  # [labd] rescan_seconds: the full rescan behind inotify
     proc: subprocess.Popen[bytes] | None = None
     notify: NotifySocket | None = None
     hotfolder_settings: str = ""  # more TOML lines for [hotfolders.prints-10x15]
@@ -118,7 +119,7 @@ class Lab:
             quarantine_dir = "quarantine"
             hotfolder_root = "hot"
             stability_seconds = {self.stability}
-            rescan_seconds = 30
+            rescan_seconds = {self.rescan}
             follow_seconds = 0.2
 
             [cups]

@@ -322,6 +322,7 @@ def test_nothing_is_taken_from_a_folder_opened_to_others_before_the_claim(
     lab: Lab, tmp_path: Path
 ) -> None:
     lab.stability = 3.0  # time to open the folder up between the drop and the claim
+    lab.rescan = 3.0  # the rescan that finds the folder private again (not 30 s)
     lab.write_config()
     lab.start()
     photo = make_photo(tmp_path / "a.jpg", size=(1200, 800))
@@ -353,8 +354,8 @@ def test_nothing_is_taken_from_a_folder_opened_to_others_before_the_claim(
     assert (lab.hot / "a.jpg").read_bytes() == content
     assert not any(p.is_file() for p in (lab.root / "spool").rglob("*"))
 
-    # Private again: the next rescan (rescan_seconds = 30) finds the folder fine and
-    # the photo is taken and printed.
+    # Private again: the next rescan finds the folder fine and the photo is taken and
+    # printed.
     lab.hot.chmod(0o770)
     [job_id] = lab.wait_for_jobs(1, timeout=120)
     assert lab.wait_for_state(job_id, FINAL, timeout=120) == "DONE"
