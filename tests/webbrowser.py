@@ -95,7 +95,8 @@ def visit(driver: WebDriver, url: str) -> None:
     Headless Chromium now and then loses a navigation in a loaded VM ("Timed out receiving
     message from renderer", a known ChromeDriver flake: a run of eight full test runs saw it
     once, on a page the console had served at once).  A page that is slow itself fails the
-    second load as well, in another PAGE_SECONDS.
+    second load as well, in another PAGE_SECONDS; a tab whose renderer stays wedged fails it
+    at once, and RENDERER_FLAKE runs the test again with a fresh browser.
     """
     try:
         driver.get(url)

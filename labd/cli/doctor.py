@@ -166,8 +166,9 @@ def _colour_tables() -> Finding:
     from labd.convert import littlecms, tables  # noqa: PLC0415  (as _decoders)
 
     if tables.available() and littlecms.available():
-        with_ = f", {tables.vector()}" if tables.vector() else ""
-        return _ok(f"colour tables: labd's C module{with_} and {littlecms.LIBRARY}")
+        vector = tables.vector()
+        kernel = f", {vector}" if vector else ""
+        return _ok(f"colour tables: labd's C module{kernel} and {littlecms.LIBRARY}")
     missing = [] if tables.available() else ["labd's C module labd.convert._tables (not built)"]
     if not littlecms.available():
         missing.append(f"{littlecms.LIBRARY} (not found)")
