@@ -603,10 +603,6 @@ def _by_tables(
     return functools.partial(tables.apply, converter, vector=vector)
 
 
-def _by_portable_tables(source: bytes, target: bytes) -> Callable[[bytearray], object]:
-    return _by_tables(source, target, vector=False)
-
-
 def _by_libvips(source: bytes, target: bytes) -> Callable[[bytearray], object]:
     def run(pixels: bytearray) -> object:
         image = pyvips.Image.new_from_memory(pixels, len(pixels) // 3, 1, 3, "uchar")
@@ -659,7 +655,7 @@ def _by_color3dlut(source: bytes, target: bytes) -> Callable[[bytearray], object
 LIBVIPS_LCMS = "littlecms inside libvips, transform built per picture"
 _ENGINES: dict[str, Callable[[bytes, bytes], Callable[[bytearray], object]]] = {
     f"labd's tables (curves and matrix; 3D table, {tables.vector() or 'portable C'})": _by_tables,
-    "labd's tables, the 3D table in portable C": _by_portable_tables,
+    "labd's tables, the 3D table in portable C": functools.partial(_by_tables, vector=False),
     LIBVIPS_LCMS: _by_libvips,
     "littlecms 8-bit transform, built once (system library)": _by_littlecms,
     "Pillow's LittleCMS, built once": _by_pillow_lcms,

@@ -98,10 +98,10 @@ def test_the_table_kernel_interpolates_as_written(
     assert converted == _reference(pixels, table)
 
 
-def _every_colour() -> bytearray:
+@pytest.fixture(scope="module")
+def every_colour() -> bytes:
     """Every 8-bit RGB colour once, red slowest (48 MiB)."""
-    ramp = bytes(range(256))
-    blues = bytes(v for b in ramp for v in (0, 0, b))
+    blues = bytes(v for b in range(256) for v in (0, 0, b))
     pixels = bytearray(3 << 24)
     for r in range(256):
         for g in range(256):
@@ -109,12 +109,7 @@ def _every_colour() -> bytearray:
             pixels[start : start + 768] = blues
             pixels[start : start + 768 : 3] = bytes((r,)) * 256
             pixels[start + 1 : start + 768 : 3] = bytes((g,)) * 256
-    return pixels
-
-
-@pytest.fixture(scope="module")
-def every_colour() -> bytes:
-    return bytes(_every_colour())
+    return bytes(pixels)
 
 
 @pytest.mark.parametrize(
